@@ -1,0 +1,179 @@
+import Foundation
+import ZooCore
+import ZooPluginKit
+
+/// The Mamba-2 (SSD) mixer of one block (transformers 5.23.0 modeling_mamba2.py,
+/// `Mamba2Mixer`; Dao & Gu 2024). For normalised input rows u [L, D], with d_inner = E·D
+/// = H·P channels, G groups and state size N:
+///
+///     [z | xBC | δ] = u · in_projᵀ               (z: d_inner, xBC: d_inner + 2GN, δ: H)
+///     [x | B | C]   = SiLU(causal depthwise conv_K(xBC) + conv_bias)
+///     Δ[t,h]        = clamp(softplus(δ[t,h] + dt_bias[h]), time_step_limit)
+///     S[h]         ← exp(Δ[t,h]·A[h]) · S[h] + Δ[t,h] · x[t,h] ⊗ B[t,g(h)],  A = −exp(A_log)
+///     y[t,h]        = S[h] · C[t,g(h)] + D[h] · x[t,h]
+///     y             = norm.weight ⊙ RMSNorm_groups(y ⊙ SiLU(z))      (norm_before_gate=False)
+///     out           = y · out_projᵀ
+///
+/// State per sequence: the last K pre-conv xBC inputs and S [H, P, N].
+struct Mamba2Mixer: RecurrentMixer {
+  let hiddenSize: Int
+  let innerSize: Int
+  let heads: Int
+  let headDim: Int
+  let groups: Int
+  let stateSize: Int
+  let kernelSize: Int
+  let epsilon: Float
+  let timeStepMin: Float
+  let timeStepMax: Float
+
+  /// [d_inner + convDim + H, D]; output split [z | xBC | δ].
+  let inProj: Weight
+  let inProjBias: Weight?
+  /// conv1d.weight [convDim, 1, K] transposed to [K, convDim].
+  let convWeight: OwnedFloats
+  let convBias: Weight?
+  /// dt_bias [H].
+  let dtBias: Weight
+  /// A = −exp(A_log) [H].
+  let negA: OwnedFloats
+  /// D [H].
+  let skip: Weight
+  /// Gated RMSNorm weight [d_inner].
+  let norm: Weight
+  /// [D, d_inner].
+  let outProj: Weight
+  let outProjBias: Weight?
+
+  /// Reads layer `layer`'s mixer weights (`backbone.layers.{layer}.mixer.*`), checking
+  /// every shape against the config.
+  init(layer: Int, config: Mamba2Config, weights: Weights) throws {
+    let prefix = "backbone.layers.\(layer).mixer."
+    let d = config.hiddenSize
+    let inner = config.intermediateSize
+    let h = config.numHeads
+    let k = config.convKernel
+    let convDim = config.convDim
+    hiddenSize = d
+    innerSize = inner
+    heads = h
+    headDim = config.headDim
+    groups = config.nGroups
+    stateSize = config.stateSize
+    kernelSize = k
+    epsilon = config.layerNormEpsilon
+    (timeStepMin, timeStepMax) = config.timeStepBounds
+
+    inProj = try weights.tensor(prefix + "in_proj.weight", shape: [config.inProjSize, d])
+    inProjBias = try BackboneWeights.optional(
+      weights, prefix + "in_proj.bias", shape: [config.inProjSize], present: config.useBias)
+    let conv = try weights.tensor(prefix + "conv1d.weight", shape: [convDim, 1, k])
+    convWeight = OwnedFloats(count: k * convDim) { dst in
+      for c in 0..<convDim {
+        for w in 0..<k { dst[w * convDim + c] = conv.pointer[c * k + w] }
+      }
+    }
+    convBias = try BackboneWeights.optional(weights, prefix + "conv1d.bias", shape: [convDim], present: config.useConvBias)
+    dtBias = try weights.tensor(prefix + "dt_bias", shape: [h])
+    let aLog = try weights.tensor(prefix + "A_log", shape: [h])
+    negA = OwnedFloats(count: h) { dst in
+      for i in 0..<h { dst[i] = -expf(aLog.pointer[i]) }
+    }
+    skip = try weights.tensor(prefix + "D", shape: [h])
+    norm = try weights.tensor(prefix + "norm.weight", shape: [inner])
+    outProj = try weights.tensor(prefix + "out_proj.weight", shape: [d, inner])
+    outProjBias = try BackboneWeights.optional(weights, prefix + "out_proj.bias", shape: [d], present: config.useBias)
+  }
+
+  /// Channels of the convolution: x, B and C.
+  private var convDim: Int { innerSize + 2 * groups * stateSize }
+  /// Width of in_proj's output.
+  private var projectedWidth: Int { innerSize + convDim + heads }
+
+  var convStateCount: Int { kernelSize * convDim }
+  var ssmStateCount: Int { heads * headDim * stateSize }
+
+  var weightBytes: Int {
+    let counts = [
+      inProj.count, inProjBias?.count ?? 0, convWeight.count, convBias?.count ?? 0, dtBias.count, negA.count,
+      skip.count, norm.count, outProj.count, outProjBias?.count ?? 0,
+    ]
+    return counts.reduce(0, +) * MemoryLayout<Float>.size
+  }
+
+  // Scratch layout per chunk: projected [L, d_inner + convDim + H] | xBC' [L, convDim] |
+  // Δ [L, H] | decay [L, H] | y [L, d_inner].
+  func scratchCount(rows: Int) -> Int {
+    rows * (projectedWidth + convDim + 2 * heads + innerSize)
+  }
+
+  func forward(
+    _ normed: UnsafePointer<Float>, rows: Int, convState: UnsafeMutablePointer<Float>,
+    ssmState: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+    addingInto residual: UnsafeMutablePointer<Float>
+  ) {
+    let inner = innerSize
+    let width = projectedWidth
+    let projected = scratch
+    let xbc = projected + rows * width
+    let dt = xbc + rows * convDim
+    let decay = dt + rows * heads
+    let y = decay + rows * heads
+
+    BLAS.linear(normed, rows: rows, inFeatures: hiddenSize, weight: inProj.pointer, outFeatures: width, into: projected)
+    if let inProjBias { addBias(inProjBias.pointer, to: projected, rows: rows, width: width, stride: width) }
+
+    Kernels.causalDepthwiseConv1d(
+      projected + inner, rows: rows, channels: convDim, inputStride: width, history: convState,
+      kernelSize: kernelSize, weight: convWeight.pointer, bias: convBias?.pointer, applySiLU: true, into: xbc,
+      outputStride: convDim)
+
+    for t in 0..<rows {
+      let raw = projected + t * width + inner + convDim
+      for h in 0..<heads {
+        let delta = min(max(Kernels.softplus(raw[h] + dtBias.pointer[h]), timeStepMin), timeStepMax)
+        dt[t * heads + h] = delta
+        decay[t * heads + h] = expf(delta * negA.pointer[h])
+      }
+    }
+
+    let groupWidth = groups * stateSize
+    Mamba2Scan(
+      rows: rows, heads: heads, headDim: headDim, stateSize: stateSize, groups: groups, x: xbc, xStride: convDim,
+      b: xbc + inner, c: xbc + inner + groupWidth, bcStride: convDim, dt: dt, decay: decay, skip: skip.pointer,
+      state: ssmState, y: y
+    ).run()
+
+    gatedNorm(y, gate: projected, gateStride: width, rows: rows)
+
+    BLAS.linear(
+      y, rows: rows, inFeatures: inner, weight: outProj.pointer, outFeatures: hiddenSize, into: residual,
+      accumulate: true)
+    if let outProjBias { addBias(outProjBias.pointer, to: residual, rows: rows, width: hiddenSize, stride: hiddenSize) }
+  }
+
+  /// `MambaRMSNormGated` with norm_before_gate=False, in place on y [rows, d_inner]:
+  /// y ← w ⊙ RMSNorm(y ⊙ SiLU(z)), the RMS taken over each group of d_inner / G channels.
+  private func gatedNorm(_ y: UnsafeMutablePointer<Float>, gate z: UnsafePointer<Float>, gateStride: Int, rows: Int) {
+    let inner = innerSize
+    let groupSize = inner / groups
+    for t in 0..<rows {
+      let row = y + t * inner
+      let gateRow = z + t * gateStride
+      var c = 0
+      while c + 8 <= inner {
+        Kernels.store8(Kernels.load8(row + c) * Kernels.silu(Kernels.load8(gateRow + c)), row + c)
+        c += 8
+      }
+      while c < inner {
+        row[c] *= Kernels.silu(gateRow[c])
+        c += 1
+      }
+      for g in 0..<groups {
+        let start = g * groupSize
+        Kernels.rmsNorm(
+          row + start, rows: 1, width: groupSize, weight: norm.pointer + start, epsilon: epsilon, into: row + start)
+      }
+    }
+  }
+}

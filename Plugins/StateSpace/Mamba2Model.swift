@@ -1,0 +1,65 @@
+import ZooPluginKit
+import ZooProto
+
+/// Hugging Face `Mamba2ForCausalLM` (transformers 5.23.0 modeling_mamba2.py): embedding,
+/// `num_hidden_layers` pre-norm blocks `h ← h + Mamba2Mixer(RMSNorm(h))`, final RMSNorm,
+/// LM head (the embedding when lm_head.weight is absent).
+typealias Mamba2ForCausalLM = RecurrentLanguageModel<Mamba2Mixer>
+
+/// Builds Mamba-2 language models from Hugging Face folders (config.json model_type
+/// "mamba2").
+public enum Mamba2Builder: ModelBuilder {
+  public static var declaration: Zoo_V1_ModelType {
+    var type = Zoo_V1_ModelType()
+    type.modelType = "mamba2"
+    type.description_p =
+      "Mamba-2 (SSD) causal language model, as Hugging Face Mamba2ForCausalLM (transformers 5.23.0): pre-norm RMSNorm blocks of Mamba-2 mixers with per-head scalar A, grouped B/C and gated RMSNorm. Exact recurrent scan; fixed-size state: conv state [d_inner + 2GN, K] and SSM state [H, P, N] per layer."
+    type.layers = ["mamba2_mixer"]
+    type.capabilities = StateSpaceLayers.recurrentCapabilities(
+      decodeCost: "O(1) in context length: per layer ≈ D·(2E·D + 2G·N + H) + E·D² + 3·E·D·N MACs, plus the V·D LM head")
+    type.config = Mamba2Config.declaredFields
+    type.weights = [
+      "backbone.embeddings.weight",
+      "backbone.layers.{i}.norm.weight",
+      "backbone.layers.{i}.mixer.in_proj.weight",
+      "backbone.layers.{i}.mixer.in_proj.bias",
+      "backbone.layers.{i}.mixer.conv1d.weight",
+      "backbone.layers.{i}.mixer.conv1d.bias",
+      "backbone.layers.{i}.mixer.dt_bias",
+      "backbone.layers.{i}.mixer.A_log",
+      "backbone.layers.{i}.mixer.D",
+      "backbone.layers.{i}.mixer.norm.weight",
+      "backbone.layers.{i}.mixer.out_proj.weight",
+      "backbone.layers.{i}.mixer.out_proj.bias",
+      "backbone.norm_f.weight",
+      "lm_head.weight",
+    ]
+    return type
+  }
+
+  public static func load(_ context: ModelLoadContext) throws -> any Model {
+    try load(context, prefillChunkRows: 512)
+  }
+
+  /// Loads with a chosen prefill chunk length (tests use short chunks to cover the
+  /// chunk boundaries).
+  static func load(_ context: ModelLoadContext, prefillChunkRows: Int) throws -> Mamba2ForCausalLM {
+    let config = try context.config(Mamba2Config.self)
+    try config.validate()
+    let weights = context.weights
+    let (v, d) = (config.vocabSize, config.hiddenSize)
+    let embeddings = try BackboneWeights.embeddings(weights, vocab: v, hidden: d)
+    var norms: [Weight] = []
+    var mixers: [Mamba2Mixer] = []
+    for layer in 0..<config.numHiddenLayers {
+      norms.append(try weights.tensor("backbone.layers.\(layer).norm.weight", shape: [d]))
+      mixers.append(try Mamba2Mixer(layer: layer, config: config, weights: weights))
+    }
+    return Mamba2ForCausalLM(
+      modelType: "mamba2", vocabularySize: v, hiddenSize: d, epsilon: config.layerNormEpsilon,
+      embeddings: embeddings, blockNorms: norms, mixers: mixers,
+      finalNorm: try weights.tensor("backbone.norm_f.weight", shape: [d]),
+      lmHead: try BackboneWeights.lmHead(weights, embeddings: embeddings, vocab: v, hidden: d),
+      prefillChunkRows: prefillChunkRows)
+  }
+}

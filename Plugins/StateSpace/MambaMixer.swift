@@ -1,0 +1,142 @@
+import Foundation
+import ZooCore
+import ZooPluginKit
+
+/// The Mamba-1 mixer of one block (transformers 5.23.0 modeling_mamba.py, `MambaMixer`;
+/// Gu & Dao 2023). For normalised input rows u [L, D], with d_inner = E·D channels:
+///
+///     [x | z]     = u · in_projᵀ                              (x, z: [L, d_inner])
+///     x'          = SiLU(causal depthwise conv_K(x) + conv_bias)
+///     [δ | B | C] = x' · x_projᵀ                               (δ: R, B and C: N each)
+///     Δ           = softplus(δ · dt_projᵀ + dt_proj.bias)
+///     h_t         = exp(Δ_t ⊗ A) ⊙ h_{t−1} + (Δ_t ⊙ x'_t) ⊗ B_t,   A = −exp(A_log)
+///     y_t         = (h_t · C_t + D ⊙ x'_t) ⊙ SiLU(z_t)
+///     out         = y · out_projᵀ
+///
+/// State per sequence: the last K pre-conv inputs x and h [d_inner, N] (kept n-major).
+struct MambaMixer: RecurrentMixer {
+  let hiddenSize: Int
+  let innerSize: Int
+  let stateSize: Int
+  let dtRank: Int
+  let kernelSize: Int
+
+  /// [2·d_inner, D]; output split [x | z].
+  let inProj: Weight
+  let inProjBias: Weight?
+  /// conv1d.weight [d_inner, 1, K] transposed to [K, d_inner].
+  let convWeight: OwnedFloats
+  let convBias: Weight?
+  /// [R + 2N, d_inner]; output split [δ | B | C].
+  let xProj: Weight
+  /// [d_inner, R].
+  let dtProj: Weight
+  /// [d_inner].
+  let dtProjBias: Weight
+  /// A = −exp(A_log), A_log [d_inner, N] transposed to [N, d_inner].
+  let negA: OwnedFloats
+  /// D [d_inner].
+  let skip: Weight
+  /// [D, d_inner].
+  let outProj: Weight
+  let outProjBias: Weight?
+
+  /// Reads layer `layer`'s mixer weights (`backbone.layers.{layer}.mixer.*`), checking
+  /// every shape against the config.
+  init(layer: Int, config: MambaConfig, weights: Weights) throws {
+    let prefix = "backbone.layers.\(layer).mixer."
+    let d = config.hiddenSize
+    let inner = config.intermediateSize
+    let n = config.stateSize
+    let r = config.dtRank
+    let k = config.convKernel
+    hiddenSize = d
+    innerSize = inner
+    stateSize = n
+    dtRank = r
+    kernelSize = k
+
+    inProj = try weights.tensor(prefix + "in_proj.weight", shape: [2 * inner, d])
+    inProjBias = try BackboneWeights.optional(weights, prefix + "in_proj.bias", shape: [2 * inner], present: config.useBias)
+    let conv = try weights.tensor(prefix + "conv1d.weight", shape: [inner, 1, k])
+    convWeight = OwnedFloats(count: k * inner) { dst in
+      for c in 0..<inner {
+        for w in 0..<k { dst[w * inner + c] = conv.pointer[c * k + w] }
+      }
+    }
+    convBias = try BackboneWeights.optional(weights, prefix + "conv1d.bias", shape: [inner], present: config.useConvBias)
+    xProj = try weights.tensor(prefix + "x_proj.weight", shape: [r + 2 * n, inner])
+    dtProj = try weights.tensor(prefix + "dt_proj.weight", shape: [inner, r])
+    dtProjBias = try weights.tensor(prefix + "dt_proj.bias", shape: [inner])
+    let aLog = try weights.tensor(prefix + "A_log", shape: [inner, n])
+    negA = OwnedFloats(count: n * inner) { dst in
+      for c in 0..<inner {
+        for i in 0..<n { dst[i * inner + c] = -expf(aLog.pointer[c * n + i]) }
+      }
+    }
+    skip = try weights.tensor(prefix + "D", shape: [inner])
+    outProj = try weights.tensor(prefix + "out_proj.weight", shape: [d, inner])
+    outProjBias = try BackboneWeights.optional(weights, prefix + "out_proj.bias", shape: [d], present: config.useBias)
+  }
+
+  var convStateCount: Int { kernelSize * innerSize }
+  var ssmStateCount: Int { stateSize * innerSize }
+
+  var weightBytes: Int {
+    let counts = [
+      inProj.count, inProjBias?.count ?? 0, convWeight.count, convBias?.count ?? 0, xProj.count, dtProj.count,
+      dtProjBias.count, negA.count, skip.count, outProj.count, outProjBias?.count ?? 0,
+    ]
+    return counts.reduce(0, +) * MemoryLayout<Float>.size
+  }
+
+  /// Width of x_proj's output, [δ | B | C].
+  private var projectedWidth: Int { dtRank + 2 * stateSize }
+
+  // Scratch layout per chunk: xz [L, 2·d_inner] | x' [L, d_inner] | δBC [L, R + 2N] |
+  // Δ (pre-softplus) [L, d_inner] | y [L, d_inner].
+  func scratchCount(rows: Int) -> Int {
+    rows * (5 * innerSize + projectedWidth)
+  }
+
+  func forward(
+    _ normed: UnsafePointer<Float>, rows: Int, convState: UnsafeMutablePointer<Float>,
+    ssmState: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+    addingInto residual: UnsafeMutablePointer<Float>
+  ) {
+    let inner = innerSize
+    let xz = scratch
+    let xConv = xz + rows * 2 * inner
+    let dbc = xConv + rows * inner
+    let dt = dbc + rows * projectedWidth
+    let y = dt + rows * inner
+
+    BLAS.linear(normed, rows: rows, inFeatures: hiddenSize, weight: inProj.pointer, outFeatures: 2 * inner, into: xz)
+    if let inProjBias { addBias(inProjBias.pointer, to: xz, rows: rows, width: 2 * inner, stride: 2 * inner) }
+
+    Kernels.causalDepthwiseConv1d(
+      xz, rows: rows, channels: inner, inputStride: 2 * inner, history: convState, kernelSize: kernelSize,
+      weight: convWeight.pointer, bias: convBias?.pointer, applySiLU: true, into: xConv, outputStride: inner)
+
+    BLAS.linear(xConv, rows: rows, inFeatures: inner, weight: xProj.pointer, outFeatures: projectedWidth, into: dbc)
+    // Δ before bias = δ · dt_projᵀ, reading δ as the first R columns of δBC.
+    if rows == 1 {
+      BLAS.linear(dbc, rows: 1, inFeatures: dtRank, weight: dtProj.pointer, outFeatures: inner, into: dt)
+    } else {
+      BLAS.gemm(
+        transA: false, transB: true, m: rows, n: inner, k: dtRank, dbc, lda: projectedWidth, dtProj.pointer,
+        ldb: dtRank, dt, ldc: inner)
+    }
+
+    Mamba1Scan(
+      rows: rows, channels: inner, stateSize: stateSize, x: xConv, dtRaw: dt, dtBias: dtProjBias.pointer,
+      bc: dbc + dtRank, bcStride: projectedWidth, z: xz + inner, zStride: 2 * inner, negA: negA.pointer,
+      skip: skip.pointer, state: ssmState, y: y
+    ).run()
+
+    BLAS.linear(
+      y, rows: rows, inFeatures: inner, weight: outProj.pointer, outFeatures: hiddenSize, into: residual,
+      accumulate: true)
+    if let outProjBias { addBias(outProjBias.pointer, to: residual, rows: rows, width: hiddenSize, stride: hiddenSize) }
+  }
+}

@@ -1,0 +1,67 @@
+import ZooPluginKit
+import ZooProto
+
+/// Hugging Face `MambaForCausalLM` (transformers 5.23.0 modeling_mamba.py): embedding,
+/// `num_hidden_layers` pre-norm blocks `h ← h + MambaMixer(RMSNorm(h))`, final RMSNorm,
+/// LM head (tied to the embedding when lm_head.weight is absent).
+typealias MambaForCausalLM = RecurrentLanguageModel<MambaMixer>
+
+/// Builds Mamba-1 language models from Hugging Face folders (config.json model_type
+/// "mamba", e.g. state-spaces/mamba-130m-hf).
+public enum MambaBuilder: ModelBuilder {
+  public static var declaration: Zoo_V1_ModelType {
+    var type = Zoo_V1_ModelType()
+    type.modelType = "mamba"
+    type.description_p =
+      "Mamba-1 causal language model, as Hugging Face MambaForCausalLM (transformers 5.23.0): pre-norm RMSNorm blocks of selective state-space mixers, float32 residual, tied or separate LM head. Fixed-size recurrent state: conv state [d_inner, K] and SSM state [d_inner, N] per layer."
+    type.layers = ["mamba1_mixer"]
+    type.capabilities = StateSpaceLayers.recurrentCapabilities(
+      decodeCost:
+        "O(1) in context length: per layer ≈ 3·E·D² + E·D·(2R + 2N + K) MACs and E·D·N exps, plus the V·D LM head")
+    type.config = MambaConfig.declaredFields
+    type.weights = [
+      "backbone.embeddings.weight",
+      "backbone.layers.{i}.norm.weight",
+      "backbone.layers.{i}.mixer.in_proj.weight",
+      "backbone.layers.{i}.mixer.in_proj.bias",
+      "backbone.layers.{i}.mixer.conv1d.weight",
+      "backbone.layers.{i}.mixer.conv1d.bias",
+      "backbone.layers.{i}.mixer.x_proj.weight",
+      "backbone.layers.{i}.mixer.dt_proj.weight",
+      "backbone.layers.{i}.mixer.dt_proj.bias",
+      "backbone.layers.{i}.mixer.A_log",
+      "backbone.layers.{i}.mixer.D",
+      "backbone.layers.{i}.mixer.out_proj.weight",
+      "backbone.layers.{i}.mixer.out_proj.bias",
+      "backbone.norm_f.weight",
+      "lm_head.weight",
+    ]
+    return type
+  }
+
+  public static func load(_ context: ModelLoadContext) throws -> any Model {
+    try load(context, prefillChunkRows: 512)
+  }
+
+  /// Loads with a chosen prefill chunk length (tests use short chunks to cover the
+  /// chunk boundaries).
+  static func load(_ context: ModelLoadContext, prefillChunkRows: Int) throws -> MambaForCausalLM {
+    let config = try context.config(MambaConfig.self)
+    try config.validate()
+    let weights = context.weights
+    let (v, d) = (config.vocabSize, config.hiddenSize)
+    let embeddings = try BackboneWeights.embeddings(weights, vocab: v, hidden: d)
+    var norms: [Weight] = []
+    var mixers: [MambaMixer] = []
+    for layer in 0..<config.numHiddenLayers {
+      norms.append(try weights.tensor("backbone.layers.\(layer).norm.weight", shape: [d]))
+      mixers.append(try MambaMixer(layer: layer, config: config, weights: weights))
+    }
+    return MambaForCausalLM(
+      modelType: "mamba", vocabularySize: v, hiddenSize: d, epsilon: config.layerNormEpsilon,
+      embeddings: embeddings, blockNorms: norms, mixers: mixers,
+      finalNorm: try weights.tensor("backbone.norm_f.weight", shape: [d]),
+      lmHead: try BackboneWeights.lmHead(weights, embeddings: embeddings, vocab: v, hidden: d),
+      prefillChunkRows: prefillChunkRows)
+  }
+}

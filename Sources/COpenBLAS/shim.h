@@ -1,0 +1,2 @@
+// OpenBLAS (Debian libopenblas-dev) through its CBLAS interface.
+#include <cblas.h>

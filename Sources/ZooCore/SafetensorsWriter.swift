@@ -1,0 +1,106 @@
+import Foundation
+
+/// Writes float32 tensors to a safetensors file that `SafetensorsFile` (and the
+/// Hugging Face `safetensors` library) can read: an 8-byte little-endian header length,
+/// a JSON header mapping each name to `{"dtype": "F32", "shape": [...],
+/// "data_offsets": [begin, end]}`, padded with spaces to a multiple of 8 bytes, then the
+/// raw little-endian data in the order the tensors were added.
+///
+/// Used by tests (checkpoints with a weight missing or misshapen) and by benchmarks (a
+/// random checkpoint of a real model's geometry).
+///
+///     var writer = SafetensorsWriter()
+///     try writer.add("linear.weight", shape: [2, 3], values: [1, 2, 3, 4, 5, 6])
+///     try writer.write(to: "/tmp/model.safetensors")
+public struct SafetensorsWriter {
+  /// One tensor waiting to be written.
+  public struct Entry {
+    public let name: String
+    public let shape: [Int]
+    public let values: [Float]
+  }
+
+  /// Tensors in the order they were added (their data is written in this order).
+  public private(set) var entries: [Entry] = []
+  /// Optional string metadata, written under the header's `__metadata__` key.
+  public var metadata: [String: String] = [:]
+
+  public init() {}
+
+  /// Adds a float32 tensor. Throws if the name is taken or empty, or if `values.count`
+  /// is not the product of `shape` (an empty shape is a scalar: one value).
+  public mutating func add(_ name: String, shape: [Int], values: [Float]) throws {
+    guard !name.isEmpty, name != "__metadata__" else {
+      throw SafetensorsError(path: "<writer>", tensor: name, reason: "is not a valid tensor name")
+    }
+    guard !entries.contains(where: { $0.name == name }) else {
+      throw SafetensorsError(path: "<writer>", tensor: name, reason: "was already added")
+    }
+    guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, *) == values.count else {
+      throw SafetensorsError(
+        path: "<writer>", tensor: name, reason: "shape \(shape) does not hold \(values.count) values")
+    }
+    entries.append(Entry(name: name, shape: shape, values: values))
+  }
+
+  /// The header bytes: 8-byte length, then the padded JSON.
+  public func headerBytes() -> [UInt8] {
+    var fields: [String] = []
+    if !metadata.isEmpty {
+      let pairs = metadata.keys.sorted().map { "\(Self.jsonString($0)):\(Self.jsonString(metadata[$0]!))" }
+      fields.append("\"__metadata__\":{\(pairs.joined(separator: ","))}")
+    }
+    var offset = 0
+    for e in entries {
+      let bytes = e.values.count * MemoryLayout<Float>.size
+      let shape = e.shape.map(String.init).joined(separator: ",")
+      fields.append(
+        "\(Self.jsonString(e.name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + bytes)]}")
+      offset += bytes
+    }
+    var json = Array("{\(fields.joined(separator: ","))}".utf8)
+    // Pad so the data section starts 8-byte aligned, as the reference writer does.
+    while (8 + json.count) % 8 != 0 { json.append(UInt8(ascii: " ")) }
+    var out: [UInt8] = []
+    out.reserveCapacity(8 + json.count)
+    withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
+    out.append(contentsOf: json)
+    return out
+  }
+
+  /// Writes the file (replacing any existing one), streaming tensor data so no second
+  /// copy of the values is made.
+  public func write(to path: String) throws {
+    guard FileManager.default.createFile(atPath: path, contents: nil) else {
+      throw SafetensorsError(path: path, tensor: nil, reason: "cannot create the file")
+    }
+    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+    defer { try? handle.close() }
+    try handle.write(contentsOf: headerBytes())
+    for e in entries {
+      // Float32 is stored little-endian; every platform Swift targets here is.
+      try e.values.withUnsafeBytes { raw in
+        guard let base = raw.baseAddress, raw.count > 0 else { return }
+        let view = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: raw.count, deallocator: .none)
+        try handle.write(contentsOf: view)
+      }
+    }
+  }
+
+  /// A JSON string literal with the characters JSON requires escaped.
+  private static func jsonString(_ s: String) -> String {
+    var out = "\""
+    for scalar in s.unicodeScalars {
+      switch scalar {
+      case "\"": out += "\\\""
+      case "\\": out += "\\\\"
+      case "\n": out += "\\n"
+      case "\r": out += "\\r"
+      case "\t": out += "\\t"
+      case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+      default: out.unicodeScalars.append(scalar)
+      }
+    }
+    return out + "\""
+  }
+}

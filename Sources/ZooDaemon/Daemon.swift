@@ -1,0 +1,144 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2Posix
+import Logging
+import ZooRPC
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Everything zood needs to start.
+public struct DaemonConfiguration: Sendable {
+  public var socketPath: String
+  public var modelFolders: [String]
+  public var pluginFolders: [String]
+  public var limits: ServingLimits
+
+  public init(socketPath: String, modelFolders: [String], pluginFolders: [String], limits: ServingLimits) {
+    self.socketPath = socketPath
+    self.modelFolders = modelFolders
+    self.pluginFolders = pluginFolders
+    self.limits = limits
+  }
+
+  /// `$XDG_RUNTIME_DIR/zoo/zood.sock`, else `~/.zoo/zood.sock`.
+  public static var defaultSocketPath: String {
+    let env = ProcessInfo.processInfo.environment
+    if let runtime = env["XDG_RUNTIME_DIR"], !runtime.isEmpty { return runtime + "/zoo/zood.sock" }
+    return (env["HOME"] ?? NSHomeDirectory()) + "/.zoo/zood.sock"
+  }
+}
+
+/// A failure to start, with what to do about it.
+public struct StartupError: Error, CustomStringConvertible {
+  public let description: String
+}
+
+/// zood: loads plugins, serves zoo.v1.Zoo and grpc.health.v1.Health on a Unix socket
+/// (no TCP), and shuts down cleanly on SIGTERM/SIGINT.
+public enum Daemon {
+  public static func run(_ config: DaemonConfiguration, logger: Logger) async throws {
+    try prepareSocketPath(config.socketPath)
+
+    let loader = PluginLoader(logger: logger)
+    let records = loader.load(paths: loader.discover(in: config.pluginFolders))
+    let runtime = Runtime(
+      plugins: records, repository: ModelRepository(roots: config.modelFolders), limits: config.limits, logger: logger)
+    for model in runtime.listModels() {
+      logger.info(
+        "model \(model.name): \(model.modelType) \(model.available ? "available" : "UNAVAILABLE: \(model.unavailableReason)")")
+    }
+
+    let shutdown = ShutdownSignal()
+    let transport = HTTP2ServerTransport.Posix(
+      address: .unixDomainSocket(path: config.socketPath), transportSecurity: .plaintext)
+    let server = GRPCServer(
+      transport: transport,
+      services: [ZooService(runtime: runtime, shutdown: shutdown, logger: logger), HealthService(shutdown: shutdown)])
+
+    // Only the owner may connect: the socket is created 0600 (umask while binding).
+    let oldMask = umask(0o177)
+    var restored = false
+    defer { if !restored { umask(oldMask) } }
+
+    let signals = installSignalHandlers { signal in
+      logger.info("received \(signal == SIGTERM ? "SIGTERM" : "SIGINT"): stopping")
+      shutdown.begin()
+      server.beginGracefulShutdown()
+    }
+    defer { signals.forEach { $0.cancel() } }
+
+    try await withThrowingDiscardingTaskGroup { group in
+      group.addTask { try await server.serve() }
+      group.addTask {
+        // Unload models idle past their keep-alive.
+        while !shutdown.isShuttingDown {
+          try? await Task.sleep(for: .seconds(1))
+          await runtime.unloadExpired()
+        }
+      }
+      _ = try await transport.listeningAddress
+      umask(oldMask)
+      restored = true
+      chmod(config.socketPath, 0o600)
+      logger.info("zood listening on unix://\(config.socketPath)")
+    }
+    unlink(config.socketPath)
+    logger.info("zood stopped")
+  }
+
+  /// Creates the socket's folder (0700 when zood creates it), replaces a stale socket,
+  /// and refuses a live one or a path that is not a socket.
+  static func prepareSocketPath(_ path: String) throws {
+    let folder = (path as NSString).deletingLastPathComponent
+    guard path.utf8.count < 108 else {
+      throw StartupError(description: "socket path \(path) is \(path.utf8.count) bytes; Unix sockets allow 107: use a shorter --socket")
+    }
+    var st = stat()
+    if stat(folder, &st) != 0 {
+      do {
+        try FileManager.default.createDirectory(
+          atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+      } catch {
+        throw StartupError(description: "cannot create socket folder \(folder): \(error)")
+      }
+    }
+    guard lstat(path, &st) == 0 else { return }
+    guard st.st_mode & S_IFMT == S_IFSOCK else {
+      throw StartupError(description: "\(path) exists and is not a socket; refusing to replace it: remove it or use another --socket")
+    }
+    if socketIsLive(path) {
+      throw StartupError(description: "another zood is already serving on \(path); stop it first, or start this one with another --socket")
+    }
+    unlink(path)  // stale: nobody listens
+  }
+
+  /// True when something accepts connections on the socket.
+  static func socketIsLive(_ path: String) -> Bool {
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var addr = sockaddr_un()
+    addr.sun_family = sa_family_t(AF_UNIX)
+    withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+      let bytes = Array(path.utf8.prefix(raw.count - 1))
+      raw.copyBytes(from: bytes)
+      raw[bytes.count] = 0
+    }
+    let rc = withUnsafePointer(to: &addr) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+    return rc == 0
+  }
+
+  private static func installSignalHandlers(_ handler: @escaping @Sendable (Int32) -> Void) -> [DispatchSourceSignal] {
+    [SIGTERM, SIGINT].map { sig in
+      signal(sig, SIG_IGN)
+      let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+      source.setEventHandler { handler(sig) }
+      source.resume()
+      return source
+    }
+  }
+}

@@ -1,0 +1,246 @@
+import CZooPlugin
+import Foundation
+import ZooCore
+import ZooPluginKit
+import ZooProto
+
+/// One event of a running generation, produced on the decoder's thread.
+enum GenerationEvent: Sendable {
+  /// A generated token, with the text it released (may be empty while held back).
+  case token(Zoo_V1_GenerateResponse)
+  /// The decoder returned: the final message, or the error that ended it.
+  case finished(Result<Zoo_V1_GenerateResponse, ZooError>)
+}
+
+/// Defaults applied when a request leaves an option unset (Ollama's defaults).
+enum OptionDefaults {
+  static let maxTokens: Int32 = 128
+  static let temperature: Float = 0.8
+  static let topK: Int32 = 40
+  static let topP: Float = 0.9
+}
+
+/// A validated request, ready to run: token ids, resolved decoder, concrete options.
+struct PreparedGeneration: Sendable {
+  let prompt: [Int32]
+  let decoder: String
+  let options: Zoo_V1_GenerateOptions
+  let tokenizer: (any Tokenizer)?
+  let eosTokens: [Int32]
+}
+
+extension Runtime {
+  /// Checks options and fills every default, so decoders see concrete values.
+  static func validate(_ o: Zoo_V1_GenerateOptions) throws -> Zoo_V1_GenerateOptions {
+    var o = o
+    func bad(_ m: String) -> ZooError { .invalidArgument(m) }
+    guard (0...65536).contains(o.maxTokens) else { throw bad("max_tokens must be in 0...65536 (0 = \(OptionDefaults.maxTokens)); got \(o.maxTokens)") }
+    if o.hasTemperature, !(o.temperature >= 0 && o.temperature <= 100) {
+      throw bad("temperature must be in [0, 100] (0 = greedy); got \(o.temperature)")
+    }
+    if o.hasTopK, o.topK < 0 { throw bad("top_k must be >= 0 (0 = no limit); got \(o.topK)") }
+    if o.hasTopP, !(o.topP > 0 && o.topP <= 1) { throw bad("top_p must be in (0, 1]; got \(o.topP)") }
+    guard (0...20).contains(o.logprobs) else { throw bad("logprobs must be in 0...20; got \(o.logprobs)") }
+    guard o.stop.count <= 16 else { throw bad("at most 16 stop strings; got \(o.stop.count)") }
+    for s in o.stop where s.utf8.isEmpty || s.utf8.count > 256 {
+      throw bad("each stop string must be 1...256 bytes; got one of \(s.utf8.count)")
+    }
+    if o.maxTokens == 0 { o.maxTokens = OptionDefaults.maxTokens }
+    if !o.hasTemperature { o.temperature = OptionDefaults.temperature }
+    if !o.hasTopK { o.topK = OptionDefaults.topK }
+    if !o.hasTopP { o.topP = OptionDefaults.topP }
+    if !o.hasSeed { o.seed = UInt64.random(in: .min ... .max) }
+    return o
+  }
+
+  /// Validates a request against the model it names and resolves the decoder.
+  func prepare(_ request: Zoo_V1_GenerateRequest, model: LoadedModel) throws -> PreparedGeneration {
+    let folder = model.folder
+    var options = try Self.validate(request.options)
+    let decoderName = options.decoder.isEmpty ? folder.defaultDecoder : options.decoder
+    guard let decoder = decoders[decoderName] else {
+      throw ZooError.invalidArgument(
+        "unknown decoder '\(decoderName)'; available: \(decoders.keys.sorted().joined(separator: ", "))")
+    }
+    let info = model.handle.info
+    if decoder.kind.requires == .causal && !info.maskKinds.contains(.causal) {
+      throw ZooError.failedPrecondition("decoder '\(decoderName)' needs a causal model; '\(folder.name)' is not")
+    }
+    options.decoder = decoderName
+    let hasText = !request.prompt.isEmpty
+    let hasIDs = !request.promptTokenIds.isEmpty
+    guard hasText != hasIDs else {
+      throw ZooError.invalidArgument(
+        hasText ? "give either prompt or prompt_token_ids, not both" : "the prompt is empty: set prompt (text) or prompt_token_ids")
+    }
+    let tokenizer = folder.tokenizer
+    var prompt = request.promptTokenIds
+    if hasText {
+      guard let tokenizer else { throw ZooError.failedPrecondition(folder.tokenizerProblem) }
+      prompt = tokenizer.encode(request.prompt)
+    }
+    if let bad = prompt.first(where: { $0 < 0 || Int($0) >= info.vocabularySize }) {
+      throw ZooError.invalidArgument(
+        "prompt token id \(bad) is outside the vocabulary of '\(folder.name)' (0..<\(info.vocabularySize))")
+    }
+    if info.maxPositions > 0 && prompt.count >= info.maxPositions {
+      throw ZooError.invalidArgument(
+        "the prompt has \(prompt.count) tokens; '\(folder.name)' supports at most \(info.maxPositions) positions")
+    }
+    return PreparedGeneration(
+      prompt: prompt, decoder: decoderName, options: options, tokenizer: tokenizer, eosTokens: folder.eosTokens)
+  }
+}
+
+/// Runs a decoder on its own thread (decoders block for the whole generation; the
+/// async pool has only as many threads as cores) and turns each emitted token into a
+/// response: text through the stop-string matcher, logprobs, token ids.
+final class GenerationRun: @unchecked Sendable {
+  let model: LoadedModel
+  let prepared: PreparedGeneration
+  let request: RequestContext
+  private let continuation: AsyncStream<GenerationEvent>.Continuation
+  private var text: TextStream
+  private var generated = 0
+  private let started = ContinuousClock.now
+  private var firstToken: ContinuousClock.Instant?
+  private var lastToken: ContinuousClock.Instant?
+  let queueSeconds: Double
+
+  /// Starts the decoder thread; events arrive on the returned stream, which finishes
+  /// after the decoder has returned and its state is freed.
+  static func start(
+    model: LoadedModel, prepared: PreparedGeneration, request: RequestContext, decoder: LoadedPlugin, queueSeconds: Double
+  ) -> AsyncStream<GenerationEvent> {
+    let (stream, continuation) = AsyncStream.makeStream(of: GenerationEvent.self, bufferingPolicy: .unbounded)
+    let run = GenerationRun(
+      model: model, prepared: prepared, request: request, continuation: continuation, queueSeconds: queueSeconds)
+    let thread = Thread { run.main(decoder: decoder) }
+    thread.name = "zoo-decode-\(model.folder.name)"
+    thread.stackSize = 8 << 20
+    thread.start()
+    return stream
+  }
+
+  private init(
+    model: LoadedModel, prepared: PreparedGeneration, request: RequestContext,
+    continuation: AsyncStream<GenerationEvent>.Continuation, queueSeconds: Double
+  ) {
+    self.model = model
+    self.prepared = prepared
+    self.request = request
+    self.continuation = continuation
+    self.text = TextStream(stopStrings: prepared.options.stop)
+    self.queueSeconds = queueSeconds
+  }
+
+  private func main(decoder: LoadedPlugin) {
+    model.track(ObjectIdentifier(self), tokens: prepared.prompt.count)
+    defer {
+      model.track(ObjectIdentifier(self), tokens: nil)
+      continuation.finish()
+    }
+    guard let api = decoder.decoderAPI(for: prepared.decoder) else {
+      continuation.yield(.finished(.failure(.unavailable("decoder '\(prepared.decoder)' has no table"))))
+      return
+    }
+    let optionBytes: [UInt8]
+    do { optionBytes = try prepared.options.serializedBytes() } catch {
+      continuation.yield(.finished(.failure(.internalError("cannot serialize options: \(error)"))))
+      return
+    }
+    var finish: Int32 = ZOO_FINISH_UNSPECIFIED.rawValue.asInt32
+    var err = zoo_error.empty
+    let rc = prepared.decoder.withCString { name in
+      prepared.prompt.withUnsafeBufferPointer { prompt in
+        optionBytes.withUnsafeBufferPointer { opts in
+          prepared.eosTokens.withUnsafeBufferPointer { eos in
+            var args = zoo_decode_args()
+            args.size = UInt32(MemoryLayout<zoo_decode_args>.size)
+            args.decoder = name
+            args.model_api = model.handle.api
+            args.model = model.handle.model
+            args.prompt = prompt.baseAddress
+            args.n_prompt = Int64(prompt.count)
+            args.options = opts.baseAddress
+            args.options_len = opts.count
+            args.eos_tokens = eos.baseAddress
+            args.n_eos_tokens = Int32(eos.count)
+            args.request = request.opaque
+            args.host = UnsafePointer(decoder.host.table)
+            args.emit_context = Unmanaged.passUnretained(self).toOpaque()
+            args.emit = { context, event in
+              guard let context, let event else { return 1 }
+              return Unmanaged<GenerationRun>.fromOpaque(context).takeUnretainedValue().emit(event.pointee) ? 0 : 1
+            }
+            return api.pointee.run(&args, &finish, &err)
+          }
+        }
+      }
+    }
+    if rc != 0 && !(rc == ZOO_ERR_CANCELLED.rawValue.asInt32) {
+      continuation.yield(.finished(.failure(
+        .fromPlugin(rc, PluginError(code: rc, from: err).message, context: "decoder '\(prepared.decoder)' failed"))))
+      return
+    }
+    var reason: Zoo_V1_FinishReason =
+      switch zoo_finish_reason(rawValue: UInt32(bitPattern: finish)) {
+      case ZOO_FINISH_STOP: .stop
+      case ZOO_FINISH_EOS: .eos
+      case ZOO_FINISH_CANCELLED: .cancelled
+      default: .length
+      }
+    // emit also asks to stop when the request is cancelled: report that as cancelled.
+    if rc != 0 || (request.isCancelled && !text.stopped) { reason = .cancelled }
+    let end = lastToken ?? .now
+    let first = firstToken ?? end
+    let stats = Zoo_V1_GenerateStats.with {
+      $0.promptTokens = Int32(prepared.prompt.count)
+      $0.generatedTokens = Int32(generated)
+      $0.prefillSeconds = (first - started).seconds
+      $0.decodeSeconds = (end - first).seconds
+      $0.queueSeconds = queueSeconds
+    }
+    let tail = reason == .cancelled ? "" : text.finish()
+    continuation.yield(.finished(.success(.with {
+      $0.text = tail
+      $0.done = true
+      $0.finishReason = reason
+      $0.stats = stats
+    })))
+  }
+
+  /// Called on the decoder thread for every token; false asks the decoder to stop.
+  private func emit(_ event: zoo_token_event) -> Bool {
+    let now = ContinuousClock.now
+    if firstToken == nil { firstToken = now }
+    lastToken = now
+    generated += 1
+    model.track(ObjectIdentifier(self), tokens: prepared.prompt.count + generated)
+    let tokenizer = prepared.tokenizer
+    let released = tokenizer.map { text.append($0.bytes(of: event.token)) } ?? ""
+    var message = Zoo_V1_GenerateResponse.with {
+      $0.text = released
+      $0.tokenIds = [event.token]
+    }
+    if prepared.options.logprobs > 0 {
+      func entry(_ id: Int32, _ lp: Float) -> Zoo_V1_TokenLogprob {
+        .with {
+          $0.token = id
+          $0.logprob = lp
+          if let tokenizer { $0.text = String(decoding: tokenizer.bytes(of: id), as: UTF8.self) }
+        }
+      }
+      message.logprobs = [.with {
+        $0.chosen = entry(event.token, event.logprob)
+        for i in 0..<Int(event.n_top) { $0.top.append(entry(event.top_tokens[i], event.top_logprobs[i])) }
+      }]
+    }
+    continuation.yield(.token(message))
+    return !text.stopped && !request.isCancelled
+  }
+}
+
+extension UInt32 {
+  fileprivate var asInt32: Int32 { Int32(bitPattern: self) }
+}

@@ -1,0 +1,171 @@
+import CZooPlugin
+import Foundation
+import Logging
+import ZooProto
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A plugin that passed every check: its manifest and its C tables.
+public final class LoadedPlugin: @unchecked Sendable {
+  public let path: String
+  public let manifest: Zoo_V1_PluginManifest
+  let table: UnsafePointer<zoo_plugin>
+  let host: HostServices
+
+  init(path: String, manifest: Zoo_V1_PluginManifest, table: UnsafePointer<zoo_plugin>, host: HostServices) {
+    self.path = path
+    self.manifest = manifest
+    self.table = table
+    self.host = host
+  }
+
+  public var name: String { manifest.name }
+
+  /// The C table for a model type the manifest declares.
+  public func modelAPI(for modelType: String) -> UnsafePointer<zoo_model_api>? {
+    guard manifest.modelTypes.contains(where: { $0.modelType == modelType }) else { return nil }
+    return modelType.withCString { table.pointee.model_api?($0) }
+  }
+
+  /// The C table for a decoder the manifest declares.
+  public func decoderAPI(for decoder: String) -> UnsafePointer<zoo_decoder_api>? {
+    guard manifest.decoders.contains(where: { $0.name == decoder }) else { return nil }
+    return decoder.withCString { table.pointee.decoder_api?($0) }
+  }
+}
+
+/// The outcome of trying one plugin file: READY with the plugin, or FAILED with why.
+public struct PluginRecord: Sendable {
+  public let path: String
+  public let plugin: LoadedPlugin?
+  /// Why the plugin failed; nil when ready.
+  public let error: String?
+  /// The manifest, when the plugin got far enough to produce a valid one.
+  public let manifest: Zoo_V1_PluginManifest?
+}
+
+/// Finds and opens plugins. Any failure makes that plugin FAILED with a readable
+/// reason; the loader never throws for one bad plugin.
+public struct PluginLoader {
+  let logger: Logger
+
+  public init(logger: Logger) { self.logger = logger }
+
+  /// Every `*.so` directly inside the folders, in name order.
+  public func discover(in folders: [String]) -> [String] {
+    folders.flatMap { folder -> [String] in
+      let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+      if names.isEmpty && !FileManager.default.fileExists(atPath: folder) {
+        logger.warning("plugin folder \(folder) does not exist")
+      }
+      return names.filter { $0.hasSuffix(".so") }.sorted().map { (folder as NSString).appendingPathComponent($0) }
+    }
+  }
+
+  /// Loads each plugin file; a second plugin with a name already taken is FAILED.
+  public func load(paths: [String]) -> [PluginRecord] {
+    var records: [PluginRecord] = []
+    var byName: [String: String] = [:]
+    for path in paths {
+      var record = load(path: path)
+      if let p = record.plugin {
+        if let first = byName[p.name] {
+          record = PluginRecord(
+            path: path, plugin: nil,
+            error: "a plugin named '\(p.name)' is already loaded from \(first); remove one of the two", manifest: p.manifest)
+        } else {
+          byName[p.name] = path
+        }
+      }
+      if let error = record.error {
+        logger.error("plugin \(path) FAILED: \(error)")
+      } else if let p = record.plugin {
+        logger.info(
+          "plugin \(p.name) \(p.manifest.version) ready: models [\(p.manifest.modelTypes.map(\.modelType).joined(separator: ", "))], decoders [\(p.manifest.decoders.map(\.name).joined(separator: ", "))]")
+      }
+      records.append(record)
+    }
+    return records
+  }
+
+  /// Opens one plugin file and checks it: permissions, dlopen, entry symbol, init,
+  /// ABI version, manifest.
+  public func load(path: String) -> PluginRecord {
+    func failed(_ reason: String, _ manifest: Zoo_V1_PluginManifest? = nil) -> PluginRecord {
+      PluginRecord(path: path, plugin: nil, error: reason, manifest: manifest)
+    }
+    if let problem = Self.permissionProblem(path) { return failed(problem) }
+
+    // RTLD_NODELETE: a Swift plugin can never really be unloaded (the runtime keeps
+    // pointers into its metadata), so zood never dlcloses and says so to the loader.
+    guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) else {
+      let reason = dlerror().map { String(cString: $0) } ?? "unknown error"
+      return failed("not a loadable shared library: \(reason)")
+    }
+    guard let symbol = dlsym(handle, ZOO_PLUGIN_ENTRY_SYMBOL) else {
+      return failed("the library does not export the entry symbol '\(ZOO_PLUGIN_ENTRY_SYMBOL)'; is it a zoo plugin?")
+    }
+    let entry = unsafeBitCast(symbol, to: zoo_plugin_init_fn.self)
+    let fileName = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+    let host = HostServices(pluginName: fileName, logger: logger)
+    var table: UnsafePointer<zoo_plugin>?
+    var err = zoo_error()
+    err.size = UInt32(MemoryLayout<zoo_error>.size)
+    let rc = entry(host.table, &table, &err)
+    guard rc == 0 else {
+      let message = withUnsafeBytes(of: &err.message) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+      return failed("zoo_plugin_init failed (\(rc)): \(message.isEmpty ? "no reason given" : message)")
+    }
+    guard let table else { return failed("zoo_plugin_init returned success but no plugin table") }
+    let t = table.pointee
+    guard Int(t.size) >= MemoryLayout<zoo_plugin>.offset(of: \zoo_plugin.decoder_api)! + MemoryLayout<Int>.size else {
+      return failed("the plugin table is \(t.size) bytes, smaller than any ABI version's table")
+    }
+    guard t.abi_major == ZOO_ABI_MAJOR else {
+      return failed(
+        "built for zoo ABI \(t.abi_major).\(t.abi_minor); this zood speaks ABI \(ZOO_ABI_MAJOR).\(ZOO_ABI_MINOR) (major versions must match): rebuild the plugin against this zoo_plugin.h")
+    }
+    guard t.abi_minor <= ZOO_ABI_MINOR else {
+      return failed(
+        "built for zoo ABI \(t.abi_major).\(t.abi_minor), newer than this zood's \(ZOO_ABI_MAJOR).\(ZOO_ABI_MINOR): upgrade zood")
+    }
+    guard let bytes = t.manifest, t.manifest_len > 0 else { return failed("the plugin table has no manifest") }
+    let manifest: Zoo_V1_PluginManifest
+    do {
+      manifest = try Zoo_V1_PluginManifest(serializedBytes: Array(UnsafeBufferPointer(start: bytes, count: t.manifest_len)))
+    } catch {
+      return failed("the manifest is not a valid zoo.v1.PluginManifest protobuf: \(error)")
+    }
+    let problems = ManifestValidator.problems(in: manifest, tableMajor: t.abi_major, tableMinor: t.abi_minor)
+    guard problems.isEmpty else { return failed("invalid manifest: " + problems.joined(separator: "; "), manifest) }
+    for type in manifest.modelTypes where type.modelType.withCString({ t.model_api?($0) }) == nil {
+      return failed("the manifest declares model type '\(type.modelType)' but model_api returns no table for it", manifest)
+    }
+    for d in manifest.decoders where d.name.withCString({ t.decoder_api?($0) }) == nil {
+      return failed("the manifest declares decoder '\(d.name)' but decoder_api returns no table for it", manifest)
+    }
+    return PluginRecord(
+      path: path, plugin: LoadedPlugin(path: path, manifest: manifest, table: table, host: host), error: nil,
+      manifest: manifest)
+  }
+
+  /// ssh's rule for authorized_keys: refuse a file, or a folder holding it, that
+  /// another user could write (group/other write bits), or that someone other than
+  /// us or root owns.
+  static func permissionProblem(_ path: String) -> String? {
+    let folder = (path as NSString).deletingLastPathComponent
+    for (what, p) in [("plugin file", path), ("plugin folder", folder.isEmpty ? "." : folder)] {
+      var st = stat()
+      guard stat(p, &st) == 0 else { return "cannot stat \(what) \(p): \(String(cString: strerror(errno)))" }
+      if st.st_mode & (S_IWGRP | S_IWOTH) != 0 {
+        return "refused: the \(what) \(p) is writable by other users (mode \(String(st.st_mode & 0o777, radix: 8))); run chmod go-w on it"
+      }
+      if st.st_uid != getuid() && st.st_uid != 0 {
+        return "refused: the \(what) \(p) is owned by uid \(st.st_uid), neither this user nor root"
+      }
+    }
+    return nil
+  }
+}

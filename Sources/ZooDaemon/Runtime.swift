@@ -1,0 +1,224 @@
+import Foundation
+import Logging
+import Synchronization
+import ZooCore
+import ZooProto
+
+/// Limits applied to every model (zood's flags).
+public struct ServingLimits: Sendable {
+  /// Requests one model runs at once.
+  public var parallel: Int
+  /// Requests that may wait for a slot per model; more are refused.
+  public var maxQueue: Int
+  /// Idle time after which a model unloads itself; zero = never.
+  public var keepAlive: Duration
+
+  public init(parallel: Int = 1, maxQueue: Int = 16, keepAlive: Duration = .seconds(300)) {
+    self.parallel = parallel
+    self.maxQueue = maxQueue
+    self.keepAlive = keepAlive
+  }
+}
+
+/// The daemon's state: plugins, the model repository and the models in memory. The
+/// gRPC service is a thin translation of this type's calls.
+public final class Runtime: Sendable {
+  public let plugins: [PluginRecord]
+  public let repository: ModelRepository
+  public let limits: ServingLimits
+  let logger: Logger
+  /// model_type → the READY plugin that builds it (first plugin wins).
+  private let builders: [String: LoadedPlugin]
+  /// decoder name → the READY plugin that provides it.
+  let decoders: [String: (plugin: LoadedPlugin, kind: Zoo_V1_DecoderKind)]
+  private let loaded = Mutex<[String: Task<LoadedModel, any Error>]>([:])
+
+  public init(plugins: [PluginRecord], repository: ModelRepository, limits: ServingLimits, logger: Logger) {
+    self.plugins = plugins
+    self.repository = repository
+    self.limits = limits
+    self.logger = logger
+    var builders: [String: LoadedPlugin] = [:]
+    var decoders: [String: (LoadedPlugin, Zoo_V1_DecoderKind)] = [:]
+    for plugin in plugins.compactMap(\.plugin) {
+      for t in plugin.manifest.modelTypes {
+        if let other = builders[t.modelType] {
+          logger.warning("model type '\(t.modelType)' is provided by both \(other.name) and \(plugin.name); using \(other.name)")
+        } else {
+          builders[t.modelType] = plugin
+        }
+      }
+      for d in plugin.manifest.decoders where decoders[d.name] == nil { decoders[d.name] = (plugin, d) }
+    }
+    self.builders = builders
+    self.decoders = decoders
+  }
+
+  // MARK: Listing
+
+  public func pluginStatuses() -> [Zoo_V1_PluginStatus] {
+    plugins.map { r in
+      .with {
+        $0.path = r.path
+        $0.state = r.plugin != nil ? .ready : .failed
+        $0.error = r.error ?? ""
+        if let m = r.manifest { $0.manifest = m }
+      }
+    }
+  }
+
+  /// Why a folder cannot be served now, or nil.
+  func unavailableReason(_ folder: ModelFolder) -> String? {
+    if let problem = folder.problem { return problem }
+    if builders[folder.modelType] != nil { return nil }
+    if let failed = plugins.first(where: { $0.plugin == nil && $0.manifest?.modelTypes.contains { $0.modelType == folder.modelType } == true }) {
+      return "plugin \(failed.path) provides model type '\(folder.modelType)' but FAILED: \(failed.error ?? "")"
+    }
+    return "no loaded plugin builds model type '\(folder.modelType)'; see `zoo plugins`"
+  }
+
+  func summary(_ folder: ModelFolder) -> Zoo_V1_ModelSummary {
+    let reason = unavailableReason(folder)
+    let isLoaded = loaded.withLock { $0[folder.name] != nil }
+    return .with {
+      $0.name = folder.name
+      $0.path = folder.path
+      $0.modelType = folder.modelType
+      $0.plugin = builders[folder.modelType]?.name ?? ""
+      $0.available = reason == nil
+      $0.unavailableReason = reason ?? ""
+      $0.description_p = folder.settings.description ?? ""
+      $0.sizeBytes = folder.sizeBytes
+      $0.loaded = isLoaded
+      $0.defaultDecoder = folder.defaultDecoder
+    }
+  }
+
+  public func listModels() -> [Zoo_V1_ModelSummary] { repository.scan().map(summary) }
+
+  public func showModel(_ name: String) throws -> Zoo_V1_ShowModelResponse {
+    let folder = try findFolder(name)
+    return .with {
+      $0.summary = summary(folder)
+      $0.configJson = folder.configJSON
+      $0.zooJson = folder.zooJSON
+      if let t = builders[folder.modelType]?.manifest.modelTypes.first(where: { $0.modelType == folder.modelType }) {
+        $0.modelType = t
+      }
+      $0.tokenizer = folder.tokenizer != nil ? "bytes" : ""
+      $0.parameters = Self.parameterCount(folder)
+      $0.license = folder.settings.license ?? ""
+    }
+  }
+
+  private static func parameterCount(_ folder: ModelFolder) -> UInt64 {
+    // Maps the files to read their headers; the data pages are never touched.
+    folder.weightFiles.reduce(0) { acc, path in
+      guard let f = try? SafetensorsFile(path: path) else { return acc }
+      return acc + f.tensors.values.reduce(0) { $0 + UInt64($1.elementCount) }
+    }
+  }
+
+  func findFolder(_ name: String) throws -> ModelFolder {
+    guard !name.isEmpty else { throw ZooError.invalidArgument("no model named: set the request's model field") }
+    guard let folder = repository.find(name) else {
+      let known = repository.scan().map(\.name)
+      throw ZooError.notFound(
+        "model '\(name)' not found; known models: \(known.isEmpty ? "none (check zood --models)" : known.joined(separator: ", "))")
+    }
+    return folder
+  }
+
+  // MARK: Loading
+
+  /// The loaded model, loading it first if needed (concurrent callers share one load).
+  public func model(_ name: String, keepAlive: Duration? = nil) async throws -> LoadedModel {
+    let folder = try findFolder(name)
+    if let reason = unavailableReason(folder) {
+      throw folder.problem != nil
+        ? ZooError.failedPrecondition("model '\(name)' cannot be loaded: \(reason)")
+        : ZooError.unavailable("model '\(name)' is unavailable: \(reason)")
+    }
+    let plugin = builders[folder.modelType]!
+    let limits = self.limits
+    let logger = self.logger
+    let task = loaded.withLock { map in
+      if let t = map[name] { return t }
+      let t = Task<LoadedModel, any Error> {
+        try await withCheckedThrowingContinuation { c in
+          // Loading maps files and may convert weights: keep it off the async pool.
+          DispatchQueue.global().async {
+            let start = ContinuousClock.now
+            c.resume(with: Result {
+              let m = try LoadedModel(
+                folder: folder, plugin: plugin, parallel: limits.parallel, maxQueue: limits.maxQueue,
+                keepAlive: keepAlive ?? limits.keepAlive)
+              logger.info("loaded model \(name) (\(folder.modelType), \(m.weightBytes) bytes) in \(ContinuousClock.now - start)")
+              return m
+            })
+          }
+        }
+      }
+      map[name] = t
+      return t
+    }
+    do {
+      let model = try await task.value
+      if let keepAlive { model.setKeepAlive(keepAlive) }
+      return model
+    } catch {
+      // A failed load is not cached: the next request tries again.
+      loaded.withLock { map in _ = map.removeValue(forKey: name) }
+      if let e = error as? ZooError { throw e }
+      throw ZooError.internalError("loading model '\(name)' failed: \(error)")
+    }
+  }
+
+  /// Forgets a loaded model; it is freed once its running requests finish.
+  public func unload(_ name: String) throws {
+    let removed = loaded.withLock { $0.removeValue(forKey: name) }
+    guard removed != nil else { throw ZooError.notFound("model '\(name)' is not loaded") }
+    logger.info("unloaded model \(name)")
+  }
+
+  public func loadedModels() async -> [Zoo_V1_LoadedModel] {
+    let tasks = loaded.withLock { $0 }
+    var out: [Zoo_V1_LoadedModel] = []
+    for name in tasks.keys.sorted() {
+      guard let m = try? await tasks[name]!.value else { continue }
+      out.append(Self.describe(m))
+    }
+    return out
+  }
+
+  static func describe(_ m: LoadedModel) -> Zoo_V1_LoadedModel {
+    let a = m.activity
+    return .with {
+      $0.name = m.folder.name
+      $0.modelType = m.folder.modelType
+      $0.plugin = m.plugin.name
+      $0.weightBytes = UInt64(m.weightBytes)
+      $0.stateBytes = UInt64(a.stateBytes)
+      $0.activeRequests = Int32(a.active)
+      $0.queuedRequests = Int32(a.queued)
+      $0.idleSeconds = a.idle.seconds
+      $0.expiresInSeconds = a.keepAlive > .zero ? max(0, (a.keepAlive - a.idle).seconds) : 0
+    }
+  }
+
+  /// Unloads models idle past their keep-alive. zood calls this periodically.
+  public func unloadExpired() async {
+    let tasks = loaded.withLock { $0 }
+    for (name, task) in tasks {
+      guard let m = try? await task.value, m.expired else { continue }
+      loaded.withLock { map in
+        if map[name] == task { map.removeValue(forKey: name) }
+      }
+      logger.info("unloaded model \(name) after its keep-alive of \(m.activity.keepAlive)")
+    }
+  }
+}
+
+extension Duration {
+  var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}

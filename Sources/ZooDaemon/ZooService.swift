@@ -1,0 +1,117 @@
+import GRPCCore
+import Logging
+import ZooProto
+import ZooRPC
+
+/// zoo.v1.Zoo over gRPC: translates requests to `Runtime` calls and `ZooError`s to
+/// status codes. The request path reads top to bottom in `generate`.
+public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
+  let runtime: Runtime
+  let shutdown: ShutdownSignal
+  let logger: Logger
+
+  public init(runtime: Runtime, shutdown: ShutdownSignal, logger: Logger) {
+    self.runtime = runtime
+    self.shutdown = shutdown
+    self.logger = logger
+  }
+
+  public func listPlugins(request: Zoo_V1_ListPluginsRequest, context: ServerContext) async throws
+    -> Zoo_V1_ListPluginsResponse
+  {
+    .with { $0.plugins = runtime.pluginStatuses() }
+  }
+
+  public func listModels(request: Zoo_V1_ListModelsRequest, context: ServerContext) async throws
+    -> Zoo_V1_ListModelsResponse
+  {
+    .with { $0.models = runtime.listModels() }
+  }
+
+  public func showModel(request: Zoo_V1_ShowModelRequest, context: ServerContext) async throws
+    -> Zoo_V1_ShowModelResponse
+  {
+    try mapped { try runtime.showModel(request.model) }
+  }
+
+  public func generate(
+    request: Zoo_V1_GenerateRequest, response: RPCWriter<Zoo_V1_GenerateResponse>, context: ServerContext
+  ) async throws {
+    let requestContext = RequestContext()
+    let received = ContinuousClock.now
+    // 1. Validate options that need no model, so a bad request never loads one.
+    _ = try mapped { try Runtime.validate(request.options) }
+    // 2. Find (and if needed load) the model, then check the request against it.
+    let model = try await mappedAsync { try await runtime.model(request.model) }
+    let prepared = try mapped { try runtime.prepare(request, model: model) }
+    guard let decoder = runtime.decoders[prepared.decoder]?.plugin else {
+      throw RPCError(code: .invalidArgument, message: "unknown decoder '\(prepared.decoder)'")
+    }
+    // gRPC signals cancellation (client cancel, disconnect, deadline) through this
+    // handler, not by cancelling the task; shutdown cancels every request the same way.
+    try await withRPCCancellationHandler {
+      let token = shutdown.register(requestContext)
+      defer { shutdown.unregister(token) }
+      // 3. Wait for a slot on the model.
+      try await mappedAsync { try await model.acquireSlot(for: requestContext) }
+      let queueSeconds = (ContinuousClock.now - received).seconds
+      // 4. Run the decoder on its own thread; stream each token as it arrives.
+      let events = GenerationRun.start(
+        model: model, prepared: prepared, request: requestContext, decoder: decoder, queueSeconds: queueSeconds)
+      var failure: ZooError?
+      var clientGone = false
+      for await event in events {
+        switch event {
+        case .token(let message) where !clientGone:
+          do { try await response.write(message) } catch {
+            // The client vanished: stop the decoder, keep draining until it has.
+            clientGone = true
+            requestContext.cancel()
+          }
+        case .token:
+          continue
+        case .finished(.success(let last)):
+          if !clientGone { try? await response.write(last) }
+        case .finished(.failure(let error)):
+          failure = error
+        }
+      }
+      // 5. The decoder has returned and freed its state: the slot is free now.
+      model.releaseSlot()
+      if let failure { throw failure.rpcError }
+    } onCancelRPC: {
+      requestContext.cancel()
+      model.cancelWaiter(for: requestContext)
+    }
+  }
+
+  public func loadModel(request: Zoo_V1_LoadModelRequest, context: ServerContext) async throws
+    -> Zoo_V1_LoadModelResponse
+  {
+    let keepAlive: Duration? = request.hasKeepAliveSeconds ? .seconds(Int(request.keepAliveSeconds)) : nil
+    let model = try await mappedAsync { try await runtime.model(request.model, keepAlive: keepAlive) }
+    return .with { $0.model = Runtime.describe(model) }
+  }
+
+  public func unloadModel(request: Zoo_V1_UnloadModelRequest, context: ServerContext) async throws
+    -> Zoo_V1_UnloadModelResponse
+  {
+    try mapped { try runtime.unload(request.model) }
+    return .init()
+  }
+
+  public func listLoaded(request: Zoo_V1_ListLoadedRequest, context: ServerContext) async throws
+    -> Zoo_V1_ListLoadedResponse
+  {
+    let models = await runtime.loadedModels()
+    return .with { $0.models = models }
+  }
+
+  private func mapped<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let e as ZooError { throw e.rpcError }
+  }
+
+  private func mappedAsync<T>(_ body: () async throws -> T) async throws -> T {
+    do { return try await body() } catch let e as ZooError { throw e.rpcError }
+  }
+}

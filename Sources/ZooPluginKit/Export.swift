@@ -1,0 +1,272 @@
+import CZooPlugin
+import Foundation
+import ZooProto
+
+/// Everything a Swift plugin provides. Hand it to `exportPlugin` from the plugin's
+/// `zoo_plugin_init`:
+///
+/// ```swift
+/// @_cdecl("zoo_plugin_init")
+/// public func zooPluginInit(
+///   _ host: UnsafePointer<zoo_host_api>?, _ out: UnsafeMutablePointer<UnsafePointer<zoo_plugin>?>?,
+///   _ err: UnsafeMutablePointer<zoo_error>?
+/// ) -> Int32 {
+///   exportPlugin(myDefinition, host: host, out: out, error: err)
+/// }
+/// ```
+public struct PluginDefinition: @unchecked Sendable {
+  public var name: String
+  public var version: String
+  public var description: String
+  /// Paper and official code the math follows.
+  public var source: String
+  public var layers: [Zoo_V1_LayerKind]
+  public var models: [any ModelBuilder.Type]
+  public var decoders: [any Decoder.Type]
+
+  public init(
+    name: String, version: String, description: String, source: String = "", layers: [Zoo_V1_LayerKind] = [],
+    models: [any ModelBuilder.Type] = [], decoders: [any Decoder.Type] = []
+  ) {
+    self.name = name
+    self.version = version
+    self.description = description
+    self.source = source
+    self.layers = layers
+    self.models = models
+    self.decoders = decoders
+  }
+
+  /// The manifest zood validates and shows to clients.
+  public var manifest: Zoo_V1_PluginManifest {
+    .with {
+      $0.name = name
+      $0.version = version
+      $0.abiMajor = UInt32(ZOO_ABI_MAJOR)
+      $0.abiMinor = UInt32(ZOO_ABI_MINOR)
+      $0.description_p = description
+      $0.source = source
+      $0.layers = layers
+      $0.modelTypes = models.map { $0.declaration }
+      $0.decoders = decoders.map { $0.declaration }
+    }
+  }
+}
+
+/// The host services zood passed at init; plugins log through it.
+public enum PluginHost {
+  nonisolated(unsafe) static var api: UnsafePointer<zoo_host_api>?
+
+  public enum Level: Int32 { case trace = 0, debug, info, warning, error }
+
+  /// Writes into zood's log, tagged with this plugin's name.
+  public static func log(_ level: Level, _ message: String) {
+    guard let api else { return }
+    api.pointee.log(api.pointee.host_context, level.rawValue, message)
+  }
+
+  /// True once the request behind `request` was cancelled.
+  public static func isCancelled(_ request: OpaquePointer?) -> Bool {
+    guard let api, let request else { return false }
+    return api.pointee.is_cancelled(api.pointee.host_context, request) != 0
+  }
+}
+
+// One plugin per shared library: the definition and the C tables live for the
+// life of the process (zood never unloads plugins), so they are leaked on purpose.
+nonisolated(unsafe) private var exported: (
+  definition: PluginDefinition, plugin: UnsafeMutablePointer<zoo_plugin>,
+  modelAPI: UnsafeMutablePointer<zoo_model_api>, decoderAPI: UnsafeMutablePointer<zoo_decoder_api>
+)?
+
+/// Implements `zoo_plugin_init` for a Swift plugin: builds the manifest and the C
+/// function tables from `definition`.
+public func exportPlugin(
+  _ definition: PluginDefinition, host: UnsafePointer<zoo_host_api>?,
+  out: UnsafeMutablePointer<UnsafePointer<zoo_plugin>?>?, error: UnsafeMutablePointer<zoo_error>?
+) -> Int32 {
+  catchingPluginErrors(error) {
+    guard let host, let out else { throw PluginError.invalidArgument("zoo_plugin_init needs a host table and an out pointer") }
+    guard host.pointee.abi_major == ZOO_ABI_MAJOR else {
+      throw PluginError.failedPrecondition(
+        "plugin '\(definition.name)' was built for zoo ABI \(ZOO_ABI_MAJOR).x but the host speaks \(host.pointee.abi_major).\(host.pointee.abi_minor)")
+    }
+    if let existing = exported {
+      out.pointee = UnsafePointer(existing.plugin)
+      return
+    }
+    PluginHost.api = host
+    let manifestBytes: [UInt8] = try definition.manifest.serializedBytes()
+    let manifest = UnsafeMutablePointer<UInt8>.allocate(capacity: max(manifestBytes.count, 1))
+    manifest.initialize(from: manifestBytes, count: manifestBytes.count)
+
+    let modelAPI = UnsafeMutablePointer<zoo_model_api>.allocate(capacity: 1)
+    modelAPI.initialize(to: zoo_model_api(
+      size: UInt32(MemoryLayout<zoo_model_api>.size), load: modelLoad, unload: modelUnload,
+      describe: modelDescribe, state_new: stateNew, state_free: stateFree, state_length: stateLength,
+      state_copy: stateCopy, state_truncate: stateTruncate, forward: modelForward))
+    let decoderAPI = UnsafeMutablePointer<zoo_decoder_api>.allocate(capacity: 1)
+    decoderAPI.initialize(to: zoo_decoder_api(size: UInt32(MemoryLayout<zoo_decoder_api>.size), run: decoderRun))
+
+    let plugin = UnsafeMutablePointer<zoo_plugin>.allocate(capacity: 1)
+    plugin.initialize(to: zoo_plugin(
+      size: UInt32(MemoryLayout<zoo_plugin>.size), abi_major: UInt16(ZOO_ABI_MAJOR), abi_minor: UInt16(ZOO_ABI_MINOR),
+      manifest: UnsafePointer(manifest), manifest_len: manifestBytes.count,
+      model_api: { type in
+        guard let type, let e = exported else { return nil }
+        let name = String(cString: type)
+        return e.definition.models.contains { $0.declaration.modelType == name } ? UnsafePointer(e.modelAPI) : nil
+      },
+      decoder_api: { name in
+        guard let name, let e = exported else { return nil }
+        let n = String(cString: name)
+        return e.definition.decoders.contains { $0.declaration.name == n } ? UnsafePointer(e.decoderAPI) : nil
+      }))
+    exported = (definition, plugin, modelAPI, decoderAPI)
+    out.pointee = UnsafePointer(plugin)
+  }
+}
+
+// MARK: - C thunks: zoo_model_api and zoo_decoder_api over the Swift protocols.
+
+/// What a zoo_model handle points at.
+private final class ModelBox {
+  let model: any Model
+  init(_ model: any Model) { self.model = model }
+}
+
+/// What a zoo_state handle points at.
+private final class StateBox {
+  let state: any ModelState
+  init(_ state: any ModelState) { self.state = state }
+}
+
+private func box(_ p: OpaquePointer?) -> ModelBox {
+  Unmanaged<ModelBox>.fromOpaque(UnsafeRawPointer(p!)).takeUnretainedValue()
+}
+private func stateBox(_ p: OpaquePointer?) -> StateBox {
+  Unmanaged<StateBox>.fromOpaque(UnsafeRawPointer(p!)).takeUnretainedValue()
+}
+
+private let modelLoad: @convention(c) (
+  UnsafePointer<zoo_model_load_args>?, UnsafeMutablePointer<OpaquePointer?>?, UnsafeMutablePointer<zoo_error>?
+) -> Int32 = { args, out, err in
+  catchingPluginErrors(err) {
+    guard let args, let out, let e = exported else { throw PluginError.invalidArgument("load needs args and an out pointer") }
+    let a = args.pointee
+    let type = String(cString: a.model_type)
+    guard let builder = e.definition.models.first(where: { $0.declaration.modelType == type }) else {
+      throw PluginError.notFound("plugin '\(e.definition.name)' does not build model_type '\(type)'")
+    }
+    let context = ModelLoadContext(
+      modelType: type, configJSON: Data(bytes: a.config_json, count: strlen(a.config_json)),
+      folder: String(cString: a.folder), weights: Weights(a.weights))
+    let model = try builder.load(context)
+    out.pointee = OpaquePointer(Unmanaged.passRetained(ModelBox(model)).toOpaque())
+  }
+}
+
+private let modelUnload: @convention(c) (OpaquePointer?) -> Void = { model in
+  guard let model else { return }
+  Unmanaged<ModelBox>.fromOpaque(UnsafeRawPointer(model)).release()
+}
+
+private let modelDescribe: @convention(c) (OpaquePointer?, UnsafeMutablePointer<zoo_model_info>?) -> Int32 = {
+  model, info in
+  guard let model, let info else { return Int32(ZOO_ERR_INVALID_ARGUMENT.rawValue) }
+  let i = box(model).model.info
+  var out = zoo_model_info()
+  out.size = UInt32(MemoryLayout<zoo_model_info>.size)
+  out.vocab_size = Int64(i.vocabularySize)
+  out.hidden_size = Int64(i.hiddenSize)
+  out.max_positions = Int64(i.maxPositions)
+  out.mask_kinds = i.maskKinds.reduce(0) { $0 | (1 << $1.rawValue) }
+  out.state_is_fixed = i.stateIsFixed ? 1 : 0
+  out.state_bytes = Int64(i.stateBytes)
+  out.weight_bytes = Int64(i.weightBytes)
+  // Write no more than the caller's struct holds (it may be an older minor).
+  withUnsafeBytes(of: &out) { src in
+    UnsafeMutableRawPointer(info).copyMemory(
+      from: src.baseAddress!, byteCount: min(Int(info.pointee.size), MemoryLayout<zoo_model_info>.size))
+  }
+  info.pointee.size = min(info.pointee.size, UInt32(MemoryLayout<zoo_model_info>.size))
+  return 0
+}
+
+private let stateNew: @convention(c) (OpaquePointer?, UnsafeMutablePointer<OpaquePointer?>?, UnsafeMutablePointer<zoo_error>?) -> Int32 = {
+  model, out, err in
+  catchingPluginErrors(err) {
+    let state = try box(model).model.makeState()
+    out?.pointee = OpaquePointer(Unmanaged.passRetained(StateBox(state)).toOpaque())
+  }
+}
+
+private let stateFree: @convention(c) (OpaquePointer?, OpaquePointer?) -> Void = { _, state in
+  guard let state else { return }
+  Unmanaged<StateBox>.fromOpaque(UnsafeRawPointer(state)).release()
+}
+
+private let stateLength: @convention(c) (OpaquePointer?, OpaquePointer?) -> Int64 = { _, state in
+  Int64(stateBox(state).state.length)
+}
+
+private let stateCopy: @convention(c) (
+  OpaquePointer?, OpaquePointer?, UnsafeMutablePointer<OpaquePointer?>?, UnsafeMutablePointer<zoo_error>?
+) -> Int32 = { _, src, out, err in
+  catchingPluginErrors(err) {
+    let copy = try stateBox(src).state.copy()
+    out?.pointee = OpaquePointer(Unmanaged.passRetained(StateBox(copy)).toOpaque())
+  }
+}
+
+private let stateTruncate: @convention(c) (OpaquePointer?, OpaquePointer?, Int64, UnsafeMutablePointer<zoo_error>?) -> Int32 = {
+  _, state, length, err in
+  catchingPluginErrors(err) {
+    let s = stateBox(state).state
+    guard length >= 0, Int(length) <= s.length else {
+      throw PluginError.outOfRange("cannot truncate a \(s.length)-token state to \(length) tokens")
+    }
+    try s.truncate(to: Int(length))
+  }
+}
+
+private let modelForward: @convention(c) (
+  OpaquePointer?, OpaquePointer?, UnsafePointer<zoo_forward_args>?, UnsafeMutablePointer<zoo_error>?
+) -> Int32 = { model, state, args, err in
+  catchingPluginErrors(err) {
+    guard let args else { throw PluginError.invalidArgument("forward needs args") }
+    let a = args.pointee
+    guard a.n_tokens > 0, let tokens = a.tokens else { throw PluginError.invalidArgument("forward needs at least one token") }
+    guard let mask = MaskKind(rawValue: a.mask_kind) else { throw PluginError.invalidArgument("unknown mask kind \(a.mask_kind)") }
+    let n = Int(a.n_tokens)
+    let request = a.request
+    let input = ForwardInput(
+      tokens: UnsafeBufferPointer(start: tokens, count: n),
+      positions: a.positions.map { UnsafeBufferPointer(start: $0, count: n) },
+      mask: mask, blockSize: Int(a.block_size),
+      logitRows: a.logit_rows.map { UnsafeBufferPointer(start: $0, count: Int(a.n_logit_rows)) },
+      isCancelled: { PluginHost.isCancelled(request) })
+    if let rows = input.logitRows, let bad = rows.first(where: { $0 < 0 || $0 >= n }) {
+      throw PluginError.invalidArgument("logit row \(bad) is outside the \(n) tokens of this call")
+    }
+    try box(model).model.forward(input, state: stateBox(state).state, output: ForwardOutput(logits: a.logits, hidden: a.hidden))
+  }
+}
+
+private let decoderRun: @convention(c) (
+  UnsafePointer<zoo_decode_args>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<zoo_error>?
+) -> Int32 = { args, finish, err in
+  catchingPluginErrors(err) {
+    guard let args, let e = exported, let nameC = args.pointee.decoder else {
+      throw PluginError.invalidArgument("run needs args naming a decoder")
+    }
+    let name = String(cString: nameC)
+    guard let decoder = e.definition.decoders.first(where: { $0.declaration.name == name }) else {
+      throw PluginError.notFound("plugin '\(e.definition.name)' has no decoder '\(name)'")
+    }
+    let session = try DecodeSession(args: args)
+    let reason = try decoder.run(session)
+    finish?.pointee = reason.rawValue
+    if reason == .cancelled { throw PluginError.cancelled() }
+  }
+}

@@ -1,0 +1,144 @@
+import CZooPlugin
+import Foundation
+import ZooProto
+
+/// How query positions see each other in one forward call (zoo_mask_kind).
+public enum MaskKind: Int32, Sendable {
+  case causal = 0
+  case bidirectional = 1
+  case blockCausal = 2
+}
+
+/// What a loaded model reports about itself (zoo_model_info).
+public struct ModelInfo: Sendable {
+  public var vocabularySize: Int
+  public var hiddenSize: Int
+  /// 0 = unbounded.
+  public var maxPositions: Int
+  public var maskKinds: Set<MaskKind>
+  /// True when state size does not grow with length (recurrent).
+  public var stateIsFixed: Bool
+  /// Fixed state bytes, or bytes per token when growing.
+  public var stateBytes: Int
+  public var weightBytes: Int
+
+  public init(
+    vocabularySize: Int, hiddenSize: Int, maxPositions: Int = 0, maskKinds: Set<MaskKind> = [.causal],
+    stateIsFixed: Bool, stateBytes: Int, weightBytes: Int
+  ) {
+    self.vocabularySize = vocabularySize
+    self.hiddenSize = hiddenSize
+    self.maxPositions = maxPositions
+    self.maskKinds = maskKinds
+    self.stateIsFixed = stateIsFixed
+    self.stateBytes = stateBytes
+    self.weightBytes = weightBytes
+  }
+}
+
+/// One forward call's input: new tokens of one sequence, appended to its state.
+public struct ForwardInput {
+  public var tokens: UnsafeBufferPointer<Int32>
+  /// Explicit positions, or nil for state.length ..< state.length + tokens.count.
+  public var positions: UnsafeBufferPointer<Int64>?
+  public var mask: MaskKind
+  public var blockSize: Int
+  /// Rows of `tokens` whose logits are wanted, or nil for all.
+  public var logitRows: UnsafeBufferPointer<Int64>?
+  /// Polled during long prefills; true once the request is cancelled.
+  public var isCancelled: () -> Bool
+
+  public init(
+    tokens: UnsafeBufferPointer<Int32>, positions: UnsafeBufferPointer<Int64>? = nil, mask: MaskKind = .causal,
+    blockSize: Int = 0, logitRows: UnsafeBufferPointer<Int64>? = nil, isCancelled: @escaping () -> Bool = { false }
+  ) {
+    self.tokens = tokens
+    self.positions = positions
+    self.mask = mask
+    self.blockSize = blockSize
+    self.logitRows = logitRows
+    self.isCancelled = isCancelled
+  }
+
+  /// Number of logit rows the caller expects.
+  public var logitRowCount: Int { logitRows?.count ?? tokens.count }
+}
+
+/// Caller-owned output buffers of a forward call.
+public struct ForwardOutput {
+  /// logitRowCount × vocabularySize floats, or nil.
+  public var logits: UnsafeMutablePointer<Float>?
+  /// tokens.count × hiddenSize floats (after the final norm), or nil.
+  public var hidden: UnsafeMutablePointer<Float>?
+
+  public init(logits: UnsafeMutablePointer<Float>? = nil, hidden: UnsafeMutablePointer<Float>? = nil) {
+    self.logits = logits
+    self.hidden = hidden
+  }
+}
+
+/// Per-sequence state: a recurrent state, a KV cache, or both.
+public protocol ModelState: AnyObject {
+  /// Tokens consumed so far.
+  var length: Int { get }
+  /// A deep copy. Throw PluginError.failedPrecondition if the model cannot copy.
+  func copy() throws -> any ModelState
+  /// Forget everything after the first `length` tokens.
+  func truncate(to length: Int) throws
+}
+
+extension ModelState {
+  public func copy() throws -> any ModelState {
+    throw PluginError.failedPrecondition("this model's state cannot be copied")
+  }
+  public func truncate(to length: Int) throws {
+    throw PluginError.failedPrecondition(
+      "this model's state is recurrent and cannot be truncated; re-run the prefix instead")
+  }
+}
+
+/// A loaded model. Weights are read-only after load; `forward` may run concurrently on
+/// distinct states.
+public protocol Model: AnyObject, Sendable {
+  var info: ModelInfo { get }
+  func makeState() throws -> any ModelState
+  func forward(_ input: ForwardInput, state: any ModelState, output: ForwardOutput) throws
+}
+
+/// Everything a model builder gets: the folder's config.json, its weights, the host.
+public struct ModelLoadContext: @unchecked Sendable {
+  public let modelType: String
+  public let configJSON: Data
+  public let folder: String
+  public let weights: Weights
+
+  public init(modelType: String, configJSON: Data, folder: String, weights: Weights) {
+    self.modelType = modelType
+    self.configJSON = configJSON
+    self.folder = folder
+    self.weights = weights
+  }
+
+  /// config.json decoded into the builder's Codable config struct; a decoding failure
+  /// names the key.
+  public func config<C: Decodable>(_ type: C.Type) throws -> C {
+    do {
+      return try JSONDecoder().decode(C.self, from: configJSON)
+    } catch let DecodingError.keyNotFound(key, _) {
+      throw PluginError.invalidArgument("config.json lacks required key '\(key.stringValue)' for \(modelType)")
+    } catch let DecodingError.typeMismatch(_, ctx), let DecodingError.valueNotFound(_, ctx) {
+      let path = ctx.codingPath.map(\.stringValue).joined(separator: ".")
+      throw PluginError.invalidArgument("config.json key '\(path)' has the wrong type: \(ctx.debugDescription)")
+    } catch {
+      throw PluginError.invalidArgument("config.json is not valid JSON: \(error)")
+    }
+  }
+}
+
+/// Builds one model type from a Hugging Face style folder (registered by model_type,
+/// as mlx-swift-lm's model registry does).
+public protocol ModelBuilder {
+  /// The manifest entry: model_type, layers, capabilities, config fields, weights.
+  static var declaration: Zoo_V1_ModelType { get }
+  static func load(_ context: ModelLoadContext) throws -> any Model
+}

@@ -1,0 +1,117 @@
+import CZooPlugin
+import Foundation
+
+/// A model seen through its C table (zoo_model_api): how decoders drive a model that
+/// may live in another plugin, and how zood drives every model.
+public final class ModelHandle: @unchecked Sendable {
+  public let api: UnsafePointer<zoo_model_api>
+  public let model: OpaquePointer
+  public let info: ModelInfo
+
+  public init(api: UnsafePointer<zoo_model_api>, model: OpaquePointer) throws {
+    self.api = api
+    self.model = model
+    var raw = zoo_model_info()
+    raw.size = UInt32(MemoryLayout<zoo_model_info>.size)
+    let rc = api.pointee.describe(model, &raw)
+    guard rc == 0 else { throw PluginError(ZOO_ERR_INTERNAL, "the model's describe call failed (\(rc))") }
+    var kinds: Set<MaskKind> = []
+    for k in [MaskKind.causal, .bidirectional, .blockCausal] where raw.mask_kinds & (1 << k.rawValue) != 0 {
+      kinds.insert(k)
+    }
+    info = ModelInfo(
+      vocabularySize: Int(raw.vocab_size), hiddenSize: Int(raw.hidden_size), maxPositions: Int(raw.max_positions),
+      maskKinds: kinds, stateIsFixed: raw.state_is_fixed != 0, stateBytes: Int(raw.state_bytes),
+      weightBytes: Int(raw.weight_bytes))
+  }
+
+  /// A per-sequence state, freed when the last reference goes.
+  public final class State: @unchecked Sendable {
+    let handle: ModelHandle
+    public let pointer: OpaquePointer
+
+    init(handle: ModelHandle, pointer: OpaquePointer) {
+      self.handle = handle
+      self.pointer = pointer
+    }
+
+    public var length: Int { Int(handle.api.pointee.state_length(handle.model, pointer)) }
+
+    /// A deep copy, when the model supports it.
+    public func copy() throws -> State {
+      guard let copyFn = handle.api.pointee.state_copy else {
+        throw PluginError.failedPrecondition("this model's state cannot be copied")
+      }
+      var out: OpaquePointer?
+      var err = zoo_error.empty
+      try check(copyFn(handle.model, pointer, &out, &err), err)
+      return State(handle: handle, pointer: out!)
+    }
+
+    /// Keeps the first `length` tokens, when the model supports it.
+    public func truncate(to length: Int) throws {
+      guard let fn = handle.api.pointee.state_truncate else {
+        throw PluginError.failedPrecondition("this model's state cannot be truncated")
+      }
+      var err = zoo_error.empty
+      try check(fn(handle.model, pointer, Int64(length), &err), err)
+    }
+
+    deinit { handle.api.pointee.state_free(handle.model, pointer) }
+  }
+
+  public func makeState() throws -> State {
+    var out: OpaquePointer?
+    var err = zoo_error.empty
+    try check(api.pointee.state_new(model, &out, &err), err)
+    return State(handle: self, pointer: out!)
+  }
+
+  /// Appends `tokens` to `state`; writes logits of `logitRows` (nil = all rows) into
+  /// `logits` (rows × vocabulary) and, if given, final hidden states into `hidden`.
+  public func forward(
+    _ tokens: UnsafeBufferPointer<Int32>, state: State, positions: UnsafeBufferPointer<Int64>? = nil,
+    mask: MaskKind = .causal, blockSize: Int = 0, logitRows: UnsafeBufferPointer<Int64>? = nil,
+    logits: UnsafeMutablePointer<Float>?, hidden: UnsafeMutablePointer<Float>? = nil,
+    request: OpaquePointer? = nil
+  ) throws {
+    var args = zoo_forward_args()
+    args.size = UInt32(MemoryLayout<zoo_forward_args>.size)
+    args.tokens = tokens.baseAddress
+    args.n_tokens = Int64(tokens.count)
+    args.positions = positions?.baseAddress
+    args.mask_kind = mask.rawValue
+    args.block_size = Int64(blockSize)
+    args.logit_rows = logitRows?.baseAddress
+    args.n_logit_rows = Int64(logitRows?.count ?? tokens.count)
+    args.logits = logits
+    args.hidden = hidden
+    args.request = request
+    var err = zoo_error.empty
+    try check(api.pointee.forward(model, state.pointer, &args, &err), err)
+  }
+
+  /// Convenience for tests and tools: logits of every row as an array.
+  public func forward(_ tokens: [Int32], state: State) throws -> [Float] {
+    var logits = [Float](repeating: 0, count: tokens.count * info.vocabularySize)
+    try tokens.withUnsafeBufferPointer { t in
+      try logits.withUnsafeMutableBufferPointer { l in try forward(t, state: state, logits: l.baseAddress) }
+    }
+    return logits
+  }
+}
+
+extension zoo_error {
+  /// A zeroed error record with its size set, ready to pass to a call.
+  public static var empty: zoo_error {
+    var e = zoo_error()
+    e.size = UInt32(MemoryLayout<zoo_error>.size)
+    return e
+  }
+}
+
+/// Throws the PluginError a call reported, if it did not return ZOO_OK.
+@inline(__always)
+func check(_ rc: Int32, _ err: zoo_error) throws {
+  if rc != 0 { throw PluginError(code: rc, from: err) }
+}

@@ -1,0 +1,224 @@
+import ArgumentParser
+import Foundation
+import GRPCCore
+import ZooProto
+import ZooRPC
+
+/// zoo: the command-line client of zood.
+@main
+struct Zoo: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "zoo",
+    abstract: "Talk to zood, the model-zoo daemon.",
+    subcommands: [
+      Plugins.self, List.self, Show.self, Generate.self, Load.self, Unload.self, PS.self,
+    ])
+}
+
+extension Zoo {
+  struct Plugins: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List plugins: READY with what they provide, or FAILED with why.")
+    @OptionGroup var connection: ConnectionOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+      let response = try await connection.withZoo { try await $0.listPlugins(.init()) }
+      if json { return try printJSON(response) }
+      printTable(
+        ["NAME", "VERSION", "STATE", "PROVIDES", "PATH"],
+        response.plugins.map { p in
+          let m = p.manifest
+          let provides =
+            (m.modelTypes.map { "model:\($0.modelType)" } + m.decoders.map { "decoder:\($0.name)" }
+            + m.middleware.map { "middleware:\($0.name)" }).joined(separator: " ")
+          return [
+            m.name.isEmpty ? "-" : m.name, m.version.isEmpty ? "-" : m.version,
+            p.state == .ready ? "READY" : "FAILED", p.state == .ready ? provides : p.error, p.path,
+          ]
+        })
+    }
+  }
+
+  struct List: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the models zood can serve.")
+    @OptionGroup var connection: ConnectionOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+      let response = try await connection.withZoo { try await $0.listModels(.init()) }
+      if json { return try printJSON(response) }
+      printTable(
+        ["NAME", "TYPE", "PLUGIN", "SIZE", "STATUS"],
+        response.models.map { m in
+          [
+            m.name, m.modelType, m.plugin.isEmpty ? "-" : m.plugin, humanBytes(m.sizeBytes),
+            m.available ? (m.loaded ? "loaded" : "available") : "unavailable: \(m.unavailableReason)",
+          ]
+        })
+    }
+  }
+
+  struct Show: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show a model's config, plugin declaration and files.")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "Model name, as in `zoo list`.") var model: String
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+      let r = try await connection.withZoo { try await $0.showModel(.with { $0.model = model }) }
+      if json { return try printJSON(r) }
+      let s = r.summary
+      print("  name           \(s.name)")
+      print("  type           \(s.modelType) (plugin \(s.plugin.isEmpty ? "none" : s.plugin))")
+      if !s.description_p.isEmpty { print("  description    \(s.description_p)") }
+      print("  parameters     \(r.parameters)")
+      print("  size           \(humanBytes(s.sizeBytes))")
+      print("  tokenizer      \(r.tokenizer.isEmpty ? "none (token ids only)" : r.tokenizer)")
+      print("  decoder        \(s.defaultDecoder)")
+      if !r.license.isEmpty { print("  license        \(r.license)") }
+      print("  path           \(s.path)")
+      if !s.available { print("  UNAVAILABLE    \(s.unavailableReason)") }
+      let caps = r.modelType.capabilities
+      if r.hasModelType {
+        print("  causality      \(caps.causality)")
+        print("  state          \(caps.stateGrowth)\(caps.recurrentStep ? ", recurrent step" : "")")
+        if !caps.decodeCost.isEmpty { print("  decode cost    \(caps.decodeCost)") }
+      }
+      print("\nconfig.json:\n\(r.configJson)")
+    }
+  }
+
+  struct Generate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Generate from a prompt, streaming text as it arrives.")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "Model name, as in `zoo list`.") var model: String
+    @Argument(help: "The prompt text.") var prompt: String?
+    @Option(help: "The prompt as comma-separated token ids instead of text.") var tokenIds: String?
+    @Option(help: "Maximum new tokens (default 128).") var maxTokens: Int32?
+    @Option(help: "Temperature; 0 = greedy (default 0.8).") var temperature: Float?
+    @Option(help: "Top-k; 0 = off (default 40).") var topK: Int32?
+    @Option(help: "Top-p in (0, 1] (default 0.9).") var topP: Float?
+    @Option(help: "Seed for reproducible sampling.") var seed: UInt64?
+    @Option(help: "Stop before this string (repeatable).") var stop: [String] = []
+    @Option(help: "Decoder (default: the model's).") var decoder: String?
+    @Option(help: "Print each token with its logprob and this many alternatives.") var logprobs: Int32?
+    @Flag(help: "Print timing and counts to stderr at the end.") var verbose = false
+
+    func validate() throws {
+      guard (prompt == nil) != (tokenIds == nil) else {
+        throw ValidationError("give a PROMPT or --token-ids, exactly one")
+      }
+    }
+
+    func run() async throws {
+      let ids: [Int32] = try tokenIds.map { list in
+        try list.split(separator: ",").map {
+          guard let v = Int32($0.trimmingCharacters(in: .whitespaces)) else {
+            throw ValidationError("--token-ids must be comma-separated integers; got '\($0)'")
+          }
+          return v
+        }
+      } ?? []
+      let request = Zoo_V1_GenerateRequest.with {
+        $0.model = model
+        if let prompt { $0.prompt = prompt }
+        $0.promptTokenIds = ids
+        $0.options = .with { o in
+          if let maxTokens { o.maxTokens = maxTokens }
+          if let temperature { o.temperature = temperature }
+          if let topK { o.topK = topK }
+          if let topP { o.topP = topP }
+          if let seed { o.seed = seed }
+          if let decoder { o.decoder = decoder }
+          if let logprobs { o.logprobs = logprobs }
+          o.stop = stop
+        }
+      }
+      let showLogprobs = (logprobs ?? 0) > 0
+      let last = try await connection.withZoo { zoo in
+        try await zoo.generate(request) { response in
+          var last = Zoo_V1_GenerateResponse()
+          for try await message in response.messages {
+            if showLogprobs {
+              for lp in message.logprobs {
+                let alternatives = lp.top.map { "\(quoted($0)) \(format($0.logprob))" }.joined(separator: ", ")
+                print("\(quoted(lp.chosen))\t\(format(lp.chosen.logprob))\t[\(alternatives)]")
+              }
+            } else if !message.text.isEmpty {
+              FileHandle.standardOutput.write(Data(message.text.utf8))
+            } else if message.text.isEmpty && !message.tokenIds.isEmpty && request.prompt.isEmpty {
+              FileHandle.standardOutput.write(Data((message.tokenIds.map(String.init).joined(separator: " ") + " ").utf8))
+            }
+            if message.done { last = message }
+          }
+          return last
+        }
+      }
+      if !showLogprobs { print() }
+      if verbose {
+        let s = last.stats
+        let decodeRate = s.decodeSeconds > 0 ? Double(max(s.generatedTokens - 1, 0)) / s.decodeSeconds : 0
+        FileHandle.standardError.write(Data("""
+          finish reason:   \(last.finishReason)
+          prompt tokens:   \(s.promptTokens)
+          prefill:         \(String(format: "%.3f", s.prefillSeconds)) s
+          generated:       \(s.generatedTokens) tokens
+          decode:          \(String(format: "%.3f", s.decodeSeconds)) s (\(String(format: "%.1f", decodeRate)) tokens/s)
+
+          """.utf8))
+      }
+    }
+
+    /// A token's text in quotes, or its id in brackets when the model has no tokenizer.
+    private func quoted(_ t: Zoo_V1_TokenLogprob) -> String { t.text.isEmpty ? "[\(t.token)]" : t.text.debugDescription }
+    private func format(_ v: Float) -> String { String(format: "%.4f", v) }
+  }
+
+  struct Load: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Load a model now instead of on first use.")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "Model name.") var model: String
+    @Option(help: "Seconds to stay loaded when idle (0 = forever).") var keepAlive: UInt32?
+
+    func run() async throws {
+      let r = try await connection.withZoo { zoo in
+        try await zoo.loadModel(.with {
+          $0.model = model
+          if let keepAlive { $0.keepAliveSeconds = keepAlive }
+        })
+      }
+      print("loaded \(r.model.name) (\(humanBytes(r.model.weightBytes)))")
+    }
+  }
+
+  struct Unload: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Unload a model.")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "Model name.") var model: String
+
+    func run() async throws {
+      _ = try await connection.withZoo { try await $0.unloadModel(.with { $0.model = model }) }
+      print("unloaded \(model)")
+    }
+  }
+
+  struct PS: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ps", abstract: "Show loaded models and their memory.")
+    @OptionGroup var connection: ConnectionOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+      let r = try await connection.withZoo { try await $0.listLoaded(.init()) }
+      if json { return try printJSON(r) }
+      printTable(
+        ["NAME", "TYPE", "WEIGHTS", "STATE", "ACTIVE", "QUEUED", "UNTIL"],
+        r.models.map { m in
+          [
+            m.name, m.modelType, humanBytes(m.weightBytes), humanBytes(m.stateBytes), "\(m.activeRequests)",
+            "\(m.queuedRequests)", m.expiresInSeconds > 0 ? "\(Int(m.expiresInSeconds)) s" : "forever",
+          ]
+        })
+    }
+  }
+}

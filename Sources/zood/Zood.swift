@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ZooDaemon
+
+/// zood: the model-zoo daemon.
+@main
+struct Zood: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "zood",
+    abstract: "Serve a zoo of sequence models over gRPC on a Unix socket.",
+    discussion: """
+      Loads every plugin (*.so) in the --plugins folders and serves the model folders \
+      (Hugging Face layout) in the --models folders. Clients: the zoo CLI, or any gRPC \
+      client at unix://SOCKET. SIGTERM or SIGINT stop it cleanly.
+      """)
+
+  @Option(help: "Unix socket to listen on. Default: $XDG_RUNTIME_DIR/zoo/zood.sock, else ~/.zoo/zood.sock.")
+  var socket: String?
+
+  @Option(name: .customLong("models"), help: "A folder of model folders (repeatable).")
+  var modelFolders: [String] = []
+
+  @Option(name: .customLong("plugins"), help: "A folder of plugin shared libraries (repeatable).")
+  var pluginFolders: [String] = []
+
+  @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+  var logLevel: String = "info"
+
+  @Option(help: "Requests each model runs at once.")
+  var parallel: Int = 1
+
+  @Option(help: "Requests that may wait per model; more are refused with RESOURCE_EXHAUSTED.")
+  var maxQueue: Int = 16
+
+  @Option(help: "Seconds an idle model stays loaded (0 = forever).")
+  var keepAlive: Int = 300
+
+  func validate() throws {
+    guard Logger.Level(rawValue: logLevel) != nil else {
+      throw ValidationError("unknown --log-level '\(logLevel)'; use trace, debug, info, notice, warning, error or critical")
+    }
+    guard parallel >= 1 else { throw ValidationError("--parallel must be at least 1") }
+    guard maxQueue >= 0 else { throw ValidationError("--max-queue must be at least 0") }
+    guard keepAlive >= 0 else { throw ValidationError("--keep-alive must be at least 0") }
+  }
+
+  func run() async throws {
+    let level = Logger.Level(rawValue: logLevel)!
+    LoggingSystem.bootstrap { label in
+      var handler = StreamLogHandler.standardError(label: label)
+      handler.logLevel = level
+      return handler
+    }
+    let logger = Logger(label: "zood")
+    let cwd = FileManager.default.currentDirectoryPath
+    func absolute(_ p: String) -> String { p.hasPrefix("/") ? p : (cwd as NSString).appendingPathComponent(p) }
+    let config = DaemonConfiguration(
+      socketPath: absolute(socket ?? DaemonConfiguration.defaultSocketPath),
+      modelFolders: modelFolders.map(absolute), pluginFolders: pluginFolders.map(absolute),
+      limits: ServingLimits(parallel: parallel, maxQueue: maxQueue, keepAlive: .seconds(keepAlive)))
+    do {
+      try await Daemon.run(config, logger: logger)
+    } catch let e as StartupError {
+      logger.critical("\(e.description)")
+      throw ExitCode(1)
+    }
+  }
+}

@@ -1,0 +1,198 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2Posix
+import XCTest
+import ZooProto
+import ZooRPC
+
+/// Paths of the package and its build products, found from the test binary's location
+/// (.build/<triple>/<config>/zooPackageTests.xctest).
+enum Paths {
+  static let buildDirectory: URL = {
+    var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    while url.path != "/" && !FileManager.default.fileExists(atPath: url.appendingPathComponent("zood").path) {
+      url.deleteLastPathComponent()
+    }
+    return url
+  }()
+
+  static let packageRoot: URL = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+  static var fixtures: URL {
+    if let env = ProcessInfo.processInfo.environment["ZOO_FIXTURES"] { return URL(fileURLWithPath: env) }
+    return packageRoot.deletingLastPathComponent().appendingPathComponent("shared/fixtures")
+  }
+
+  static func product(_ name: String) throws -> URL {
+    let url = buildDirectory.appendingPathComponent(name)
+    guard FileManager.default.fileExists(atPath: url.path) else {
+      throw XCTSkip("missing build product \(url.path): build everything first (swift build --build-tests), as scripts/test does")
+    }
+    return url
+  }
+}
+
+/// Runs a command and returns its exit status and output.
+@discardableResult
+func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+  let p = Process()
+  p.executableURL = URL(fileURLWithPath: executable)
+  p.arguments = arguments
+  if let environment { p.environment = environment }
+  let out = Pipe()
+  let err = Pipe()
+  p.standardOutput = out
+  p.standardError = err
+  try p.run()
+  let o = out.fileHandleForReading.readDataToEndOfFile()
+  let e = err.fileHandleForReading.readDataToEndOfFile()
+  p.waitUntilExit()
+  return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+}
+
+/// A scratch folder (0700) with a plugins folder and a models folder, and a real zood
+/// serving them on a socket inside it.
+final class ZoodInstance {
+  let root: URL
+  let plugins: URL
+  let models: URL
+  let socket: String
+  private(set) var process: Process?
+  private let logPipe = Pipe()
+  private var logData = Data()
+  private let logLock = NSLock()
+
+  /// Creates the folders and copies the StateSpace and Autoregressive plugins in.
+  init(extraArguments: [String] = []) throws {
+    root = URL(fileURLWithPath: "/tmp").appendingPathComponent("zoo-e2e-\(UUID().uuidString.prefix(8))")
+    plugins = root.appendingPathComponent("plugins")
+    models = root.appendingPathComponent("models")
+    socket = root.appendingPathComponent("zood.sock").path
+    let fm = FileManager.default
+    for dir in [root, plugins, models] {
+      try fm.createDirectory(at: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    }
+    for lib in ["libZooStateSpace.so", "libZooAutoregressive.so"] {
+      try fm.copyItem(at: try Paths.product(lib), to: plugins.appendingPathComponent(lib))
+    }
+    self.extraArguments = extraArguments
+  }
+  let extraArguments: [String]
+
+  /// Copies a model folder in under `name`, optionally writing a zoo.json.
+  func addModel(from source: URL, as name: String, zooJSON: String? = nil) throws {
+    let dest = models.appendingPathComponent(name)
+    try FileManager.default.createDirectory(at: dest, withIntermediateDirectories: true)
+    for file in try FileManager.default.contentsOfDirectory(atPath: source.path)
+    where file == "config.json" || file.hasSuffix(".safetensors") || file == "zoo.json" || file == "tokenizer.json" {
+      try FileManager.default.copyItem(at: source.appendingPathComponent(file), to: dest.appendingPathComponent(file))
+    }
+    if let zooJSON { try zooJSON.write(to: dest.appendingPathComponent("zoo.json"), atomically: true, encoding: .utf8) }
+  }
+
+  /// Starts zood and waits until it accepts connections.
+  func start() throws {
+    let p = Process()
+    p.executableURL = try Paths.product("zood")
+    p.arguments =
+      ["--socket", socket, "--models", models.path, "--plugins", plugins.path, "--log-level", "debug"] + extraArguments
+    p.standardError = logPipe
+    p.standardOutput = logPipe
+    logPipe.fileHandleForReading.readabilityHandler = { [weak self] h in
+      let d = h.availableData
+      guard let self else { return }
+      self.logLock.lock()
+      self.logData.append(d)
+      self.logLock.unlock()
+    }
+    try p.run()
+    process = p
+    let deadline = Date().addingTimeInterval(60)
+    while Date() < deadline {
+      if FileManager.default.fileExists(atPath: socket), log.contains("listening") { return }
+      guard p.isRunning else { throw ZoodFailure(message: "zood exited with \(p.terminationStatus):\n\(log)") }
+      Thread.sleep(forTimeInterval: 0.05)
+    }
+    throw ZoodFailure(message: "zood did not start listening within 60 s:\n\(log)")
+  }
+
+  var log: String {
+    logLock.lock()
+    defer { logLock.unlock() }
+    return String(decoding: logData, as: UTF8.self)
+  }
+
+  /// Sends SIGTERM and waits for exit; returns the exit status.
+  @discardableResult
+  func stop() -> Int32 {
+    guard let p = process else { return 0 }
+    if p.isRunning { p.terminate() }
+    p.waitUntilExit()
+    process = nil
+    return p.terminationStatus
+  }
+
+  /// Runs `body` with a gRPC client of zoo.v1.Zoo on this zood's socket.
+  func withClient<R: Sendable>(
+    _ body: (Zoo_V1_Zoo.Client<HTTP2ClientTransport.Posix>, GRPCClient<HTTP2ClientTransport.Posix>) async throws -> R
+  ) async throws -> R {
+    try await withGRPCClient(
+      transport: .http2NIOPosix(target: .unixDomainSocket(path: socket), transportSecurity: .plaintext)
+    ) { client in
+      try await body(Zoo_V1_Zoo.Client(wrapping: client), client)
+    }
+  }
+
+  deinit {
+    stop()
+    try? FileManager.default.removeItem(at: root)
+  }
+}
+
+struct ZoodFailure: Error, CustomStringConvertible {
+  let message: String
+  var description: String { message }
+}
+
+/// Asserts that `body` fails with the given gRPC status code and a message containing `needle`.
+func assertRPCError<T>(
+  _ code: RPCError.Code, containing needle: String, file: StaticString = #filePath, line: UInt = #line,
+  _ body: () async throws -> T
+) async {
+  do {
+    _ = try await body()
+    XCTFail("expected \(code), got success", file: file, line: line)
+  } catch let e as RPCError {
+    XCTAssertEqual(e.code, code, "\(e.message)", file: file, line: line)
+    XCTAssertTrue(e.message.contains(needle), "'\(e.message)' should mention '\(needle)'", file: file, line: line)
+  } catch {
+    XCTFail("expected RPCError \(code), got \(error)", file: file, line: line)
+  }
+}
+
+/// Reads a float32 or int64 tensor from a fixture's io.safetensors (a tiny reader, so
+/// the end-to-end tests depend on zood alone, not on zoo's own reader).
+enum FixtureTensors {
+  static func read(_ url: URL) throws -> [String: (shape: [Int], values: [Double])] {
+    let data = try Data(contentsOf: url)
+    let n = Int(data.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+    let header = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + n))) as! [String: Any]
+    var out: [String: (shape: [Int], values: [Double])] = [:]
+    for (name, v) in header where name != "__metadata__" {
+      let info = v as! [String: Any]
+      let shape = (info["shape"] as! [NSNumber]).map(\.intValue)
+      let offsets = (info["data_offsets"] as! [NSNumber]).map(\.intValue)
+      let bytes = data.subdata(in: (8 + n + offsets[0])..<(8 + n + offsets[1]))
+      let values: [Double] = bytes.withUnsafeBytes { raw in
+        switch info["dtype"] as! String {
+        case "F32": return raw.bindMemory(to: Float.self).map(Double.init)
+        case "I64": return raw.bindMemory(to: Int64.self).map(Double.init)
+        default: return []
+        }
+      }
+      out[name] = (shape, values)
+    }
+    return out
+  }
+}

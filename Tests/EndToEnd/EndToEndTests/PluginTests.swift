@@ -1,0 +1,128 @@
+import Foundation
+import GRPCCore
+import XCTest
+import ZooProto
+import ZooRPC
+
+/// Plugins through a real zood: the C example plugin (built here with cc and
+/// protobuf-c) serves a model and a decoder; each broken plugin is listed FAILED
+/// with its reason while the Swift plugins keep serving.
+final class PluginTests: XCTestCase {
+  /// Builds a C plugin source with the same command as Plugins/Examples/CBigram/build.sh.
+  func buildCPlugin(_ sources: [URL], into output: URL) throws {
+    let root = Paths.packageRoot
+    let result = try run(
+      "/usr/bin/env",
+      ["cc", "-std=c11", "-O2", "-shared", "-fPIC",
+       "-I", root.appendingPathComponent("Sources/CZooPlugin/include").path,
+       "-I", root.appendingPathComponent("Plugins/Examples/CBigram").path]
+        + sources.map(\.path) + ["-lprotobuf-c", "-o", output.path])
+    guard result.status == 0 else { throw ZoodFailure(message: "cc failed for \(sources):\n\(result.stderr)") }
+  }
+
+  /// Writes a safetensors file by hand: one F32 tensor.
+  func writeSafetensors(_ url: URL, name: String, shape: [Int], values: [Float]) throws {
+    let header = #"{"\#(name)":{"dtype":"F32","shape":\#(shape),"data_offsets":[0,\#(values.count * 4)]}}"#
+    var bytes: [UInt8] = []
+    withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { bytes += $0 }
+    bytes += Array(header.utf8)
+    values.withUnsafeBytes { bytes += $0 }
+    try Data(bytes).write(to: url)
+  }
+
+  func testCPluginServesAndBadPluginsFailWithReasons() async throws {
+    let zood = try ZoodInstance()
+    let example = Paths.packageRoot.appendingPathComponent("Plugins/Examples/CBigram")
+    let pbc = try FileManager.default.contentsOfDirectory(atPath: example.appendingPathComponent("zoo/v1").path)
+      .filter { $0.hasSuffix(".pb-c.c") }.map { example.appendingPathComponent("zoo/v1/\($0)") }
+    try buildCPlugin([example.appendingPathComponent("bigram.c")] + pbc, into: zood.plugins.appendingPathComponent("libcbigram.so"))
+    let bad = Paths.packageRoot.appendingPathComponent("Tests/Fixtures/BadPlugins")
+    let badCases = ["missing_entry", "wrong_abi_major", "invalid_manifest", "empty_manifest_name", "init_fails"]
+    for name in badCases {
+      try buildCPlugin([bad.appendingPathComponent("\(name).c")] + pbc, into: zood.plugins.appendingPathComponent("lib\(name).so"))
+    }
+    try "this is not an ELF file\n".write(
+      to: zood.plugins.appendingPathComponent("libnot_elf.so"), atomically: true, encoding: .utf8)
+    // A plugin another user could replace is refused, as ssh refuses such key files.
+    let writable = zood.plugins.appendingPathComponent("libwritable.so")
+    try FileManager.default.copyItem(at: zood.plugins.appendingPathComponent("libcbigram.so"), to: writable)
+    try FileManager.default.setAttributes([.posixPermissions: 0o666], ofItemAtPath: writable.path)
+
+    // A 4-token bigram model: row t holds the logits of the token after t.
+    let table: [Float] = [
+      0, 5, 1, 0,  // 0 → 1
+      0, 0, 0, 7,  // 1 → 3
+      4, 0, 0, 0,  // 2 → 0
+      0, 0, 6, 1,  // 3 → 2
+    ]
+    let bigram = zood.models.appendingPathComponent("bigram4")
+    try FileManager.default.createDirectory(at: bigram, withIntermediateDirectories: true)
+    try #"{"model_type": "bigram", "vocab_size": 4}"#.write(
+      to: bigram.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
+    try writeSafetensors(bigram.appendingPathComponent("model.safetensors"), name: "bigram.logits", shape: [4, 4], values: table)
+    try zood.addModel(from: Paths.fixtures.appendingPathComponent("mamba-hf"), as: "mamba-fixture")
+    try zood.start()
+
+    try await zood.withClient { zoo, _ in
+      let plugins = try await zoo.listPlugins(.init()).plugins
+      func status(_ file: String) throws -> Zoo_V1_PluginStatus {
+        try XCTUnwrap(plugins.first { $0.path.hasSuffix("/\(file)") }, "\(file) not listed")
+      }
+      for ready in ["libZooStateSpace.so", "libZooAutoregressive.so", "libcbigram.so"] {
+        XCTAssertEqual(try status(ready).state, .ready, "\(ready): \(try status(ready).error)")
+      }
+      XCTAssertEqual(try status("libcbigram.so").manifest.name, "cbigram")
+      XCTAssertEqual(try status("libZooStateSpace.so").manifest.modelTypes.map(\.modelType).sorted(), ["mamba", "mamba2"])
+      let expected: [(String, String)] = [
+        ("libnot_elf.so", "not a loadable shared library"),
+        ("libmissing_entry.so", "zoo_plugin_init"),
+        ("libwrong_abi_major.so", "ABI"),
+        ("libinvalid_manifest.so", "not a valid zoo.v1.PluginManifest"),
+        ("libempty_manifest_name.so", "invalid manifest"),
+        ("libinit_fails.so", "zoo_plugin_init failed"),
+        ("libwritable.so", "writable by other users"),
+      ]
+      for (file, reason) in expected {
+        let s = try status(file)
+        XCTAssertEqual(s.state, .failed, file)
+        XCTAssertTrue(s.error.contains(reason), "\(file): '\(s.error)' should mention '\(reason)'")
+      }
+
+      // The C model, driven by the C decoder and by the Swift `ar` decoder alike.
+      for decoder in ["greedy_c", "ar"] {
+        let messages = try await zoo.generate(.with {
+          $0.model = "bigram4"
+          $0.promptTokenIds = [0]
+          $0.options = .with {
+            $0.decoder = decoder
+            $0.maxTokens = 6
+            $0.temperature = 0
+            $0.logprobs = 2
+          }
+        }) { response in
+          var all: [Zoo_V1_GenerateResponse] = []
+          for try await m in response.messages { all.append(m) }
+          return all
+        }
+        XCTAssertEqual(messages.flatMap(\.tokenIds), [1, 3, 2, 0, 1, 3], "decoder \(decoder)")
+        // After token 0 the logits are [0, 5, 1, 0]: logprob of 1 is 5 - logsumexp.
+        let lse = log(exp(0.0) + exp(5.0) + exp(1.0) + exp(0.0))
+        let first = try XCTUnwrap(messages.flatMap(\.logprobs).first)
+        XCTAssertEqual(Double(first.chosen.logprob), 5 - lse, accuracy: 1e-5, "decoder \(decoder)")
+        XCTAssertEqual(first.top.map(\.token), [1, 2], "decoder \(decoder)")
+      }
+
+      // The Swift plugins keep serving next to all the failures.
+      let mamba = try await zoo.generate(.with {
+        $0.model = "mamba-fixture"
+        $0.promptTokenIds = [1, 2]
+        $0.options = .with { $0.maxTokens = 3 }
+      }) { response in
+        var n = 0
+        for try await m in response.messages { n += m.tokenIds.count }
+        return n
+      }
+      XCTAssertEqual(mamba, 3)
+    }
+  }
+}
