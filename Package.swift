@@ -75,9 +75,11 @@ let package = Package(
       ]),
 
     // Plugins.
-    .target(name: "StateSpace", dependencies: ["ZooPluginKit", "ZooCore"], path: "Plugins/StateSpace"),
     .target(
-      name: "Autoregressive", dependencies: ["ZooPluginKit", "ZooCore"], path: "Plugins/Autoregressive"),
+      name: "StateSpace", dependencies: ["ZooPluginKit", "ZooCore"], path: "Plugins/StateSpace", exclude: ["README.md"]),
+    .target(
+      name: "Autoregressive", dependencies: ["ZooPluginKit", "ZooCore"], path: "Plugins/Autoregressive",
+      exclude: ["README.md"]),
 
     // Tests, by level: unit (ZooCore, ZooDaemon), parity (StateSpace vs the official
     // fixtures), end to end (a real zood on a temporary socket).

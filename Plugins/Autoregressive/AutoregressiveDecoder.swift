@@ -7,7 +7,7 @@ import ZooProto
 /// last row only), then one token per step: sample, report, feed it back.
 /// Sampling is ZooCore's `Sampler` (greedy at temperature 0, else temperature with
 /// top-k and top-p, reproducible with a seed).
-enum AutoregressiveDecoder: Decoder {
+enum AutoregressiveDecoder: DecodingStrategy {
   static let declaration = Zoo_V1_DecoderKind.with {
     $0.name = "ar"
     $0.description_p =

@@ -87,7 +87,7 @@ public struct ModelFolder: Sendable {
     if let t = settings.tokenizer, t != "bytes" {
       problem = problem ?? "zoo.json names tokenizer '\(t)'; the only built-in one is \"bytes\""
     }
-    let files = ((try? fm.contentsOfDirectory(atPath: path)) ?? []).filter { $0.hasSuffix(".safetensors") }.sorted()
+    let files = Self.weightFileNames(in: path)
     if files.isEmpty && problem == nil { problem = "no .safetensors weights in the folder" }
     weightFiles = files.map { path + "/" + $0 }
     sizeBytes = weightFiles.reduce(0) { acc, f in
@@ -97,6 +97,22 @@ public struct ModelFolder: Sendable {
     self.settings = settings
     self.eosTokens = settings.eosTokenIds ?? eos
     self.problem = problem
+  }
+}
+
+extension ModelFolder {
+  /// The weight files as Hugging Face finds them: the shards named by
+  /// model.safetensors.index.json, else model.safetensors, else every .safetensors file.
+  static func weightFileNames(in path: String) -> [String] {
+    let fm = FileManager.default
+    if let index = fm.contents(atPath: path + "/model.safetensors.index.json"),
+      let obj = (try? JSONSerialization.jsonObject(with: index)) as? [String: Any],
+      let map = obj["weight_map"] as? [String: String]
+    {
+      return Set(map.values).sorted()
+    }
+    if fm.fileExists(atPath: path + "/model.safetensors") { return ["model.safetensors"] }
+    return ((try? fm.contentsOfDirectory(atPath: path)) ?? []).filter { $0.hasSuffix(".safetensors") }.sorted()
   }
 }
 

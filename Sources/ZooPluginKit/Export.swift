@@ -22,11 +22,11 @@ public struct PluginDefinition: @unchecked Sendable {
   public var source: String
   public var layers: [Zoo_V1_LayerKind]
   public var models: [any ModelBuilder.Type]
-  public var decoders: [any Decoder.Type]
+  public var decoders: [any DecodingStrategy.Type]
 
   public init(
     name: String, version: String, description: String, source: String = "", layers: [Zoo_V1_LayerKind] = [],
-    models: [any ModelBuilder.Type] = [], decoders: [any Decoder.Type] = []
+    models: [any ModelBuilder.Type] = [], decoders: [any DecodingStrategy.Type] = []
   ) {
     self.name = name
     self.version = version

@@ -4,7 +4,7 @@ import XCTest
 /// The zoo CLI against a real zood.
 final class CLITests: XCTestCase {
   func zoo(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-    try run(try Paths.product("zoo").path, args)
+    try runProcess(try Paths.product("zoo").path, args)
   }
 
   func testSaysHowToStartZoodWhenNotRunning() throws {

@@ -191,7 +191,7 @@ final class GenerateTests: XCTestCase {
   }
 
   func testDeadlineExceededEndsGeneration() async throws {
-    await assertRPCError(.deadlineExceeded, containing: "") {
+    await assertRPCError(.deadlineExceeded, containing: "timed out") {
       try await Self.zood.withClient { zoo, _ in
         var options = CallOptions.defaults
         options.timeout = .milliseconds(300)

@@ -35,7 +35,7 @@ enum Paths {
 
 /// Runs a command and returns its exit status and output.
 @discardableResult
-func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
   let p = Process()
   p.executableURL = URL(fileURLWithPath: executable)
   p.arguments = arguments
@@ -53,7 +53,7 @@ func run(_ executable: String, _ arguments: [String], environment: [String: Stri
 
 /// A scratch folder (0700) with a plugins folder and a models folder, and a real zood
 /// serving them on a socket inside it.
-final class ZoodInstance {
+final class ZoodInstance: @unchecked Sendable {
   let root: URL
   let plugins: URL
   let models: URL
@@ -85,7 +85,7 @@ final class ZoodInstance {
     let dest = models.appendingPathComponent(name)
     try FileManager.default.createDirectory(at: dest, withIntermediateDirectories: true)
     for file in try FileManager.default.contentsOfDirectory(atPath: source.path)
-    where file == "config.json" || file.hasSuffix(".safetensors") || file == "zoo.json" || file == "tokenizer.json" {
+    where ["config.json", "model.safetensors", "zoo.json", "tokenizer.json"].contains(file) {
       try FileManager.default.copyItem(at: source.appendingPathComponent(file), to: dest.appendingPathComponent(file))
     }
     if let zooJSON { try zooJSON.write(to: dest.appendingPathComponent("zoo.json"), atomically: true, encoding: .utf8) }

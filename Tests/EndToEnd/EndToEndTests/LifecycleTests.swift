@@ -11,7 +11,7 @@ final class LifecycleTests: XCTestCase {
     XCTAssertEqual(stat(first.socket, &st), 0)
     XCTAssertEqual(st.st_mode & 0o777, 0o600, "socket must be owner-only")
 
-    let second = try run(
+    let second = try runProcess(
       try Paths.product("zood").path,
       ["--socket", first.socket, "--models", first.models.path, "--plugins", first.plugins.path])
     XCTAssertEqual(second.status, 1)
@@ -47,7 +47,7 @@ final class LifecycleTests: XCTestCase {
   func testRefusesPathThatIsNotASocket() throws {
     let z = try ZoodInstance()
     try "not a socket".write(toFile: z.socket, atomically: true, encoding: .utf8)
-    let r = try run(try Paths.product("zood").path, ["--socket", z.socket, "--plugins", z.plugins.path])
+    let r = try runProcess(try Paths.product("zood").path, ["--socket", z.socket, "--plugins", z.plugins.path])
     XCTAssertEqual(r.status, 1)
     XCTAssertTrue(r.stderr.contains("is not a socket"), r.stderr)
     XCTAssertEqual(try String(contentsOfFile: z.socket, encoding: .utf8), "not a socket", "must not touch the file")

@@ -11,7 +11,7 @@ final class PluginTests: XCTestCase {
   /// Builds a C plugin source with the same command as Plugins/Examples/CBigram/build.sh.
   func buildCPlugin(_ sources: [URL], into output: URL) throws {
     let root = Paths.packageRoot
-    let result = try run(
+    let result = try runProcess(
       "/usr/bin/env",
       ["cc", "-std=c11", "-O2", "-shared", "-fPIC",
        "-I", root.appendingPathComponent("Sources/CZooPlugin/include").path,
@@ -69,7 +69,8 @@ final class PluginTests: XCTestCase {
         try XCTUnwrap(plugins.first { $0.path.hasSuffix("/\(file)") }, "\(file) not listed")
       }
       for ready in ["libZooStateSpace.so", "libZooAutoregressive.so", "libcbigram.so"] {
-        XCTAssertEqual(try status(ready).state, .ready, "\(ready): \(try status(ready).error)")
+        let s = try status(ready)
+        XCTAssertEqual(s.state, .ready, "\(ready): \(s.error)")
       }
       XCTAssertEqual(try status("libcbigram.so").manifest.name, "cbigram")
       XCTAssertEqual(try status("libZooStateSpace.so").manifest.modelTypes.map(\.modelType).sorted(), ["mamba", "mamba2"])

@@ -9,7 +9,7 @@ public enum FinishReason: Int32, Sendable {
 
 /// A decoding scheme, registered by name. `run` drives the model through
 /// `session.model` and reports every token through `session.emit`.
-public protocol Decoder {
+public protocol DecodingStrategy {
   /// The manifest entry: name, description, required causality, options.
   static var declaration: Zoo_V1_DecoderKind { get }
   static func run(_ session: DecodeSession) throws -> FinishReason
