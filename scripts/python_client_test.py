@@ -22,7 +22,10 @@ def build_dir():
 def generate_stubs(into):
     from grpc_tools import protoc
     proto = os.path.join(ROOT, "proto")
-    for f in ["zoo/v1/zoo.proto", "zoo/v1/plugin.proto", "grpc/health/v1/health.proto"]:
+    os.makedirs(into, exist_ok=True)
+    # grpc.health.v1 comes from grpcio-health-checking: generating it here would
+    # shadow the grpc package itself.
+    for f in ["zoo/v1/zoo.proto", "zoo/v1/plugin.proto"]:
         rc = protoc.main(["protoc", f"-I{proto}", f"--python_out={into}", f"--grpc_python_out={into}", f])
         if rc != 0:
             raise SystemExit(f"protoc failed for {f}")
@@ -35,7 +38,7 @@ def main():
     generate_stubs(os.path.join(work, "stubs"))
     import grpc
     from zoo.v1 import zoo_pb2, zoo_pb2_grpc
-    from grpc.health.v1 import health_pb2, health_pb2_grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
 
     bin_dir = build_dir()
     plugins = os.path.join(work, "plugins")
