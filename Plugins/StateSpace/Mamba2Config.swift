@@ -6,22 +6,40 @@ import ZooProto
 ///
 /// `time_step_limit` is stored by transformers 5 as `[0.0, {"__float__": "Infinity"}]`.
 public struct Mamba2Config: Codable, Equatable, Sendable {
+  /// `num_heads`: H.
   public var numHeads = 128
+  /// `head_dim`: P, channels per head.
   public var headDim = 64
+  /// `vocab_size`: rows of the embedding and the LM head.
   public var vocabSize = 32768
+  /// `hidden_size`: model width D.
   public var hiddenSize = 4096
+  /// `state_size`: SSM state size N per channel.
   public var stateSize = 128
+  /// `num_hidden_layers`: number of blocks.
   public var numHiddenLayers = 64
+  /// `layer_norm_epsilon`: epsilon of every RMSNorm.
   public var layerNormEpsilon: Float = 1e-5
+  /// `expand`: E, with d_inner = E·D.
   public var expand = 2
+  /// `conv_kernel`: K of the causal depthwise convolution.
   public var convKernel = 4
+  /// `n_groups`: G, groups of B/C and of the gated RMSNorm.
   public var nGroups = 8
+  /// `use_bias`: whether in_proj and out_proj have biases.
   public var useBias = false
+  /// `use_conv_bias`: whether conv1d has a bias.
   public var useConvBias = true
+  /// `hidden_act`: activation of the conv output and the gate (only "silu").
   public var hiddenAct = "silu"
+  /// `residual_in_fp32`: read for completeness; zoo runs everything in float32.
   public var residualInFp32 = true
+  /// `time_step_limit`: [min, max] bounds of Δ after softplus.
   public var timeStepLimit: [ConfigFloat] = [ConfigFloat(0), ConfigFloat(.infinity)]
+  /// `chunk_size`: the reference's SSD chunk length; unused (zoo scans recurrently).
   public var chunkSize = 256
+  /// `tie_word_embeddings`: informational; lm_head.weight is used when present, the
+  /// embedding otherwise.
   public var tieWordEmbeddings = false
 
   /// d_inner = expand · hidden_size, which must equal num_heads · head_dim.
@@ -40,6 +58,7 @@ public struct Mamba2Config: Codable, Equatable, Sendable {
     case modelType = "model_type"
   }
 
+  /// transformers' defaults for every key.
   public init() {}
 
   public init(from decoder: any Decoder) throws {
@@ -141,6 +160,6 @@ public struct Mamba2Config: Codable, Equatable, Sendable {
     .field("residual_in_fp32", .bool, "true", "Residual stream in float32 (always true here: everything is float32)."),
     .field("time_step_limit", .floatList, "[0.0, {\"__float__\": \"Infinity\"}]", "Bounds [min, max] applied to Δ after softplus."),
     .field("chunk_size", .int, "256", "Chunk length of the reference's chunked SSD scan; read but unused (zoo scans recurrently, which is exact)."),
-    .field("tie_word_embeddings", .bool, "false", "Use the embedding as the LM head when lm_head.weight is absent."),
+    .field("tie_word_embeddings", .bool, "false", "Tied head. zoo uses lm_head.weight when the checkpoint has it and the embedding otherwise, whatever this says."),
   ]
 }

@@ -15,7 +15,7 @@ import ZooPluginKit
 ///     out           = y · out_projᵀ
 ///
 /// State per sequence: the last K pre-conv xBC inputs and S [H, P, N].
-struct Mamba2Mixer: RecurrentMixer {
+final class Mamba2Mixer: RecurrentMixer {
   let hiddenSize: Int
   let innerSize: Int
   let heads: Int

@@ -1,14 +1,11 @@
 import ZooPluginKit
 import ZooProto
 
-/// Hugging Face `Mamba2ForCausalLM` (transformers 5.23.0 modeling_mamba2.py): embedding,
-/// `num_hidden_layers` pre-norm blocks `h ← h + Mamba2Mixer(RMSNorm(h))`, final RMSNorm,
-/// LM head (the embedding when lm_head.weight is absent).
-typealias Mamba2ForCausalLM = RecurrentLanguageModel<Mamba2Mixer>
-
 /// Builds Mamba-2 language models from Hugging Face folders (config.json model_type
-/// "mamba2").
+/// "mamba2"): the equivalent of transformers 5.23.0 `Mamba2ForCausalLM`
+/// (modeling_mamba2.py), a `RecurrentLanguageModel` of `Mamba2Mixer` blocks.
 public enum Mamba2Builder: ModelBuilder {
+  /// The manifest entry: model type, layer kind, capabilities, config keys, weight names.
   public static var declaration: Zoo_V1_ModelType {
     var type = Zoo_V1_ModelType()
     type.modelType = "mamba2"
@@ -37,25 +34,26 @@ public enum Mamba2Builder: ModelBuilder {
     return type
   }
 
+  /// Reads config.json and the weights (checking every shape) and returns the model.
   public static func load(_ context: ModelLoadContext) throws -> any Model {
     try load(context, prefillChunkRows: 512)
   }
 
   /// Loads with a chosen prefill chunk length (tests use short chunks to cover the
   /// chunk boundaries).
-  static func load(_ context: ModelLoadContext, prefillChunkRows: Int) throws -> Mamba2ForCausalLM {
+  static func load(_ context: ModelLoadContext, prefillChunkRows: Int) throws -> RecurrentLanguageModel {
     let config = try context.config(Mamba2Config.self)
     try config.validate()
     let weights = context.weights
     let (v, d) = (config.vocabSize, config.hiddenSize)
     let embeddings = try BackboneWeights.embeddings(weights, vocab: v, hidden: d)
     var norms: [Weight] = []
-    var mixers: [Mamba2Mixer] = []
+    var mixers: [any RecurrentMixer] = []
     for layer in 0..<config.numHiddenLayers {
       norms.append(try weights.tensor("backbone.layers.\(layer).norm.weight", shape: [d]))
       mixers.append(try Mamba2Mixer(layer: layer, config: config, weights: weights))
     }
-    return Mamba2ForCausalLM(
+    return RecurrentLanguageModel(
       modelType: "mamba2", vocabularySize: v, hiddenSize: d, epsilon: config.layerNormEpsilon,
       embeddings: embeddings, blockNorms: norms, mixers: mixers,
       finalNorm: try weights.tensor("backbone.norm_f.weight", shape: [d]),

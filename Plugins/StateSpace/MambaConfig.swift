@@ -7,18 +7,32 @@ import ZooProto
 /// Like transformers, the inner width is always `expand · hidden_size`: a stored
 /// `intermediate_size` is ignored (`MambaConfig.__post_init__` overwrites it).
 public struct MambaConfig: Codable, Equatable, Sendable {
+  /// `vocab_size`: rows of the embedding and the LM head.
   public var vocabSize = 50280
+  /// `hidden_size`: model width D.
   public var hiddenSize = 768
+  /// `state_size`: SSM state size N per channel.
   public var stateSize = 16
+  /// `num_hidden_layers`: number of blocks.
   public var numHiddenLayers = 32
+  /// `layer_norm_epsilon`: epsilon of every RMSNorm.
   public var layerNormEpsilon: Float = 1e-5
+  /// `expand`: E, with d_inner = E·D.
   public var expand = 2
+  /// `conv_kernel`: K of the causal depthwise convolution.
   public var convKernel = 4
+  /// `use_bias`: whether in_proj and out_proj have biases.
   public var useBias = false
+  /// `use_conv_bias`: whether conv1d has a bias.
   public var useConvBias = true
+  /// `hidden_act`: activation of the conv output and the gate (only "silu").
   public var hiddenAct = "silu"
+  /// `residual_in_fp32`: read for completeness; zoo runs everything in float32.
   public var residualInFp32 = true
+  /// `time_step_rank`: R, the rank of the Δ projection.
   public var timeStepRank = TimeStepRank.auto
+  /// `tie_word_embeddings`: informational; lm_head.weight is used when present, the
+  /// embedding otherwise.
   public var tieWordEmbeddings = true
 
   /// d_inner, the width of the SSM channels.
@@ -35,6 +49,7 @@ public struct MambaConfig: Codable, Equatable, Sendable {
     case modelType = "model_type"
   }
 
+  /// transformers' defaults for every key.
   public init() {}
 
   public init(from decoder: any Decoder) throws {
@@ -107,7 +122,7 @@ public struct MambaConfig: Codable, Equatable, Sendable {
     .field("hidden_act", .string, "\"silu\"", "Activation of the conv output and the gate; only silu is supported."),
     .field("residual_in_fp32", .bool, "true", "Residual stream in float32 (always true here: everything is float32)."),
     .field("time_step_rank", .int, "\"auto\"", "Rank R of the Δ projection; \"auto\" means ceil(hidden_size / 16)."),
-    .field("tie_word_embeddings", .bool, "true", "Use the embedding as the LM head when lm_head.weight is absent."),
+    .field("tie_word_embeddings", .bool, "true", "Tied head. zoo uses lm_head.weight when the checkpoint has it and the embedding otherwise, whatever this says."),
   ]
 }
 

@@ -14,7 +14,7 @@ import ZooPluginKit
 ///     out         = y · out_projᵀ
 ///
 /// State per sequence: the last K pre-conv inputs x and h [d_inner, N] (kept n-major).
-struct MambaMixer: RecurrentMixer {
+final class MambaMixer: RecurrentMixer {
   let hiddenSize: Int
   let innerSize: Int
   let stateSize: Int
@@ -33,8 +33,9 @@ struct MambaMixer: RecurrentMixer {
   let dtProj: Weight
   /// [d_inner].
   let dtProjBias: Weight
-  /// A = −exp(A_log), A_log [d_inner, N] transposed to [N, d_inner].
-  let negA: OwnedFloats
+  /// A·log2(e) with A = −exp(A_log); A_log [d_inner, N] transposed to [N, d_inner]. The
+  /// scan computes exp(Δ·A) as 2^(Δ·A·log2 e).
+  let negALog2e: OwnedFloats
   /// D [d_inner].
   let skip: Weight
   /// [D, d_inner].
@@ -69,9 +70,9 @@ struct MambaMixer: RecurrentMixer {
     dtProj = try weights.tensor(prefix + "dt_proj.weight", shape: [inner, r])
     dtProjBias = try weights.tensor(prefix + "dt_proj.bias", shape: [inner])
     let aLog = try weights.tensor(prefix + "A_log", shape: [inner, n])
-    negA = OwnedFloats(count: n * inner) { dst in
+    negALog2e = OwnedFloats(count: n * inner) { dst in
       for c in 0..<inner {
-        for i in 0..<n { dst[i * inner + c] = -expf(aLog.pointer[c * n + i]) }
+        for i in 0..<n { dst[i * inner + c] = Float(-Foundation.exp(Double(aLog.pointer[c * n + i])) / M_LN2) }
       }
     }
     skip = try weights.tensor(prefix + "D", shape: [inner])
@@ -85,7 +86,7 @@ struct MambaMixer: RecurrentMixer {
   var weightBytes: Int {
     let counts = [
       inProj.count, inProjBias?.count ?? 0, convWeight.count, convBias?.count ?? 0, xProj.count, dtProj.count,
-      dtProjBias.count, negA.count, skip.count, outProj.count, outProjBias?.count ?? 0,
+      dtProjBias.count, negALog2e.count, skip.count, outProj.count, outProjBias?.count ?? 0,
     ]
     return counts.reduce(0, +) * MemoryLayout<Float>.size
   }
@@ -130,7 +131,7 @@ struct MambaMixer: RecurrentMixer {
 
     Mamba1Scan(
       rows: rows, channels: inner, stateSize: stateSize, x: xConv, dtRaw: dt, dtBias: dtProjBias.pointer,
-      bc: dbc + dtRank, bcStride: projectedWidth, z: xz + inner, zStride: 2 * inner, negA: negA.pointer,
+      bc: dbc + dtRank, bcStride: projectedWidth, z: xz + inner, zStride: 2 * inner, negALog2e: negALog2e.pointer,
       skip: skip.pointer, state: ssmState, y: y
     ).run()
 

@@ -1,14 +1,12 @@
 import ZooPluginKit
 import ZooProto
 
-/// Hugging Face `MambaForCausalLM` (transformers 5.23.0 modeling_mamba.py): embedding,
-/// `num_hidden_layers` pre-norm blocks `h ← h + MambaMixer(RMSNorm(h))`, final RMSNorm,
-/// LM head (tied to the embedding when lm_head.weight is absent).
-typealias MambaForCausalLM = RecurrentLanguageModel<MambaMixer>
-
 /// Builds Mamba-1 language models from Hugging Face folders (config.json model_type
-/// "mamba", e.g. state-spaces/mamba-130m-hf).
+/// "mamba", e.g. state-spaces/mamba-130m-hf): the equivalent of transformers 5.23.0
+/// `MambaForCausalLM` (modeling_mamba.py), a `RecurrentLanguageModel` of `MambaMixer`
+/// blocks.
 public enum MambaBuilder: ModelBuilder {
+  /// The manifest entry: model type, layer kind, capabilities, config keys, weight names.
   public static var declaration: Zoo_V1_ModelType {
     var type = Zoo_V1_ModelType()
     type.modelType = "mamba"
@@ -39,25 +37,26 @@ public enum MambaBuilder: ModelBuilder {
     return type
   }
 
+  /// Reads config.json and the weights (checking every shape) and returns the model.
   public static func load(_ context: ModelLoadContext) throws -> any Model {
     try load(context, prefillChunkRows: 512)
   }
 
   /// Loads with a chosen prefill chunk length (tests use short chunks to cover the
   /// chunk boundaries).
-  static func load(_ context: ModelLoadContext, prefillChunkRows: Int) throws -> MambaForCausalLM {
+  static func load(_ context: ModelLoadContext, prefillChunkRows: Int) throws -> RecurrentLanguageModel {
     let config = try context.config(MambaConfig.self)
     try config.validate()
     let weights = context.weights
     let (v, d) = (config.vocabSize, config.hiddenSize)
     let embeddings = try BackboneWeights.embeddings(weights, vocab: v, hidden: d)
     var norms: [Weight] = []
-    var mixers: [MambaMixer] = []
+    var mixers: [any RecurrentMixer] = []
     for layer in 0..<config.numHiddenLayers {
       norms.append(try weights.tensor("backbone.layers.\(layer).norm.weight", shape: [d]))
       mixers.append(try MambaMixer(layer: layer, config: config, weights: weights))
     }
-    return MambaForCausalLM(
+    return RecurrentLanguageModel(
       modelType: "mamba", vocabularySize: v, hiddenSize: d, epsilon: config.layerNormEpsilon,
       embeddings: embeddings, blockNorms: norms, mixers: mixers,
       finalNorm: try weights.tensor("backbone.norm_f.weight", shape: [d]),

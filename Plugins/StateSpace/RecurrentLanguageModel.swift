@@ -5,7 +5,10 @@ import ZooPluginKit
 /// One layer's sequence mixer with a fixed-size recurrent state: the part in which
 /// Mamba-1 and Mamba-2 differ. Everything around it (embedding, pre-norm residual blocks,
 /// final norm, LM head, input checks, chunked prefill) is `RecurrentLanguageModel`.
-protocol RecurrentMixer: Sendable {
+///
+/// Mixers are classes, held as `[any RecurrentMixer]`: reading an element is then a
+/// pointer copy, never an allocation in the decode path.
+protocol RecurrentMixer: AnyObject, Sendable {
   /// Floats of this layer's convolution state: the last K pre-conv inputs, [K, channels].
   var convStateCount: Int { get }
   /// Floats of this layer's SSM state.
@@ -76,8 +79,9 @@ final class RecurrentState: ModelState {
   // recurrent state summarises the whole prefix and cannot be rewound.
 }
 
-/// A causal language model made of `Mixer` blocks, as Hugging Face's MambaForCausalLM and
-/// Mamba2ForCausalLM (transformers 5.23.0 modeling_mamba.py / modeling_mamba2.py):
+/// A causal language model made of recurrent mixer blocks, as Hugging Face's
+/// MambaForCausalLM and Mamba2ForCausalLM (transformers 5.23.0 modeling_mamba.py /
+/// modeling_mamba2.py):
 ///
 ///     h = embeddings[tokens]
 ///     for each layer: h = h + mixer(RMSNorm(h))      (pre-norm residual, float32)
@@ -86,7 +90,7 @@ final class RecurrentState: ModelState {
 /// Prefill runs `prefillChunkRows` tokens at a time through all layers, so matrix
 /// products are GEMMs while scratch memory stays bounded; a one-token step uses GEMV and
 /// the state's preallocated scratch, so decoding does not allocate.
-final class RecurrentLanguageModel<Mixer: RecurrentMixer>: Model, @unchecked Sendable {
+final class RecurrentLanguageModel: Model, @unchecked Sendable {
   let modelType: String
   let vocabularySize: Int
   let hiddenSize: Int
@@ -95,7 +99,7 @@ final class RecurrentLanguageModel<Mixer: RecurrentMixer>: Model, @unchecked Sen
   let embeddings: Weight
   /// Per layer, the block's RMSNorm weight [hidden].
   let blockNorms: [Weight]
-  let mixers: [Mixer]
+  let mixers: [any RecurrentMixer]
   /// [hidden].
   let finalNorm: Weight
   /// [vocab, hidden]; the embedding itself when the checkpoint has no lm_head.weight.
@@ -106,7 +110,7 @@ final class RecurrentLanguageModel<Mixer: RecurrentMixer>: Model, @unchecked Sen
 
   init(
     modelType: String, vocabularySize: Int, hiddenSize: Int, epsilon: Float, embeddings: Weight,
-    blockNorms: [Weight], mixers: [Mixer], finalNorm: Weight, lmHead: Weight, prefillChunkRows: Int = 512
+    blockNorms: [Weight], mixers: [any RecurrentMixer], finalNorm: Weight, lmHead: Weight, prefillChunkRows: Int = 512
   ) {
     precondition(!mixers.isEmpty && mixers.count == blockNorms.count && prefillChunkRows > 0)
     self.modelType = modelType
@@ -217,8 +221,9 @@ final class RecurrentLanguageModel<Mixer: RecurrentMixer>: Model, @unchecked Sen
       let token = Int(input.tokens[start + r])
       (residual + r * d).update(from: embeddings.pointer + token * d, count: d)
     }
-    for (layer, mixer) in mixers.enumerated() {
+    for layer in 0..<mixers.count {
       if pollCancel, input.isCancelled() { throw PluginError.cancelled() }
+      let mixer = mixers[layer]
       Kernels.rmsNorm(
         residual, rows: rows, width: d, weight: blockNorms[layer].pointer, epsilon: epsilon, into: normed)
       mixer.forward(

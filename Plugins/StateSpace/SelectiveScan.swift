@@ -8,7 +8,14 @@ import ZooCore
 // kernel serves prefill (many rows) and decode (one row).
 
 /// Work large enough to be worth splitting across the two cores (rows × channels × N).
+/// A one-token step is never split: DispatchQueue.concurrentPerform allocates, and the
+/// decode path must not.
 private let parallelWorkThreshold = 1 << 15
+
+/// True when a scan over `rows` tokens with `work` state updates should use two threads.
+private func splitsAcrossThreads(rows: Int, work: Int) -> Bool {
+  rows > 1 && work >= parallelWorkThreshold
+}
 
 /// Mamba-1 selective scan over `rows` tokens (transformers modeling_mamba.py,
 /// `mamba_selective_scan` and `mamba_selective_state_update`), fused with Δ's softplus,
@@ -36,8 +43,9 @@ struct Mamba1Scan: @unchecked Sendable {
   /// Gate z [rows, channels] with row stride `zStride`.
   var z: UnsafePointer<Float>
   var zStride: Int
-  /// A = −exp(A_log), transposed to [N, channels].
-  var negA: UnsafePointer<Float>
+  /// A·log2(e) = −exp(A_log)·log2(e), transposed to [N, channels], so exp(Δ·A) is
+  /// 2^(Δ·A·log2 e).
+  var negALog2e: UnsafePointer<Float>
   /// D [channels].
   var skip: UnsafePointer<Float>
   /// h [N, channels], updated in place.
@@ -45,9 +53,10 @@ struct Mamba1Scan: @unchecked Sendable {
   /// Output y [rows, channels].
   var y: UnsafeMutablePointer<Float>
 
+  /// Runs the scan over all channels, on two threads when the chunk is large.
   func run() {
     let vectorBlocks = channels / 8
-    guard rows * channels * stateSize >= parallelWorkThreshold, vectorBlocks >= 2 else {
+    guard splitsAcrossThreads(rows: rows, work: rows * channels * stateSize), vectorBlocks >= 2 else {
       run(channels: 0..<channels)
       return
     }
@@ -62,7 +71,7 @@ struct Mamba1Scan: @unchecked Sendable {
   func run(channels range: Range<Int>) {
     var c = range.lowerBound
     while c + 8 <= range.upperBound {
-      scanVector(at: c)
+      scanEight(at: c)
       c += 8
     }
     while c < range.upperBound {
@@ -71,30 +80,43 @@ struct Mamba1Scan: @unchecked Sendable {
     }
   }
 
+  /// Channels c..<c+8 as one SIMD vector, over all rows.
   @inline(__always)
-  private func scanVector(at c: Int) {
+  private func scanEight(at c: Int) {
     let n = stateSize
     let bias = Kernels.load8(dtBias + c)
     let d = Kernels.load8(skip + c)
-    for t in 0..<rows {
-      let dt = Kernels.softplus(Kernels.load8(dtRaw + t * channels + c) + bias)
-      let xv = Kernels.load8(x + t * channels + c)
+    var xRow = x + c
+    var dtRow = dtRaw + c
+    var zRow = z + c
+    var yRow = y + c
+    var b = bc
+    for _ in 0..<rows {
+      let dt = Kernels.softplus(Kernels.load8(dtRow) + bias)
+      let xv = Kernels.load8(xRow)
       let dtx = dt * xv
-      let b = bc + t * bcStride
-      let cc = b + n
       var acc = SIMD8<Float>()
+      var h = state + c
+      var a = negALog2e + c
       for i in 0..<n {
-        let h = state + i * channels + c
-        let decay = Kernels.exp(dt * Kernels.load8(negA + i * channels + c))
+        // Δ > 0 and A < 0, so the exponent is never positive.
+        let decay = Kernels.exp2NonPositive(dt * Kernels.load8(a))
         let updated = decay * Kernels.load8(h) + dtx * b[i]
         Kernels.store8(updated, h)
-        acc += updated * cc[i]
+        acc += updated * b[n + i]
+        h += channels
+        a += channels
       }
-      let gated = (acc + d * xv) * Kernels.silu(Kernels.load8(z + t * zStride + c))
-      Kernels.store8(gated, y + t * channels + c)
+      Kernels.store8((acc + d * xv) * Kernels.silu(Kernels.load8(zRow)), yRow)
+      xRow += channels
+      dtRow += channels
+      zRow += zStride
+      yRow += channels
+      b += bcStride
     }
   }
 
+  /// One channel, for the tail when the channel count is not a multiple of 8.
   private func scanScalar(at c: Int) {
     let n = stateSize
     for t in 0..<rows {
@@ -104,7 +126,7 @@ struct Mamba1Scan: @unchecked Sendable {
       var acc: Float = 0
       for i in 0..<n {
         let h = state + i * channels + c
-        h.pointee = expf(dt * negA[i * channels + c]) * h.pointee + dt * xv * b[i]
+        h.pointee = exp2f(dt * negALog2e[i * channels + c]) * h.pointee + dt * xv * b[i]
         acc += h.pointee * b[n + i]
       }
       y[t * channels + c] = (acc + skip[c] * xv) * Kernels.silu(z[t * zStride + c])
@@ -144,17 +166,20 @@ struct Mamba2Scan: @unchecked Sendable {
   /// Output y [rows, H·P].
   var y: UnsafeMutablePointer<Float>
 
+  /// Runs the scan over all heads, on two threads when the chunk is large.
   func run() {
-    guard rows * heads * headDim * stateSize >= parallelWorkThreshold, heads >= 2 else {
+    guard splitsAcrossThreads(rows: rows, work: rows * heads * headDim * stateSize), heads >= 2 else {
       run(heads: 0..<heads)
       return
     }
+    // Heads are independent: give each thread half of them.
     let split = (heads + 1) / 2
     DispatchQueue.concurrentPerform(iterations: 2) { part in
       run(heads: part == 0 ? 0..<split : split..<heads)
     }
   }
 
+  /// Scans the heads in `range` over all rows.
   func run(heads range: Range<Int>) {
     let n = stateSize
     let p = headDim

@@ -27,15 +27,39 @@ public enum Kernels {
 
   // MARK: Elementwise maths
 
-  /// e^x per lane, within about 2 ulp of `expf` for x in [-87.3, 88.7]. Below that range
-  /// the result is about 1e-38 instead of a denormal or 0; above it, about 3e38.
-  ///
-  /// Cody–Waite reduction x = k·ln2 + r with |r| ≤ ln2/2, the Cephes `expf` polynomial
-  /// for e^r, and 2^k built directly in the exponent bits.
+  /// e^x per lane, within about 2 ulp of `expf` for x in [-87.3, 88.3]. Below that range
+  /// the result is about 1e-38 instead of a denormal or 0; above it, about 2e38.
   @inlinable @inline(__always)
   public static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
-    var x = x.replacing(with: -87.3, where: x .< -87.3)
-    x = x.replacing(with: 88.7, where: x .> 88.7)
+    expCore(x.replacing(with: 88.3, where: x .> 88.3).replacing(with: -87.3, where: x .< -87.3))
+  }
+
+  /// 2^y per lane for y ≤ 0, within about 2 ulp (Cephes `exp2f` polynomial on the
+  /// fractional part, 2^k built in the exponent bits); below −126 the result is 2^−126.
+  /// Cheaper than `exp`: a scan that multiplies its rates by log2(e) once at load time can
+  /// use it for e^x without the Cody–Waite reduction.
+  @inlinable @inline(__always)
+  public static func exp2NonPositive(_ y: SIMD8<Float>) -> SIMD8<Float> {
+    let y = y.replacing(with: -126, where: y .< -126)
+    let magic: Float = 12_582_912
+    let shifted = y + magic
+    let f = y - (shifted - magic)  // in [−0.5, 0.5], exact
+    var p: SIMD8<Float> = SIMD8(repeating: 1.535_336_188_319_500e-4)
+    p = p * f + 1.339_887_440_266_574e-3
+    p = p * f + 9.618_437_357_674_640e-3
+    p = p * f + 5.550_332_471_162_809e-2
+    p = p * f + 2.402_264_791_363_012e-1
+    p = p * f + 6.931_472_028_550_421e-1
+    let kBits = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
+    let scale = unsafeBitCast((kBits &+ 127) &<< 23, to: SIMD8<Float>.self)
+    return (p * f + 1) * scale
+  }
+
+  /// e^x for x already in [-87.3, 88.3]: Cody–Waite reduction x = k·ln2 + r with
+  /// |r| ≤ ln2/2, the Cephes `expf` polynomial for e^r, and 2^k built directly in the
+  /// exponent bits.
+  @inlinable @inline(__always)
+  static func expCore(_ x: SIMD8<Float>) -> SIMD8<Float> {
     // Round x·log2(e) to the nearest integer by adding and subtracting 1.5·2^23; the low
     // mantissa bits of the sum then hold k as an integer.
     let magic: Float = 12_582_912

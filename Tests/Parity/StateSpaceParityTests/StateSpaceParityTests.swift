@@ -36,8 +36,9 @@ final class StateSpaceParityTests: XCTestCase {
   func testMambaFinalStatesMatch() throws {
     let fixture = try HFFixture.named("mamba-hf")
     let model = try MambaBuilder.load(fixture.context(), prefillChunkRows: 512)
-    let inner = model.mixers[0].innerSize
-    let n = model.mixers[0].stateSize
+    let mixer = model.mixers[0] as! MambaMixer
+    let inner = mixer.innerSize
+    let n = mixer.stateSize
     for (how, state) in try finalStates(fixture, model) {
       for layer in 0..<model.mixers.count {
         // Hugging Face keeps h as [d_inner, N]; zoo keeps it n-major.
@@ -45,7 +46,7 @@ final class StateSpaceParityTests: XCTestCase {
         let hfSSM = (0..<inner * n).map { i in ssm[(i % n) * inner + i / n] }
         assertClose(hfSSM, try fixture.expected("final_ssm_state.\(layer)"), "mamba final_ssm_state.\(layer) (\(how))")
         assertClose(
-          hfConvState(state, layer: layer, kernel: model.mixers[0].kernelSize),
+          hfConvState(state, layer: layer, kernel: mixer.kernelSize),
           try fixture.expected("final_conv_state.\(layer)"), "mamba final_conv_state.\(layer) (\(how))")
       }
     }
@@ -83,7 +84,7 @@ final class StateSpaceParityTests: XCTestCase {
         let ssm = Array(UnsafeBufferPointer(start: state.ssmState(layer: layer), count: state.layout.ssmCount))
         assertClose(ssm, try fixture.expected("final_ssm_state.\(layer)"), "mamba2 final_ssm_state.\(layer) (\(how))")
         assertClose(
-          hfConvState(state, layer: layer, kernel: model.mixers[0].kernelSize),
+          hfConvState(state, layer: layer, kernel: (model.mixers[0] as! Mamba2Mixer).kernelSize),
           try fixture.expected("final_conv_state.\(layer)"), "mamba2 final_conv_state.\(layer) (\(how))")
       }
     }
