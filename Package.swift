@@ -57,14 +57,14 @@ let package = Package(
     .executableTarget(
       name: "zood",
       dependencies: [
-        "ZooDaemon",
+        "ZooDaemon", "ZooCore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ]),
     .executableTarget(
       name: "zoo",
       dependencies: [
-        "ZooProto", "ZooRPC",
+        "ZooCore", "ZooProto", "ZooRPC",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ] + grpc),
     .executableTarget(

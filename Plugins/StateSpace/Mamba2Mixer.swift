@@ -15,7 +15,9 @@ import ZooPluginKit
 ///     out           = y · out_projᵀ
 ///
 /// State per sequence: the last K pre-conv xBC inputs and S [H, P, N].
-final class Mamba2Mixer: RecurrentMixer {
+///
+/// Immutable after init, with read-only pointers: hence `@unchecked Sendable`.
+final class Mamba2Mixer: RecurrentMixer, @unchecked Sendable {
   let hiddenSize: Int
   let innerSize: Int
   let heads: Int
@@ -44,10 +46,14 @@ final class Mamba2Mixer: RecurrentMixer {
   /// [D, d_inner].
   let outProj: Weight
   let outProjBias: Weight?
+  /// Where the kernels read in_proj and out_proj: the mapped weights, or their copies in
+  /// huge-page memory (`HugePageArena`).
+  let inProjData, outProjData: UnsafePointer<Float>
 
   /// Reads layer `layer`'s mixer weights (`backbone.layers.{layer}.mixer.*`), checking
-  /// every shape against the config.
-  init(layer: Int, config: Mamba2Config, weights: Weights) throws {
+  /// every shape against the config; in_proj and out_proj are copied into `arena` when
+  /// one is given.
+  init(layer: Int, config: Mamba2Config, weights: Weights, arena: HugePageArena?) throws {
     let prefix = "backbone.layers.\(layer).mixer."
     let d = config.hiddenSize
     let inner = config.intermediateSize
@@ -73,7 +79,8 @@ final class Mamba2Mixer: RecurrentMixer {
         for w in 0..<k { dst[w * convDim + c] = conv.pointer[c * k + w] }
       }
     }
-    convBias = try BackboneWeights.optional(weights, prefix + "conv1d.bias", shape: [convDim], present: config.useConvBias)
+    convBias = try BackboneWeights.optional(
+      weights, prefix + "conv1d.bias", shape: [convDim], present: config.useConvBias)
     dtBias = try weights.tensor(prefix + "dt_bias", shape: [h])
     let aLog = try weights.tensor(prefix + "A_log", shape: [h])
     negA = OwnedFloats(count: h) { dst in
@@ -83,6 +90,8 @@ final class Mamba2Mixer: RecurrentMixer {
     norm = try weights.tensor(prefix + "norm.weight", shape: [inner])
     outProj = try weights.tensor(prefix + "out_proj.weight", shape: [d, inner])
     outProjBias = try BackboneWeights.optional(weights, prefix + "out_proj.bias", shape: [d], present: config.useBias)
+    inProjData = arena?.place(inProj) ?? inProj.pointer
+    outProjData = arena?.place(outProj) ?? outProj.pointer
   }
 
   /// Channels of the convolution: x, B and C.
@@ -120,7 +129,7 @@ final class Mamba2Mixer: RecurrentMixer {
     let decay = dt + rows * heads
     let y = decay + rows * heads
 
-    BLAS.linear(normed, rows: rows, inFeatures: hiddenSize, weight: inProj.pointer, outFeatures: width, into: projected)
+    BLAS.linear(normed, rows: rows, inFeatures: hiddenSize, weight: inProjData, outFeatures: width, into: projected)
     if let inProjBias { addBias(inProjBias.pointer, to: projected, rows: rows, width: width, stride: width) }
 
     Kernels.causalDepthwiseConv1d(
@@ -147,7 +156,7 @@ final class Mamba2Mixer: RecurrentMixer {
     gatedNorm(y, gate: projected, gateStride: width, rows: rows)
 
     BLAS.linear(
-      y, rows: rows, inFeatures: inner, weight: outProj.pointer, outFeatures: hiddenSize, into: residual,
+      y, rows: rows, inFeatures: inner, weight: outProjData, outFeatures: hiddenSize, into: residual,
       accumulate: true)
     if let outProjBias { addBias(outProjBias.pointer, to: residual, rows: rows, width: hiddenSize, stride: hiddenSize) }
   }

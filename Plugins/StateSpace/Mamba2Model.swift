@@ -36,28 +36,32 @@ public enum Mamba2Builder: ModelBuilder {
 
   /// Reads config.json and the weights (checking every shape) and returns the model.
   public static func load(_ context: ModelLoadContext) throws -> any Model {
-    try load(context, prefillChunkRows: 512)
+    try load(context, prefillChunkRows: 512, copyToHugePages: HugePageArena.isEnabled)
   }
 
   /// Loads with a chosen prefill chunk length (tests use short chunks to cover the
-  /// chunk boundaries).
-  static func load(_ context: ModelLoadContext, prefillChunkRows: Int) throws -> RecurrentLanguageModel {
+  /// chunk boundaries) and with the large matrices copied into huge pages or read in
+  /// place.
+  static func load(
+    _ context: ModelLoadContext, prefillChunkRows: Int = 512, copyToHugePages: Bool = true
+  ) throws -> RecurrentLanguageModel {
     let config = try context.config(Mamba2Config.self)
     try config.validate()
     let weights = context.weights
     let (v, d) = (config.vocabSize, config.hiddenSize)
     let embeddings = try BackboneWeights.embeddings(weights, vocab: v, hidden: d)
+    let arena = copyToHugePages ? HugePageArena() : nil
     var norms: [Weight] = []
     var mixers: [any RecurrentMixer] = []
     for layer in 0..<config.numHiddenLayers {
       norms.append(try weights.tensor("backbone.layers.\(layer).norm.weight", shape: [d]))
-      mixers.append(try Mamba2Mixer(layer: layer, config: config, weights: weights))
+      mixers.append(try Mamba2Mixer(layer: layer, config: config, weights: weights, arena: arena))
     }
     return RecurrentLanguageModel(
       modelType: "mamba2", vocabularySize: v, hiddenSize: d, epsilon: config.layerNormEpsilon,
       embeddings: embeddings, blockNorms: norms, mixers: mixers,
       finalNorm: try weights.tensor("backbone.norm_f.weight", shape: [d]),
       lmHead: try BackboneWeights.lmHead(weights, embeddings: embeddings, vocab: v, hidden: d),
-      prefillChunkRows: prefillChunkRows)
+      arena: arena, prefillChunkRows: prefillChunkRows)
   }
 }

@@ -14,7 +14,9 @@ import ZooPluginKit
 ///     out         = y · out_projᵀ
 ///
 /// State per sequence: the last K pre-conv inputs x and h [d_inner, N] (kept n-major).
-final class MambaMixer: RecurrentMixer {
+///
+/// Immutable after init, with read-only pointers: hence `@unchecked Sendable`.
+final class MambaMixer: RecurrentMixer, @unchecked Sendable {
   let hiddenSize: Int
   let innerSize: Int
   let stateSize: Int
@@ -41,10 +43,14 @@ final class MambaMixer: RecurrentMixer {
   /// [D, d_inner].
   let outProj: Weight
   let outProjBias: Weight?
+  /// Where the kernels read the four projection matrices: the mapped weights, or their
+  /// copies in huge-page memory (`HugePageArena`).
+  let inProjData, xProjData, dtProjData, outProjData: UnsafePointer<Float>
 
   /// Reads layer `layer`'s mixer weights (`backbone.layers.{layer}.mixer.*`), checking
-  /// every shape against the config.
-  init(layer: Int, config: MambaConfig, weights: Weights) throws {
+  /// every shape against the config; the projection matrices are copied into `arena`
+  /// when one is given.
+  init(layer: Int, config: MambaConfig, weights: Weights, arena: HugePageArena?) throws {
     let prefix = "backbone.layers.\(layer).mixer."
     let d = config.hiddenSize
     let inner = config.intermediateSize
@@ -58,14 +64,16 @@ final class MambaMixer: RecurrentMixer {
     kernelSize = k
 
     inProj = try weights.tensor(prefix + "in_proj.weight", shape: [2 * inner, d])
-    inProjBias = try BackboneWeights.optional(weights, prefix + "in_proj.bias", shape: [2 * inner], present: config.useBias)
+    inProjBias = try BackboneWeights.optional(
+      weights, prefix + "in_proj.bias", shape: [2 * inner], present: config.useBias)
     let conv = try weights.tensor(prefix + "conv1d.weight", shape: [inner, 1, k])
     convWeight = OwnedFloats(count: k * inner) { dst in
       for c in 0..<inner {
         for w in 0..<k { dst[w * inner + c] = conv.pointer[c * k + w] }
       }
     }
-    convBias = try BackboneWeights.optional(weights, prefix + "conv1d.bias", shape: [inner], present: config.useConvBias)
+    convBias = try BackboneWeights.optional(
+      weights, prefix + "conv1d.bias", shape: [inner], present: config.useConvBias)
     xProj = try weights.tensor(prefix + "x_proj.weight", shape: [r + 2 * n, inner])
     dtProj = try weights.tensor(prefix + "dt_proj.weight", shape: [inner, r])
     dtProjBias = try weights.tensor(prefix + "dt_proj.bias", shape: [inner])
@@ -78,6 +86,10 @@ final class MambaMixer: RecurrentMixer {
     skip = try weights.tensor(prefix + "D", shape: [inner])
     outProj = try weights.tensor(prefix + "out_proj.weight", shape: [d, inner])
     outProjBias = try BackboneWeights.optional(weights, prefix + "out_proj.bias", shape: [d], present: config.useBias)
+    inProjData = arena?.place(inProj) ?? inProj.pointer
+    xProjData = arena?.place(xProj) ?? xProj.pointer
+    dtProjData = arena?.place(dtProj) ?? dtProj.pointer
+    outProjData = arena?.place(outProj) ?? outProj.pointer
   }
 
   var convStateCount: Int { kernelSize * innerSize }
@@ -112,20 +124,20 @@ final class MambaMixer: RecurrentMixer {
     let dt = dbc + rows * projectedWidth
     let y = dt + rows * inner
 
-    BLAS.linear(normed, rows: rows, inFeatures: hiddenSize, weight: inProj.pointer, outFeatures: 2 * inner, into: xz)
+    BLAS.linear(normed, rows: rows, inFeatures: hiddenSize, weight: inProjData, outFeatures: 2 * inner, into: xz)
     if let inProjBias { addBias(inProjBias.pointer, to: xz, rows: rows, width: 2 * inner, stride: 2 * inner) }
 
     Kernels.causalDepthwiseConv1d(
       xz, rows: rows, channels: inner, inputStride: 2 * inner, history: convState, kernelSize: kernelSize,
       weight: convWeight.pointer, bias: convBias?.pointer, applySiLU: true, into: xConv, outputStride: inner)
 
-    BLAS.linear(xConv, rows: rows, inFeatures: inner, weight: xProj.pointer, outFeatures: projectedWidth, into: dbc)
+    BLAS.linear(xConv, rows: rows, inFeatures: inner, weight: xProjData, outFeatures: projectedWidth, into: dbc)
     // Δ before bias = δ · dt_projᵀ, reading δ as the first R columns of δBC.
     if rows == 1 {
-      BLAS.linear(dbc, rows: 1, inFeatures: dtRank, weight: dtProj.pointer, outFeatures: inner, into: dt)
+      BLAS.linear(dbc, rows: 1, inFeatures: dtRank, weight: dtProjData, outFeatures: inner, into: dt)
     } else {
       BLAS.gemm(
-        transA: false, transB: true, m: rows, n: inner, k: dtRank, dbc, lda: projectedWidth, dtProj.pointer,
+        transA: false, transB: true, m: rows, n: inner, k: dtRank, dbc, lda: projectedWidth, dtProjData,
         ldb: dtRank, dt, ldc: inner)
     }
 
@@ -136,7 +148,7 @@ final class MambaMixer: RecurrentMixer {
     ).run()
 
     BLAS.linear(
-      y, rows: rows, inFeatures: inner, weight: outProj.pointer, outFeatures: hiddenSize, into: residual,
+      y, rows: rows, inFeatures: inner, weight: outProjData, outFeatures: hiddenSize, into: residual,
       accumulate: true)
     if let outProjBias { addBias(outProjBias.pointer, to: residual, rows: rows, width: hiddenSize, stride: hiddenSize) }
   }

@@ -104,13 +104,18 @@ final class RecurrentLanguageModel: Model, @unchecked Sendable {
   let finalNorm: Weight
   /// [vocab, hidden]; the embedding itself when the checkpoint has no lm_head.weight.
   let lmHead: Weight
+  /// Huge-page copies of the large matrices, or nil when they are read in place.
+  let arena: HugePageArena?
+  /// Where the kernels read the embedding and the head (the same buffer when tied).
+  let embeddingData, lmHeadData: UnsafePointer<Float>
   let prefillChunkRows: Int
   let stateLayout: RecurrentStateLayout
   let info: ModelInfo
 
   init(
     modelType: String, vocabularySize: Int, hiddenSize: Int, epsilon: Float, embeddings: Weight,
-    blockNorms: [Weight], mixers: [any RecurrentMixer], finalNorm: Weight, lmHead: Weight, prefillChunkRows: Int = 512
+    blockNorms: [Weight], mixers: [any RecurrentMixer], finalNorm: Weight, lmHead: Weight,
+    arena: HugePageArena?, prefillChunkRows: Int = 512
   ) {
     precondition(!mixers.isEmpty && mixers.count == blockNorms.count && prefillChunkRows > 0)
     self.modelType = modelType
@@ -122,6 +127,9 @@ final class RecurrentLanguageModel: Model, @unchecked Sendable {
     self.mixers = mixers
     self.finalNorm = finalNorm
     self.lmHead = lmHead
+    self.arena = arena
+    embeddingData = arena?.place(embeddings) ?? embeddings.pointer
+    lmHeadData = lmHead === embeddings ? embeddingData : arena?.place(lmHead) ?? lmHead.pointer
     self.prefillChunkRows = prefillChunkRows
     stateLayout = RecurrentStateLayout(
       layers: mixers.count, convCount: mixers[0].convStateCount, ssmCount: mixers[0].ssmStateCount)
@@ -155,7 +163,8 @@ final class RecurrentLanguageModel: Model, @unchecked Sendable {
 
     if n == 1 {
       // Decode step: preallocated scratch, GEMV everywhere, nothing to cancel.
-      try runChunk(input, start: 0, rows: 1, state: state, scratch: state.decodeScratch, output: output, pollCancel: false)
+      try runChunk(
+        input, start: 0, rows: 1, state: state, scratch: state.decodeScratch, output: output, pollCancel: false)
     } else {
       // A cancelled or failed prefill must not leave some layers advanced and others not:
       // keep the state as it was and put it back on error.
@@ -219,7 +228,7 @@ final class RecurrentLanguageModel: Model, @unchecked Sendable {
     let mixerScratch = normed + rows * d
     for r in 0..<rows {
       let token = Int(input.tokens[start + r])
-      (residual + r * d).update(from: embeddings.pointer + token * d, count: d)
+      (residual + r * d).update(from: embeddingData + token * d, count: d)
     }
     for layer in 0..<mixers.count {
       if pollCancel, input.isCancelled() { throw PluginError.cancelled() }
@@ -267,7 +276,7 @@ final class RecurrentLanguageModel: Model, @unchecked Sendable {
         source = UnsafePointer(normed)
       }
       BLAS.linear(
-        source, rows: count, inFeatures: d, weight: lmHead.pointer, outFeatures: vocabularySize,
+        source, rows: count, inFeatures: d, weight: lmHeadData, outFeatures: vocabularySize,
         into: logits + i * vocabularySize)
       i += count
     }

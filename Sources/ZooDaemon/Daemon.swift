@@ -2,6 +2,7 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2Posix
 import Logging
+import ZooCore
 import ZooRPC
 
 #if canImport(Glibc)
@@ -22,12 +23,6 @@ public struct DaemonConfiguration: Sendable {
     self.limits = limits
   }
 
-  /// `$XDG_RUNTIME_DIR/zoo/zood.sock`, else `~/.zoo/zood.sock`.
-  public static var defaultSocketPath: String {
-    let env = ProcessInfo.processInfo.environment
-    if let runtime = env["XDG_RUNTIME_DIR"], !runtime.isEmpty { return runtime + "/zoo/zood.sock" }
-    return (env["HOME"] ?? NSHomeDirectory()) + "/.zoo/zood.sock"
-  }
 }
 
 /// A failure to start, with what to do about it.
@@ -108,28 +103,10 @@ public enum Daemon {
     guard st.st_mode & S_IFMT == S_IFSOCK else {
       throw StartupError(description: "\(path) exists and is not a socket; refusing to replace it: remove it or use another --socket")
     }
-    if socketIsLive(path) {
+    if UnixSocket.isAccepting(path) {
       throw StartupError(description: "another zood is already serving on \(path); stop it first, or start this one with another --socket")
     }
     unlink(path)  // stale: nobody listens
-  }
-
-  /// True when something accepts connections on the socket.
-  static func socketIsLive(_ path: String) -> Bool {
-    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return false }
-    defer { close(fd) }
-    var addr = sockaddr_un()
-    addr.sun_family = sa_family_t(AF_UNIX)
-    withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-      let bytes = Array(path.utf8.prefix(raw.count - 1))
-      raw.copyBytes(from: bytes)
-      raw[bytes.count] = 0
-    }
-    let rc = withUnsafePointer(to: &addr) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-    }
-    return rc == 0
   }
 
   private static func installSignalHandlers(_ handler: @escaping @Sendable (Int32) -> Void) -> [DispatchSourceSignal] {

@@ -3,34 +3,26 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2Posix
 import SwiftProtobuf
+import ZooCore
 import ZooRPC
 
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Options every subcommand takes.
 struct ConnectionOptions: ParsableArguments {
   @Option(help: "zood's Unix socket. Default: $ZOO_SOCKET, else $XDG_RUNTIME_DIR/zoo/zood.sock, else ~/.zoo/zood.sock.")
   var socket: String?
 
-  var socketPath: String {
-    if let socket { return socket }
-    let env = ProcessInfo.processInfo.environment
-    if let path = env["ZOO_SOCKET"], !path.isEmpty { return path }
-    if let runtime = env["XDG_RUNTIME_DIR"], !runtime.isEmpty { return runtime + "/zoo/zood.sock" }
-    return (env["HOME"] ?? NSHomeDirectory()) + "/.zoo/zood.sock"
-  }
+  var socketPath: String { socket ?? UnixSocket.defaultPath }
 
   /// Runs `body` with a client connected to zood, or explains how to start zood.
   func withZoo<R: Sendable>(_ body: (Zoo_V1_Zoo.Client<HTTP2ClientTransport.Posix>) async throws -> R) async throws -> R {
     let path = socketPath
-    guard Self.accepts(path) else {
+    guard UnixSocket.isAccepting(path) else {
       throw CleanExit.message(
         """
         zood is not running at \(path).
-        Start it with:  zood --models models --plugins .build/release \(socket.map { "--socket \($0) " } ?? "")&
-        (or run scripts/setup, which builds zoo and starts zood with the bundled models)
+        Start it with:  zood --models DIR --plugins DIR \(socket.map { "--socket \($0) " } ?? "")&
+        (in a zoo checkout, scripts/setup builds zoo and starts zood with the bundled models)
         """)
     }
     do {
@@ -42,23 +34,6 @@ struct ConnectionOptions: ParsableArguments {
     } catch let error as RPCError {
       throw ZooCLIError(message: "\(error.message) (\(error.code))")
     }
-  }
-
-  /// True when something accepts connections on the socket.
-  static func accepts(_ path: String) -> Bool {
-    let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return false }
-    defer { close(fd) }
-    var addr = sockaddr_un()
-    addr.sun_family = sa_family_t(AF_UNIX)
-    withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-      let bytes = Array(path.utf8.prefix(raw.count - 1))
-      raw.copyBytes(from: bytes)
-      raw[bytes.count] = 0
-    }
-    return withUnsafePointer(to: &addr) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-    } == 0
   }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import ZooCore
 import ZooDaemon
 
 /// zood: the model-zoo daemon.
@@ -15,7 +16,7 @@ struct Zood: AsyncParsableCommand {
       client at unix://SOCKET. SIGTERM or SIGINT stop it cleanly.
       """)
 
-  @Option(help: "Unix socket to listen on. Default: $XDG_RUNTIME_DIR/zoo/zood.sock, else ~/.zoo/zood.sock.")
+  @Option(help: "Unix socket to listen on. Default: $ZOO_SOCKET, else $XDG_RUNTIME_DIR/zoo/zood.sock, else ~/.zoo/zood.sock.")
   var socket: String?
 
   @Option(name: .customLong("models"), help: "A folder of model folders (repeatable).")
@@ -56,7 +57,7 @@ struct Zood: AsyncParsableCommand {
     let cwd = FileManager.default.currentDirectoryPath
     func absolute(_ p: String) -> String { p.hasPrefix("/") ? p : (cwd as NSString).appendingPathComponent(p) }
     let config = DaemonConfiguration(
-      socketPath: absolute(socket ?? DaemonConfiguration.defaultSocketPath),
+      socketPath: absolute(socket ?? UnixSocket.defaultPath),
       modelFolders: modelFolders.map(absolute), pluginFolders: pluginFolders.map(absolute),
       limits: ServingLimits(parallel: parallel, maxQueue: maxQueue, keepAlive: .seconds(keepAlive)))
     do {

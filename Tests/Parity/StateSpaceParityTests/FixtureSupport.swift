@@ -201,7 +201,8 @@ func assertPluginError(
     try body()
     XCTFail("\(what): expected an error, but the call succeeded", file: file, line: line)
   } catch let error as PluginError {
-    XCTAssertEqual(error.code, kind.prototype.code, "\(what): wrong status for '\(error.message)'", file: file, line: line)
+    XCTAssertEqual(
+      error.code, kind.prototype.code, "\(what): wrong status for '\(error.message)'", file: file, line: line)
     for fragment in fragments {
       XCTAssertTrue(
         error.message.contains(fragment), "\(what): message '\(error.message)' does not mention '\(fragment)'",

@@ -20,7 +20,8 @@ final class StateSpaceLoadingTests: XCTestCase {
   func testMissingWeightIsNamed() throws {
     for (name, load) in loaders {
       let fixture = try HFFixture.named(name)
-      for missing in ["backbone.layers.1.mixer.out_proj.weight", "backbone.norm_f.weight", "backbone.embeddings.weight"] {
+      let names = ["backbone.layers.1.mixer.out_proj.weight", "backbone.norm_f.weight", "backbone.embeddings.weight"]
+      for missing in names {
         let checkpoint = try TemporaryCheckpoint(fixture.checkpointTensors().filter { $0.name != missing })
         assertPluginError(.notFound, containing: [missing], "\(name) without \(missing)") {
           _ = try load(fixture.context(weights: checkpoint.weights))
@@ -66,7 +67,8 @@ final class StateSpaceLoadingTests: XCTestCase {
       let model = try load(fixture.context(weights: checkpoint.weights))
       let (logits, expected) = try logitsAndHeadProduct(model, head: head, tokens: fixture.tokens)
       assertClose(logits, expected, tolerance: 1e-4, "\(name) separate head: logits = hidden · lm_headᵀ")
-      XCTAssertGreaterThan(maxAbsDifference(logits, try fixture.expected("logits")), 0.1, "\(name): lm_head was ignored")
+      XCTAssertGreaterThan(
+        maxAbsDifference(logits, try fixture.expected("logits")), 0.1, "\(name): lm_head was ignored")
       XCTAssertEqual(
         model.info.weightBytes,
         try load(fixture.context()).info.weightBytes + head.count * 4, "\(name): a separate head adds its bytes")
@@ -87,6 +89,26 @@ final class StateSpaceLoadingTests: XCTestCase {
       }
     }
     return (result.logits, expected)
+  }
+
+  func testHugePageCopiesGiveTheSameLogitsAsMappedWeights() throws {
+    for name in ["mamba-hf", "mamba2-hf"] {
+      let fixture = try HFFixture.named(name)
+      let load = { (copy: Bool) -> RecurrentLanguageModel in
+        name == "mamba-hf"
+          ? try MambaBuilder.load(fixture.context(), copyToHugePages: copy)
+          : try Mamba2Builder.load(fixture.context(), copyToHugePages: copy)
+      }
+      let copied = try load(true)
+      let mapped = try load(false)
+      XCTAssertNotNil(copied.arena)
+      XCTAssertNil(mapped.arena)
+      XCTAssertNotEqual(copied.lmHeadData, mapped.lmHeadData, "\(name): the head was not copied")
+      XCTAssertEqual(mapped.lmHeadData, UnsafePointer(mapped.embeddings.pointer))
+      let a = try runForward(copied, state: try copied.makeState(), tokens: fixture.tokens).logits
+      let b = try runForward(mapped, state: try mapped.makeState(), tokens: fixture.tokens).logits
+      XCTAssertEqual(a, b, "\(name): copies must hold exactly the mapped values")
+    }
   }
 
   // MARK: Config
@@ -151,7 +173,8 @@ final class StateSpaceLoadingTests: XCTestCase {
       assertPluginError(.invalidArgument, containing: ["position 5"], "\(name) positions with a gap") {
         _ = try runForward(model, state: state, tokens: [1, 2], positions: [3, 5])
       }
-      assertPluginError(.invalidArgument, containing: ["token id \(vocab)", "vocabulary of size \(vocab)"], "\(name) token too large") {
+      let tooLarge = ["token id \(vocab)", "vocabulary of size \(vocab)"]
+      assertPluginError(.invalidArgument, containing: tooLarge, "\(name) token too large") {
         _ = try runForward(model, state: state, tokens: [1, Int32(vocab)])
       }
       assertPluginError(.invalidArgument, containing: ["token id -1"], "\(name) negative token") {
@@ -174,7 +197,8 @@ final class StateSpaceLoadingTests: XCTestCase {
       let n = fixture.tokens.count
       // Out of order, repeated, and a consecutive run.
       let rows: [Int64] = [Int64(n - 1), 5, 6, 7, 5, 0]
-      let result = try runForward(model, state: try model.makeState(), tokens: fixture.tokens, logitRows: rows, wantHidden: true)
+      let result = try runForward(
+        model, state: try model.makeState(), tokens: fixture.tokens, logitRows: rows, wantHidden: true)
       let wanted = rows.flatMap { expected[Int($0) * v..<(Int($0) + 1) * v] }
       assertClose(result.logits, wanted, "\(name) logits of rows \(rows)")
       XCTAssertFalse(result.hidden.contains { $0.isNaN }, "\(name): hidden rows were not all written")
