@@ -12,7 +12,6 @@ public final class LoadedModel: @unchecked Sendable {
   public let plugin: LoadedPlugin
   public let handle: ModelHandle
   public let weightBytes: Int
-  let loadedAt = ContinuousClock.now
   private let files: [SafetensorsFile]
   // The zoo_weights table handed to the plugin, kept alive until unload.
   private let names: [UnsafeMutablePointer<CChar>]

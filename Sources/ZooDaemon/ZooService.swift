@@ -1,3 +1,4 @@
+import Foundation
 import GRPCCore
 import Logging
 import ZooProto
@@ -72,7 +73,11 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
           continue
         case .finished(.success(let last)):
           if !clientGone { try? await response.write(last) }
+          let s = last.stats
+          logger.info(
+            "generate \(model.folder.name) decoder=\(prepared.decoder) prompt=\(s.promptTokens) generated=\(s.generatedTokens) finish=\(last.finishReason) prefill=\(String(format: "%.3f", s.prefillSeconds))s decode=\(String(format: "%.3f", s.decodeSeconds))s\(clientGone ? " (client gone)" : "")")
         case .finished(.failure(let error)):
+          logger.warning("generate \(model.folder.name) failed: \(error.message)")
           failure = error
         }
       }

@@ -90,15 +90,6 @@ public final class ModelHandle: @unchecked Sendable {
     var err = zoo_error.empty
     try check(api.pointee.forward(model, state.pointer, &args, &err), err)
   }
-
-  /// Convenience for tests and tools: logits of every row as an array.
-  public func forward(_ tokens: [Int32], state: State) throws -> [Float] {
-    var logits = [Float](repeating: 0, count: tokens.count * info.vocabularySize)
-    try tokens.withUnsafeBufferPointer { t in
-      try logits.withUnsafeMutableBufferPointer { l in try forward(t, state: state, logits: l.baseAddress) }
-    }
-    return logits
-  }
 }
 
 extension zoo_error {

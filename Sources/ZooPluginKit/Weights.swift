@@ -8,15 +8,18 @@ public final class Weight: @unchecked Sendable {
   public let shape: [Int]
   public let pointer: UnsafePointer<Float>
   private let owned: UnsafeMutablePointer<Float>?
+  /// What keeps borrowed memory alive when it is not zood's (an in-process file).
+  private let keeper: AnyObject?
 
   public var count: Int { shape.reduce(1, *) }
   public var buffer: UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: pointer, count: count) }
 
-  init(name: String, shape: [Int], borrowing pointer: UnsafePointer<Float>) {
+  init(name: String, shape: [Int], borrowing pointer: UnsafePointer<Float>, keeper: AnyObject?) {
     self.name = name
     self.shape = shape
     self.pointer = pointer
     self.owned = nil
+    self.keeper = keeper
   }
 
   init(name: String, shape: [Int], copying values: [Float]) {
@@ -26,6 +29,7 @@ public final class Weight: @unchecked Sendable {
     self.shape = shape
     self.owned = p
     self.pointer = UnsafePointer(p)
+    self.keeper = nil
   }
 
   deinit { owned?.deallocate() }
@@ -35,6 +39,9 @@ public final class Weight: @unchecked Sendable {
 /// Valid until the model is unloaded; models keep `Weight`s instead of copying.
 public struct Weights: @unchecked Sendable {
   private let entries: [String: zoo_tensor_view]
+  /// The in-process file the views point into, kept alive by every borrowed Weight;
+  /// nil for zood's weights, which zood keeps mapped until the model is unloaded.
+  private let file: SafetensorsFile?
 
   init(_ weights: UnsafePointer<zoo_weights>) {
     var entries: [String: zoo_tensor_view] = [:]
@@ -43,13 +50,16 @@ public struct Weights: @unchecked Sendable {
       entries[String(cString: w.names[i]!)] = w.tensors[i]
     }
     self.entries = entries
+    self.file = nil
   }
 
-  /// Weights from a safetensors file opened in-process (tests, benchmarks).
+  /// Weights from a safetensors file opened in-process (tests, benchmarks); the
+  /// tensors keep the file mapped for as long as they live.
   public init(_ file: SafetensorsFile) {
     var entries: [String: zoo_tensor_view] = [:]
     for (name, t) in file.tensors { entries[name] = zoo_tensor_view(t) }
     self.entries = entries
+    self.file = file
   }
 
   public var names: [String] { Array(entries.keys) }
@@ -70,7 +80,7 @@ public struct Weights: @unchecked Sendable {
     let n = shape.reduce(1, *)
     switch zoo_dtype(rawValue: UInt32(view.dtype)) {
     case ZOO_DTYPE_F32:
-      return Weight(name: name, shape: shape, borrowing: view.data.assumingMemoryBound(to: Float.self))
+      return Weight(name: name, shape: shape, borrowing: view.data.assumingMemoryBound(to: Float.self), keeper: file)
     case ZOO_DTYPE_F16:
       let src = view.data.assumingMemoryBound(to: UInt16.self)
       return Weight(name: name, shape: shape, copying: (0..<n).map { Float(Float16(bitPattern: src[$0])) })

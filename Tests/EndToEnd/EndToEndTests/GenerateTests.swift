@@ -32,8 +32,13 @@ final class GenerateTests: XCTestCase {
     super.tearDown()
   }
 
+  /// The shared zood, or a test failure (not a crash) when setUp could not start it.
+  var zood: ZoodInstance {
+    get throws { try XCTUnwrap(Self.zood, "zood did not start; see the setUp failure above") }
+  }
+
   func generate(_ request: Zoo_V1_GenerateRequest) async throws -> [Zoo_V1_GenerateResponse] {
-    try await Self.zood.withClient { zoo, _ in
+    try await zood.withClient { zoo, _ in
       try await zoo.generate(request) { response in
         var all: [Zoo_V1_GenerateResponse] = []
         for try await m in response.messages { all.append(m) }
@@ -158,7 +163,7 @@ final class GenerateTests: XCTestCase {
   func testCancelMidStreamStopsDecoderAndFreesSlot() async throws {
     // zood runs one request per model (--parallel 1): if the cancelled request kept its
     // slot, the request after it would wait forever.
-    let received = try await Self.zood.withClient { zoo, _ in
+    let received = try await zood.withClient { zoo, _ in
       try await zoo.generate(.with {
         $0.model = "mamba-fixture"
         $0.promptTokenIds = [1]
@@ -176,7 +181,7 @@ final class GenerateTests: XCTestCase {
     // The decoder notices within a step and the slot frees.
     var active: Int32 = -1
     for _ in 0..<100 {
-      let loaded = try await Self.zood.withClient { zoo, _ in try await zoo.listLoaded(.init()) }
+      let loaded = try await zood.withClient { zoo, _ in try await zoo.listLoaded(.init()) }
       active = loaded.models.first { $0.name == "mamba-fixture" }?.activeRequests ?? 0
       if active == 0 { break }
       try await Task.sleep(for: .milliseconds(50))
@@ -192,7 +197,7 @@ final class GenerateTests: XCTestCase {
 
   func testDeadlineExceededEndsGeneration() async throws {
     await assertRPCError(.deadlineExceeded, containing: "timed out") {
-      try await Self.zood.withClient { zoo, _ in
+      try await zood.withClient { zoo, _ in
         var options = CallOptions.defaults
         options.timeout = .milliseconds(300)
         return try await zoo.generate(
@@ -252,7 +257,7 @@ final class GenerateTests: XCTestCase {
   }
 
   func testListShowLoadUnloadPs() async throws {
-    try await Self.zood.withClient { zoo, _ in
+    try await zood.withClient { zoo, _ in
       let models = try await zoo.listModels(.init()).models
       XCTAssertEqual(Set(models.map(\.name)), ["mamba-fixture", "mamba2-fixture", "mamba-bytes"])
       XCTAssertTrue(models.allSatisfy { $0.available && $0.plugin == "statespace" })
@@ -280,12 +285,12 @@ final class GenerateTests: XCTestCase {
       XCTAssertFalse(after.models.contains { $0.name == "mamba2-fixture" })
     }
     await assertRPCError(.notFound, containing: "not loaded") {
-      try await Self.zood.withClient { zoo, _ in try await zoo.unloadModel(.with { $0.model = "mamba2-fixture" }) }
+      try await zood.withClient { zoo, _ in try await zoo.unloadModel(.with { $0.model = "mamba2-fixture" }) }
     }
   }
 
   func testHealthServing() async throws {
-    let status = try await Self.zood.withClient { _, client in
+    let status = try await zood.withClient { _, client in
       try await Grpc_Health_V1_Health.Client(wrapping: client).check(.with { $0.service = "zoo.v1.Zoo" }).status
     }
     XCTAssertEqual(status, .serving)

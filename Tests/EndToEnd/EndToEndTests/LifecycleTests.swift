@@ -1,5 +1,8 @@
 import Foundation
+import GRPCCore
 import XCTest
+import ZooProto
+import ZooRPC
 
 /// zood's socket rules and shutdown: a second zood refuses a live socket, a stale one
 /// is replaced, SIGTERM removes the socket and exits 0; the socket is 0600.
@@ -51,5 +54,37 @@ final class LifecycleTests: XCTestCase {
     XCTAssertEqual(r.status, 1)
     XCTAssertTrue(r.stderr.contains("is not a socket"), r.stderr)
     XCTAssertEqual(try String(contentsOfFile: z.socket, encoding: .utf8), "not a socket", "must not touch the file")
+  }
+
+  func testSigtermDuringAStreamCancelsItAndExitsZero() async throws {
+    let z = try ZoodInstance()
+    try z.addModel(from: Paths.fixtures.appendingPathComponent("mamba-hf"), as: "m")
+    try z.start()
+    let last: Zoo_V1_GenerateResponse? = try await z.withClient { zoo, _ in
+      try await zoo.generate(.with {
+        $0.model = "m"
+        $0.promptTokenIds = [1]
+        $0.options = .with { $0.maxTokens = 65536 }
+      }) { response in
+        var last: Zoo_V1_GenerateResponse?
+        var n = 0
+        do {
+          for try await m in response.messages {
+            n += 1
+            if n == 3 { z.process?.terminate() }  // SIGTERM mid-stream
+            last = m
+          }
+        } catch {
+          return nil  // the stream may also end with an error status: acceptable
+        }
+        return last
+      }
+    }
+    if let last {
+      XCTAssertTrue(last.done)
+      XCTAssertEqual(last.finishReason, .cancelled)
+    }
+    XCTAssertEqual(z.stop(), 0, "zood should exit 0 after SIGTERM:\n\(z.log)")
+    XCTAssertFalse(FileManager.default.fileExists(atPath: z.socket))
   }
 }
