@@ -18,8 +18,8 @@ struct ConnectionOptions: ParsableArguments {
   func withZoo<R: Sendable>(_ body: (Zoo_V1_Zoo.Client<HTTP2ClientTransport.Posix>) async throws -> R) async throws -> R {
     let path = socketPath
     guard UnixSocket.isAccepting(path) else {
-      throw CleanExit.message(
-        """
+      throw ZooCLIError(
+        message: """
         zood is not running at \(path).
         Start it with:  zood --models DIR --plugins DIR \(socket.map { "--socket \($0) " } ?? "")&
         (in a zoo checkout, scripts/setup builds zoo and starts zood with the bundled models)

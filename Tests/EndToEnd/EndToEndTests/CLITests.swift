@@ -9,6 +9,7 @@ final class CLITests: XCTestCase {
 
   func testSaysHowToStartZoodWhenNotRunning() throws {
     let r = try zoo(["list", "--socket", "/tmp/zoo-no-such-\(UUID().uuidString.prefix(6)).sock"])
+    XCTAssertNotEqual(r.status, 0, "scripts rely on a failing exit status when zood is down")
     XCTAssertTrue((r.stdout + r.stderr).contains("zood is not running"), r.stdout + r.stderr)
     XCTAssertTrue((r.stdout + r.stderr).contains("zood --models"), r.stdout + r.stderr)
   }
