@@ -73,11 +73,11 @@ extension Runtime {
       throw ZooError.invalidArgument(
         hasText ? "give either prompt or prompt_token_ids, not both" : "the prompt is empty: set prompt (text) or prompt_token_ids")
     }
-    let tokenizer = folder.tokenizer
+    let tokenizer = try? model.tokenizer.get()
     var prompt = request.promptTokenIds
     if hasText {
-      guard let tokenizer else { throw ZooError.failedPrecondition(folder.tokenizerProblem) }
-      prompt = tokenizer.encode(request.prompt)
+      prompt = try model.tokenizer.get().encode(request.prompt)
+      guard !prompt.isEmpty else { throw ZooError.invalidArgument("the prompt tokenizes to no tokens") }
     }
     if let bad = prompt.first(where: { $0 < 0 || Int($0) >= info.vocabularySize }) {
       throw ZooError.invalidArgument(

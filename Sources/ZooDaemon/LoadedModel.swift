@@ -12,6 +12,8 @@ public final class LoadedModel: @unchecked Sendable {
   public let plugin: LoadedPlugin
   public let handle: ModelHandle
   public let weightBytes: Int
+  /// The tokenizer for text prompts, or why there is none.
+  let tokenizer: Result<any Tokenizer, ZooError>
   private let files: [SafetensorsFile]
   // The zoo_weights table handed to the plugin, kept alive until unload.
   private let names: [UnsafeMutablePointer<CChar>]
@@ -64,6 +66,7 @@ public final class LoadedModel: @unchecked Sendable {
     self.maxQueue = maxQueue
     self.weightBytes = files.reduce(0) { $0 + $1.mappedBytes }
     self.slots = Mutex(Slots(keepAlive: keepAlive))
+    self.tokenizer = folder.loadTokenizer()
 
     var weights = zoo_weights(
       size: UInt32(MemoryLayout<zoo_weights>.size), count: Int64(entries.count),

@@ -38,14 +38,29 @@ public struct ModelFolder: Sendable {
 
   public var defaultDecoder: String { settings.defaultDecoder ?? "ar" }
 
-  /// The tokenizer for text prompts, or nil when the model takes token ids only.
-  var tokenizer: (any Tokenizer)? { settings.tokenizer == "bytes" ? ByteTokenizer() : nil }
+  /// How text becomes token ids: "bytes", "tokenizer.json", or "" (token ids only).
+  var tokenizerKind: String {
+    if settings.tokenizer == "bytes" { return "bytes" }
+    return FileManager.default.fileExists(atPath: path + "/tokenizer.json") ? "tokenizer.json" : ""
+  }
 
-  /// A sentence for FAILED_PRECONDITION when a text prompt reaches a model without a tokenizer.
-  var tokenizerProblem: String {
-    FileManager.default.fileExists(atPath: path + "/tokenizer.json")
-      ? "model '\(name)' has a tokenizer.json, which this zood cannot read yet; send prompt_token_ids instead"
-      : "model '\(name)' has no tokenizer (no tokenizer.json, and zoo.json does not say \"tokenizer\": \"bytes\"); send prompt_token_ids instead"
+  /// The tokenizer for text prompts, or the FAILED_PRECONDITION sentence saying why there
+  /// is none. Read once, when the model loads.
+  func loadTokenizer() -> Result<any Tokenizer, ZooError> {
+    switch tokenizerKind {
+    case "bytes":
+      return .success(ByteTokenizer())
+    case "tokenizer.json":
+      do {
+        return .success(try ZooCore.loadTokenizer(path: path + "/tokenizer.json"))
+      } catch {
+        return .failure(.failedPrecondition(
+          "model '\(name)' has a tokenizer.json zoo cannot use exactly: \(error); send prompt_token_ids instead"))
+      }
+    default:
+      return .failure(.failedPrecondition(
+        "model '\(name)' has no tokenizer (no tokenizer.json, and zoo.json does not say \"tokenizer\": \"bytes\"); send prompt_token_ids instead"))
+    }
   }
 
   /// Reads a folder. Never throws: a broken folder comes back with `problem` set, so

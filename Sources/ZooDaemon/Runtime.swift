@@ -105,7 +105,7 @@ public final class Runtime: Sendable {
       if let t = builders[folder.modelType]?.manifest.modelTypes.first(where: { $0.modelType == folder.modelType }) {
         $0.modelType = t
       }
-      $0.tokenizer = folder.tokenizer != nil ? "bytes" : ""
+      $0.tokenizer = folder.tokenizerKind
       $0.parameters = Self.parameterCount(folder)
       $0.license = folder.settings.license ?? ""
     }

@@ -196,3 +196,42 @@ enum FixtureTensors {
     return out
   }
 }
+
+/// The generated protobuf-c sources the C plugins compile with.
+func protobufCSources() throws -> [URL] {
+  let folder = Paths.packageRoot.appendingPathComponent("Plugins/Examples/CBigram/zoo/v1")
+  return try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".pb-c.c") }.sorted()
+    .map { folder.appendingPathComponent($0) }
+}
+
+/// Builds C plugin sources with the same command as Plugins/Examples/CBigram/build.sh.
+func buildCPlugin(_ sources: [URL], into output: URL) throws {
+  let root = Paths.packageRoot
+  let result = try runProcess(
+    "/usr/bin/env",
+    ["cc", "-std=c11", "-O2", "-shared", "-fPIC",
+     "-I", root.appendingPathComponent("Sources/CZooPlugin/include").path,
+     "-I", root.appendingPathComponent("Plugins/Examples/CBigram").path]
+      + sources.map(\.path) + ["-lprotobuf-c", "-lm", "-o", output.path])
+  guard result.status == 0 else { throw ZoodFailure(message: "cc failed for \(sources):\n\(result.stderr)") }
+}
+
+/// Builds the C example plugin (a bigram model and a greedy decoder).
+func buildBigramPlugin(into output: URL) throws {
+  let bigram = Paths.packageRoot.appendingPathComponent("Plugins/Examples/CBigram/bigram.c")
+  try buildCPlugin([bigram] + protobufCSources(), into: output)
+}
+
+/// Writes a bigram model folder: row t of the table holds the logits of the token after t.
+func writeBigramModel(at folder: URL, vocabulary: Int, table: [Float]) throws {
+  try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+  try #"{"model_type": "bigram", "vocab_size": \#(vocabulary)}"#.write(
+    to: folder.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
+  // One F32 tensor, written by hand so the test does not rely on zoo's own writer.
+  let header = #"{"bigram.logits":{"dtype":"F32","shape":[\#(vocabulary),\#(vocabulary)],"data_offsets":[0,\#(table.count * 4)]}}"#
+  var bytes: [UInt8] = []
+  withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { bytes += $0 }
+  bytes += Array(header.utf8)
+  table.withUnsafeBytes { bytes += $0 }
+  try Data(bytes).write(to: folder.appendingPathComponent("model.safetensors"))
+}

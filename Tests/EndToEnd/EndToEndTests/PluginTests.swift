@@ -8,34 +8,10 @@ import ZooRPC
 /// protobuf-c) serves a model and a decoder; each broken plugin is listed FAILED
 /// with its reason while the Swift plugins keep serving.
 final class PluginTests: XCTestCase {
-  /// Builds a C plugin source with the same command as Plugins/Examples/CBigram/build.sh.
-  func buildCPlugin(_ sources: [URL], into output: URL) throws {
-    let root = Paths.packageRoot
-    let result = try runProcess(
-      "/usr/bin/env",
-      ["cc", "-std=c11", "-O2", "-shared", "-fPIC",
-       "-I", root.appendingPathComponent("Sources/CZooPlugin/include").path,
-       "-I", root.appendingPathComponent("Plugins/Examples/CBigram").path]
-        + sources.map(\.path) + ["-lprotobuf-c", "-o", output.path])
-    guard result.status == 0 else { throw ZoodFailure(message: "cc failed for \(sources):\n\(result.stderr)") }
-  }
-
-  /// Writes a safetensors file by hand: one F32 tensor.
-  func writeSafetensors(_ url: URL, name: String, shape: [Int], values: [Float]) throws {
-    let header = #"{"\#(name)":{"dtype":"F32","shape":\#(shape),"data_offsets":[0,\#(values.count * 4)]}}"#
-    var bytes: [UInt8] = []
-    withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { bytes += $0 }
-    bytes += Array(header.utf8)
-    values.withUnsafeBytes { bytes += $0 }
-    try Data(bytes).write(to: url)
-  }
-
   func testCPluginServesAndBadPluginsFailWithReasons() async throws {
     let zood = try ZoodInstance()
-    let example = Paths.packageRoot.appendingPathComponent("Plugins/Examples/CBigram")
-    let pbc = try FileManager.default.contentsOfDirectory(atPath: example.appendingPathComponent("zoo/v1").path)
-      .filter { $0.hasSuffix(".pb-c.c") }.map { example.appendingPathComponent("zoo/v1/\($0)") }
-    try buildCPlugin([example.appendingPathComponent("bigram.c")] + pbc, into: zood.plugins.appendingPathComponent("libcbigram.so"))
+    try buildBigramPlugin(into: zood.plugins.appendingPathComponent("libcbigram.so"))
+    let pbc = try protobufCSources()
     let bad = Paths.packageRoot.appendingPathComponent("Tests/Fixtures/BadPlugins")
     let badCases = ["missing_entry", "wrong_abi_major", "invalid_manifest", "empty_manifest_name", "init_fails"]
     for name in badCases {
@@ -55,11 +31,7 @@ final class PluginTests: XCTestCase {
       4, 0, 0, 0,  // 2 → 0
       0, 0, 6, 1,  // 3 → 2
     ]
-    let bigram = zood.models.appendingPathComponent("bigram4")
-    try FileManager.default.createDirectory(at: bigram, withIntermediateDirectories: true)
-    try #"{"model_type": "bigram", "vocab_size": 4}"#.write(
-      to: bigram.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
-    try writeSafetensors(bigram.appendingPathComponent("model.safetensors"), name: "bigram.logits", shape: [4, 4], values: table)
+    try writeBigramModel(at: zood.models.appendingPathComponent("bigram4"), vocabulary: 4, table: table)
     try zood.addModel(from: Paths.fixtures.appendingPathComponent("mamba-hf"), as: "mamba-fixture")
     try zood.start()
 
