@@ -29,18 +29,14 @@ final class BundledModelTests: XCTestCase {
     try z.start()
     try await z.withClient { zoo, _ in
       for case let p in reference.prompts {
-        let messages = try await zoo.generate(.with {
+        let messages = try await z.generate(.with {
           $0.model = "mamba-shakespeare"
           $0.prompt = p.prompt
           $0.options = .with {
             $0.maxTokens = Int32(p.greedy_ids.count)
             $0.temperature = 0
           }
-        }) { response in
-          var all: [Zoo_V1_GenerateResponse] = []
-          for try await m in response.messages { all.append(m) }
-          return all
-        }
+        })
         let decided = p.top2_margins.firstIndex { $0 < 1e-3 } ?? p.greedy_ids.count
         XCTAssertGreaterThanOrEqual(decided, 16, "reference for \(p.prompt.debugDescription) has an early near-tie")
         let ids = messages.flatMap(\.tokenIds)

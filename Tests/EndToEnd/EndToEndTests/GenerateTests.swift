@@ -38,13 +38,7 @@ final class GenerateTests: XCTestCase {
   }
 
   func generate(_ request: Zoo_V1_GenerateRequest) async throws -> [Zoo_V1_GenerateResponse] {
-    try await zood.withClient { zoo, _ in
-      try await zoo.generate(request) { response in
-        var all: [Zoo_V1_GenerateResponse] = []
-        for try await m in response.messages { all.append(m) }
-        return all
-      }
-    }
+    try await zood.generate(request)
   }
 
   /// The last prompt position's logprobs through gRPC match the official fixture.

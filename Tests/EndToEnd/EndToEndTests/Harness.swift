@@ -144,6 +144,17 @@ final class ZoodInstance: @unchecked Sendable {
     }
   }
 
+  /// Runs one Generate and returns every streamed message.
+  func generate(_ request: Zoo_V1_GenerateRequest) async throws -> [Zoo_V1_GenerateResponse] {
+    try await withClient { zoo, _ in
+      try await zoo.generate(request) { response in
+        var all: [Zoo_V1_GenerateResponse] = []
+        for try await m in response.messages { all.append(m) }
+        return all
+      }
+    }
+  }
+
   deinit {
     stop()
     try? FileManager.default.removeItem(at: root)

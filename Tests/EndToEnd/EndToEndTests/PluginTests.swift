@@ -63,7 +63,7 @@ final class PluginTests: XCTestCase {
 
       // The C model, driven by the C decoder and by the Swift `ar` decoder alike.
       for decoder in ["greedy_c", "ar"] {
-        let messages = try await zoo.generate(.with {
+        let messages = try await zood.generate(.with {
           $0.model = "bigram4"
           $0.promptTokenIds = [0]
           $0.options = .with {
@@ -72,11 +72,7 @@ final class PluginTests: XCTestCase {
             $0.temperature = 0
             $0.logprobs = 2
           }
-        }) { response in
-          var all: [Zoo_V1_GenerateResponse] = []
-          for try await m in response.messages { all.append(m) }
-          return all
-        }
+        })
         XCTAssertEqual(messages.flatMap(\.tokenIds), [1, 3, 2, 0, 1, 3], "decoder \(decoder)")
         // After token 0 the logits are [0, 5, 1, 0]: logprob of 1 is 5 - logsumexp.
         let lse = log(exp(0.0) + exp(5.0) + exp(1.0) + exp(0.0))

@@ -48,18 +48,14 @@ final class TokenizerTests: XCTestCase {
     try z.start()
 
     try await z.withClient { zoo, _ in
-      let messages = try await zoo.generate(.with {
+      let messages = try await z.generate(.with {
         $0.model = "bpe-bigram"
         $0.prompt = prompt.text
         $0.options = .with {
           $0.maxTokens = Int32(answer.ids.count)
           $0.temperature = 0
         }
-      }) { response in
-        var all: [Zoo_V1_GenerateResponse] = []
-        for try await m in response.messages { all.append(m) }
-        return all
-      }
+      })
       XCTAssertEqual(messages.last?.stats.promptTokens, Int32(prompt.ids.count), "prompt tokenized as HF does")
       XCTAssertEqual(messages.flatMap(\.tokenIds), answer.ids)
       XCTAssertEqual(messages.map(\.text).joined(), answer.decoded)
