@@ -50,9 +50,15 @@ public enum Kernels {
     p = p * f + 5.550_332_471_162_809e-2
     p = p * f + 2.402_264_791_363_012e-1
     p = p * f + 6.931_472_028_550_421e-1
+    return (p * f + 1) * powerOfTwo(roundedBy: shifted)
+  }
+
+  /// 2^k per lane, where `shifted` = k + 1.5·2^23 (so k sits in the low mantissa
+  /// bits): k is moved into the exponent field directly.
+  @inlinable @inline(__always)
+  static func powerOfTwo(roundedBy shifted: SIMD8<Float>) -> SIMD8<Float> {
     let kBits = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
-    let scale = unsafeBitCast((kBits &+ 127) &<< 23, to: SIMD8<Float>.self)
-    return (p * f + 1) * scale
+    return unsafeBitCast((kBits &+ 127) &<< 23, to: SIMD8<Float>.self)
   }
 
   /// e^x for x already in [-87.3, 88.3]: Cody–Waite reduction x = k·ln2 + r with
@@ -73,10 +79,7 @@ public enum Kernels {
     p = p * r + 4.166_579_589_4e-2
     p = p * r + 1.666_666_545_9e-1
     p = p * r + 5.000_000_120_1e-1
-    let er = p * r2 + r + 1
-    let kBits = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
-    let scale = unsafeBitCast((kBits &+ 127) &<< 23, to: SIMD8<Float>.self)
-    return er * scale
+    return (p * r2 + r + 1) * powerOfTwo(roundedBy: shifted)
   }
 
   /// ln(1 + u) per lane for u in [0, 1] (about 2 ulp), as the softplus tail needs.

@@ -53,10 +53,13 @@ extension Runtime {
     return o
   }
 
-  /// Validates a request against the model it names and resolves the decoder.
-  func prepare(_ request: Zoo_V1_GenerateRequest, model: LoadedModel) throws -> PreparedGeneration {
+  /// Checks a request against the model it names and resolves the decoder; `options`
+  /// are the request's options after `validate`.
+  func prepare(
+    _ request: Zoo_V1_GenerateRequest, options validated: Zoo_V1_GenerateOptions, model: LoadedModel
+  ) throws -> PreparedGeneration {
     let folder = model.folder
-    var options = try Self.validate(request.options)
+    var options = validated
     let decoderName = options.decoder.isEmpty ? folder.defaultDecoder : options.decoder
     guard let decoder = decoders[decoderName] else {
       throw ZooError.invalidArgument(

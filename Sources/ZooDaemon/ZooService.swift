@@ -41,10 +41,10 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
     let requestContext = RequestContext()
     let received = ContinuousClock.now
     // 1. Validate options that need no model, so a bad request never loads one.
-    _ = try mapped { try Runtime.validate(request.options) }
+    let options = try mapped { try Runtime.validate(request.options) }
     // 2. Find (and if needed load) the model, then check the request against it.
     let model = try await mappedAsync { try await runtime.model(request.model) }
-    let prepared = try mapped { try runtime.prepare(request, model: model) }
+    let prepared = try mapped { try runtime.prepare(request, options: options, model: model) }
     guard let decoder = runtime.decoders[prepared.decoder]?.plugin else {
       throw RPCError(code: .invalidArgument, message: "unknown decoder '\(prepared.decoder)'")
     }
