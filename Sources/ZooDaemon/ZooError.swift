@@ -16,6 +16,7 @@ public struct ZooError: Error, CustomStringConvertible, Sendable {
   static func unavailable(_ m: String) -> Self { .init(code: .unavailable, message: m) }
   static func resourceExhausted(_ m: String) -> Self { .init(code: .resourceExhausted, message: m) }
   static func cancelled(_ m: String) -> Self { .init(code: .cancelled, message: m) }
+  static func deadlineExceeded(_ m: String) -> Self { .init(code: .deadlineExceeded, message: m) }
   static func internalError(_ m: String) -> Self { .init(code: .internalError, message: m) }
 
   /// A plugin's zoo_status: the numbers were chosen to equal gRPC's codes.

@@ -35,11 +35,33 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
     try mapped { try runtime.showModel(request.model) }
   }
 
+  /// Generate with the request metadata in reach: the client's `grpc-timeout` tells a
+  /// deadline from a cancel, so a request that runs out of time ends DEADLINE_EXCEEDED
+  /// (not OK with finish CANCELLED), whichever side's timer fires first.
+  public func generate(
+    request: ServerRequest<Zoo_V1_GenerateRequest>, context: ServerContext
+  ) async throws -> StreamingServerResponse<Zoo_V1_GenerateResponse> {
+    let received = ContinuousClock.now
+    let deadline = request.metadata[stringValues: "grpc-timeout"].first { _ in true }
+      .flatMap(Self.parseTimeout).map { received + $0 }
+    return StreamingServerResponse { writer in
+      try await generate(request: request.message, response: writer, received: received, deadline: deadline)
+      return [:]
+    }
+  }
+
+  /// Required by `SimpleServiceProtocol`; gRPC calls the overload above.
   public func generate(
     request: Zoo_V1_GenerateRequest, response: RPCWriter<Zoo_V1_GenerateResponse>, context: ServerContext
   ) async throws {
+    try await generate(request: request, response: response, received: .now, deadline: nil)
+  }
+
+  func generate(
+    request: Zoo_V1_GenerateRequest, response: RPCWriter<Zoo_V1_GenerateResponse>,
+    received: ContinuousClock.Instant, deadline: ContinuousClock.Instant?
+  ) async throws {
     let requestContext = RequestContext()
-    let received = ContinuousClock.now
     // 1. Validate options that need no model, so a bad request never loads one.
     let options = try mapped { try Runtime.validate(request.options) }
     // 2. Find (and if needed load) the model, then check the request against it.
@@ -72,7 +94,12 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
         case .token:
           continue
         case .finished(.success(let last)):
-          if !clientGone { try? await response.write(last) }
+          if last.finishReason == .cancelled, let deadline, ContinuousClock.now >= deadline {
+            failure = .deadlineExceeded(
+              "timed out: the client's deadline passed after \(last.stats.generatedTokens) generated tokens")
+          } else if !clientGone {
+            try? await response.write(last)
+          }
           let s = last.stats
           logger.info(
             "generate \(model.folder.name) decoder=\(prepared.decoder) prompt=\(s.promptTokens) generated=\(s.generatedTokens) finish=\(last.finishReason) prefill=\(String(format: "%.3f", s.prefillSeconds))s decode=\(String(format: "%.3f", s.decodeSeconds))s\(clientGone ? " (client gone)" : "")")
@@ -87,6 +114,20 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
     } onCancelRPC: {
       requestContext.cancel()
       model.cancelWaiter(for: requestContext)
+    }
+  }
+
+  /// `grpc-timeout` per the gRPC HTTP/2 spec: up to 8 digits and a unit (H M S m u n).
+  static func parseTimeout(_ value: String) -> Duration? {
+    guard let unit = value.last, let amount = Int64(value.dropLast()), amount >= 0, value.count <= 9 else { return nil }
+    switch unit {
+    case "H": return .seconds(amount * 3600)
+    case "M": return .seconds(amount * 60)
+    case "S": return .seconds(amount)
+    case "m": return .milliseconds(amount)
+    case "u": return .microseconds(amount)
+    case "n": return .nanoseconds(amount)
+    default: return nil
     }
   }
 
