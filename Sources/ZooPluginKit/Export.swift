@@ -104,7 +104,7 @@ public func exportPlugin(
     modelAPI.initialize(to: zoo_model_api(
       size: UInt32(MemoryLayout<zoo_model_api>.size), load: modelLoad, unload: modelUnload,
       describe: modelDescribe, state_new: stateNew, state_free: stateFree, state_length: stateLength,
-      state_copy: stateCopy, state_truncate: stateTruncate, forward: modelForward))
+      state_copy: stateCopy, state_truncate: stateTruncate, forward: modelForward, embed: modelEmbed))
     let decoderAPI = UnsafeMutablePointer<zoo_decoder_api>.allocate(capacity: 1)
     decoderAPI.initialize(to: zoo_decoder_api(size: UInt32(MemoryLayout<zoo_decoder_api>.size), run: decoderRun))
 
@@ -184,6 +184,7 @@ private let modelDescribe: @convention(c) (OpaquePointer?, UnsafeMutablePointer<
   out.state_is_fixed = i.stateIsFixed ? 1 : 0
   out.state_bytes = Int64(i.stateBytes)
   out.weight_bytes = Int64(i.weightBytes)
+  out.embedding_size = box(model).model is any EmbeddingModel ? Int64(i.embeddingSize) : 0
   // Write no more than the caller's struct holds (it may be an older minor).
   withUnsafeBytes(of: &out) { src in
     UnsafeMutableRawPointer(info).copyMemory(
@@ -250,6 +251,30 @@ private let modelForward: @convention(c) (
       throw PluginError.invalidArgument("logit row \(bad) is outside the \(n) tokens of this call")
     }
     try box(model).model.forward(input, state: stateBox(state).state, output: ForwardOutput(logits: a.logits, hidden: a.hidden))
+  }
+}
+
+private let modelEmbed: @convention(c) (
+  OpaquePointer?, UnsafePointer<zoo_embed_args>?, UnsafeMutablePointer<zoo_error>?
+) -> Int32 = { model, args, err in
+  catchingPluginErrors(err) {
+    guard let args else { throw PluginError.invalidArgument("embed needs args") }
+    guard let embedder = box(model).model as? any EmbeddingModel, embedder.info.embeddingSize > 0 else {
+      throw PluginError.failedPrecondition("this model does not produce embeddings")
+    }
+    let a = args.pointee
+    guard a.n_sequences > 0, a.n_tokens > 0, let tokens = a.tokens, let lengths = a.lengths, let out = a.embeddings
+    else { throw PluginError.invalidArgument("embed needs at least one sequence, its tokens and an output buffer") }
+    let lengthBuffer = UnsafeBufferPointer(start: lengths, count: Int(a.n_sequences))
+    guard lengthBuffer.allSatisfy({ $0 >= 1 }), lengthBuffer.reduce(0, +) == a.n_tokens else {
+      throw PluginError.invalidArgument("embed lengths must each be >= 1 and sum to n_tokens (\(a.n_tokens))")
+    }
+    let request = a.request
+    try embedder.embed(
+      EmbeddingBatch(
+        tokens: UnsafeBufferPointer(start: tokens, count: Int(a.n_tokens)), lengths: lengthBuffer,
+        isCancelled: { PluginHost.isCancelled(request) }),
+      into: out)
   }
 }
 

@@ -21,11 +21,14 @@ public struct ModelInfo: Sendable {
   /// Fixed state bytes, or bytes per token when growing.
   public var stateBytes: Int
   public var weightBytes: Int
+  /// Length of the vectors `EmbeddingModel.embed` returns; 0 = cannot embed.
+  public var embeddingSize: Int
 
   public init(
     vocabularySize: Int, hiddenSize: Int, maxPositions: Int = 0, maskKinds: Set<MaskKind> = [.causal],
-    stateIsFixed: Bool, stateBytes: Int, weightBytes: Int
+    stateIsFixed: Bool, stateBytes: Int, weightBytes: Int, embeddingSize: Int = 0
   ) {
+    self.embeddingSize = embeddingSize
     self.vocabularySize = vocabularySize
     self.hiddenSize = hiddenSize
     self.maxPositions = maxPositions
@@ -103,6 +106,31 @@ public protocol Model: AnyObject, Sendable {
   var info: ModelInfo { get }
   func makeState() throws -> any ModelState
   func forward(_ input: ForwardInput, state: any ModelState, output: ForwardOutput) throws
+}
+
+/// A batch of independent sequences to embed, packed one after another.
+public struct EmbeddingBatch {
+  /// Every sequence's ids, concatenated.
+  public var tokens: UnsafeBufferPointer<Int32>
+  /// One length per sequence, each >= 1, summing to tokens.count.
+  public var lengths: UnsafeBufferPointer<Int64>
+  /// Polled between sequences or layers; true once the request is cancelled.
+  public var isCancelled: () -> Bool
+
+  public init(
+    tokens: UnsafeBufferPointer<Int32>, lengths: UnsafeBufferPointer<Int64>, isCancelled: @escaping () -> Bool = { false }
+  ) {
+    self.tokens = tokens
+    self.lengths = lengths
+    self.isCancelled = isCancelled
+  }
+}
+
+/// A model that turns whole sequences into single vectors (sentence embeddings).
+/// `info.embeddingSize` must be the vector length.
+public protocol EmbeddingModel: Model {
+  /// Writes lengths.count × info.embeddingSize floats to `embeddings`.
+  func embed(_ batch: EmbeddingBatch, into embeddings: UnsafeMutablePointer<Float>) throws
 }
 
 /// Everything a model builder gets: the folder's config.json, its weights, the host.

@@ -22,7 +22,30 @@ public final class ModelHandle: @unchecked Sendable {
     info = ModelInfo(
       vocabularySize: Int(raw.vocab_size), hiddenSize: Int(raw.hidden_size), maxPositions: Int(raw.max_positions),
       maskKinds: kinds, stateIsFixed: raw.state_is_fixed != 0, stateBytes: Int(raw.state_bytes),
-      weightBytes: Int(raw.weight_bytes))
+      weightBytes: Int(raw.weight_bytes), embeddingSize: Int(raw.embedding_size))
+  }
+
+  /// One vector of `info.embeddingSize` floats per sequence; sequence i is
+  /// `lengths[i]` tokens of `tokens`.
+  public func embed(
+    _ tokens: UnsafeBufferPointer<Int32>, lengths: UnsafeBufferPointer<Int64>,
+    into embeddings: UnsafeMutablePointer<Float>, request: OpaquePointer? = nil
+  ) throws {
+    // Tables of ABI 1.0 end before the embed slot.
+    let slot = MemoryLayout<zoo_model_api>.offset(of: \zoo_model_api.embed)!
+    guard info.embeddingSize > 0, Int(api.pointee.size) >= slot + MemoryLayout<UnsafeRawPointer>.size,
+      let embedFn = api.pointee.embed
+    else { throw PluginError.failedPrecondition("this model does not produce embeddings") }
+    var args = zoo_embed_args()
+    args.size = UInt32(MemoryLayout<zoo_embed_args>.size)
+    args.tokens = tokens.baseAddress
+    args.lengths = lengths.baseAddress
+    args.n_sequences = Int64(lengths.count)
+    args.n_tokens = Int64(tokens.count)
+    args.embeddings = embeddings
+    args.request = request
+    var err = zoo_error.empty
+    try check(embedFn(model, &args, &err), err)
   }
 
   /// A per-sequence state, freed when the last reference goes.

@@ -47,7 +47,7 @@ extern "C" {
 #endif
 
 #define ZOO_ABI_MAJOR 1
-#define ZOO_ABI_MINOR 0
+#define ZOO_ABI_MINOR 1
 
 /* The exported entry symbol's name, for dlsym. */
 #define ZOO_PLUGIN_ENTRY_SYMBOL "zoo_plugin_init"
@@ -186,9 +186,24 @@ typedef struct zoo_model_info {
   int32_t state_is_fixed;     /* 1: state size independent of length (recurrent) */
   int64_t state_bytes;        /* fixed state bytes, or bytes per token when growing */
   int64_t weight_bytes;       /* bytes of weights the model reads */
+  /* Since 1.1. Length of the vectors `embed` returns; 0 = the model cannot embed. */
+  int64_t embedding_size;
 } zoo_model_info;
 
-/* One forward call over `n_tokens` new tokens of one sequence. */
+/* One forward call over `n_tokens` tokens of one sequence.
+ *
+ * Models with a key/value cache keep one cache slot per position. A forward call
+ * writes each token's keys and values at its position, overwriting a slot that is
+ * already there, and the state's length becomes max(length, largest position + 1);
+ * positions must leave no hole (each is <= the length before the call, counting
+ * the call's own earlier tokens). The call's tokens are its queries: each attends
+ * to the cached slots and the call's own tokens as the mask allows, by position:
+ *   causal:        key position <= query position;
+ *   bidirectional: every position < the new length;
+ *   block-causal:  key position / block_size <= query position / block_size.
+ * So a subset of positions can be re-run against the cache, and cached keys and
+ * values replaced, by passing just those positions. Recurrent models accept only
+ * positions that continue the sequence. */
 typedef struct zoo_forward_args {
   uint32_t size;
   const int32_t *tokens;      /* n_tokens ids */
@@ -207,6 +222,17 @@ typedef struct zoo_forward_args {
                                  (after the final norm), or NULL */
   const zoo_request *request; /* for is_cancelled during long prefills; may be NULL */
 } zoo_forward_args;
+
+/* Since 1.1: a batch of sequences to embed (see zoo_model_api.embed). */
+typedef struct zoo_embed_args {
+  uint32_t size;
+  const int32_t *tokens;      /* all sequences' ids, concatenated */
+  const int64_t *lengths;     /* n_sequences lengths, each >= 1, summing to n_tokens */
+  int64_t n_sequences;
+  int64_t n_tokens;
+  float *embeddings;          /* caller-owned, n_sequences * embedding_size floats */
+  const zoo_request *request; /* for is_cancelled during long batches; may be NULL */
+} zoo_embed_args;
 
 typedef struct zoo_model_api {
   uint32_t size;
@@ -229,6 +255,14 @@ typedef struct zoo_model_api {
    * ZOO_ERR_FAILED_PRECONDITION) leave the state unchanged. After any other failure,
    * cancellation included, the state must only be freed. */
   int32_t (*forward)(const zoo_model *model, zoo_state *state, const zoo_forward_args *args, zoo_error *err);
+  /* Since 1.1; optional (may be NULL, or absent when size says so). Sentence
+   * embeddings for a batch of independent sequences, packed one after another:
+   * sequence i is `lengths[i]` tokens of `tokens`. Each sequence is encoded on its
+   * own (no state, nothing shared) and pooled as the model folder says (e.g.
+   * sentence-transformers' modules.json). Writes n_sequences * embedding_size
+   * floats to the caller-owned `embeddings`. Models that describe embedding_size 0
+   * return ZOO_ERR_FAILED_PRECONDITION. */
+  int32_t (*embed)(const zoo_model *model, const zoo_embed_args *args, zoo_error *err);
 } zoo_model_api;
 
 /* ---------------------------------------------------------------------------------
