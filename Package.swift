@@ -30,6 +30,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0", traits: []),
     .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
   ],
   targets: [
     // The C ABI between zood and plugins. Header-only contract plus its small helpers.
@@ -66,6 +67,7 @@ let package = Package(
       dependencies: [
         "ZooCore", "ZooProto", "ZooRPC",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Crypto", package: "swift-crypto"),
       ] + grpc),
     .executableTarget(
       name: "zoo-bench",

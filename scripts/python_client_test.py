@@ -45,8 +45,15 @@ def main():
     models = os.path.join(work, "models")
     os.makedirs(plugins, mode=0o700)
     os.makedirs(os.path.join(models, "mamba-bytes"))
-    for lib in ["libZooStateSpace.so", "libZooAutoregressive.so"]:
+    for lib in ["libZooStateSpace.so", "libZooAutoregressive.so", "libZooTransformer.so"]:
         shutil.copy(os.path.join(bin_dir, lib), plugins)
+    # all-MiniLM-L6-v2 as `zoo pull minilm` installed it (scripts/test sets the variable).
+    minilm = os.environ.get("ZOO_MINILM_MODEL", "")
+    if minilm and os.path.isdir(minilm):
+        os.symlink(minilm, os.path.join(models, "minilm"))
+    else:
+        print("SKIP  Embed with minilm: ZOO_MINILM_MODEL is not set to an installed minilm (run `zoo pull minilm`)")
+        minilm = ""
     for f in ["config.json", "model.safetensors"]:
         shutil.copy(os.path.join(FIXTURES, "mamba-hf", f), os.path.join(models, "mamba-bytes"))
     with open(os.path.join(models, "mamba-bytes", "zoo.json"), "w") as f:
@@ -130,6 +137,22 @@ def main():
             check("deadline is DEADLINE_EXCEEDED", False)
         except grpc.RpcError as e:
             check("deadline is DEADLINE_EXCEEDED", e.code() == grpc.StatusCode.DEADLINE_EXCEEDED, e.code())
+
+        try:
+            stub.Embed(zoo_pb2.EmbedRequest(model="mamba-bytes", texts=["hello"]))
+            check("Embed on a model that cannot embed is FAILED_PRECONDITION", False)
+        except grpc.RpcError as e:
+            check("Embed on a model that cannot embed is FAILED_PRECONDITION",
+                  e.code() == grpc.StatusCode.FAILED_PRECONDITION, e.code())
+        if minilm:
+            r = stub.Embed(zoo_pb2.EmbedRequest(model="minilm", texts=["a cat sits on the mat", "a kitten rests on a rug",
+                                                                       "stock markets fell sharply"]))
+            v = [list(e.values) for e in r.embeddings]
+            dot = lambda a, b: sum(x * y for x, y in zip(a, b))
+            check("Embed returns 3 unit vectors of 384", r.dimensions == 384 and len(v) == 3 and
+                  all(abs(dot(x, x) - 1) < 1e-4 for x in v), r.dimensions)
+            check("similar sentences are closer than unrelated ones", dot(v[0], v[1]) > dot(v[0], v[2]) + 0.2,
+                  (dot(v[0], v[1]), dot(v[0], v[2])))
 
         health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""))
         check("health is SERVING", health.status == health_pb2.HealthCheckResponse.SERVING)

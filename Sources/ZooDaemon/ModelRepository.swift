@@ -38,6 +38,15 @@ public struct ModelFolder: Sendable {
 
   public var defaultDecoder: String { settings.defaultDecoder ?? "ar" }
 
+  /// sentence-transformers' `max_seq_length` (sentence_bert_config.json): the token
+  /// count embeddings are cut to, which may differ from tokenizer.json's truncation.
+  var embeddingMaxTokens: Int? {
+    guard let data = FileManager.default.contents(atPath: path + "/sentence_bert_config.json"),
+      let obj = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+    else { return nil }
+    return (obj["max_seq_length"] as? Int).flatMap { $0 > 0 ? $0 : nil }
+  }
+
   /// How text becomes token ids: "bytes", "tokenizer.json", or "" (token ids only).
   var tokenizerKind: String {
     if settings.tokenizer == "bytes" { return "bytes" }

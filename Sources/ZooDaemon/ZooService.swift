@@ -117,6 +117,25 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
     }
   }
 
+  public func embed(request: Zoo_V1_EmbedRequest, context: ServerContext) async throws -> Zoo_V1_EmbedResponse {
+    let requestContext = RequestContext()
+    let model = try await mappedAsync { try await runtime.model(request.model) }
+    let prepared = try mapped { try runtime.prepareEmbedding(request, model: model) }
+    return try await withRPCCancellationHandler {
+      let token = shutdown.register(requestContext)
+      defer { shutdown.unregister(token) }
+      try await mappedAsync { try await model.acquireSlot(for: requestContext) }
+      defer { model.releaseSlot() }
+      let response = try await mappedAsync { try await runtime.embed(prepared, model: model, request: requestContext) }
+      logger.info(
+        "embed \(model.folder.name) texts=\(request.texts.count) tokens=\(response.totalTokens) model=\(String(format: "%.3f", response.seconds))s")
+      return response
+    } onCancelRPC: {
+      requestContext.cancel()
+      model.cancelWaiter(for: requestContext)
+    }
+  }
+
   /// `grpc-timeout` per the gRPC HTTP/2 spec: up to 8 digits and a unit (H M S m u n).
   static func parseTimeout(_ value: String) -> Duration? {
     guard let unit = value.last, let amount = Int64(value.dropLast()), amount >= 0, value.count <= 9 else { return nil }

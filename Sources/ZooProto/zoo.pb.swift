@@ -644,6 +644,78 @@ public nonisolated struct Zoo_V1_LoadedModel: Sendable {
   public init() {}
 }
 
+public nonisolated struct Zoo_V1_EmbedRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Model name, as in ListModels.
+  public var model: String = String()
+
+  /// The texts, at least one and at most 1024; each is embedded on its own.
+  public var texts: [String] = []
+
+  /// A text longer than the model takes (sentence-transformers' max_seq_length, else
+  /// the model's positions) is cut to fit when true or unset, as sentence-transformers
+  /// does; when false it is refused with INVALID_ARGUMENT.
+  public var truncate: Bool {
+    get {_truncate ?? false}
+    set {_truncate = newValue}
+  }
+  /// Returns true if `truncate` has been explicitly set.
+  public var hasTruncate: Bool {self._truncate != nil}
+  /// Clears the value of `truncate`. Subsequent reads from it will return its default value.
+  public mutating func clearTruncate() {self._truncate = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _truncate: Bool? = nil
+}
+
+/// One text's embedding.
+public nonisolated struct Zoo_V1_Embedding: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The vector, embedding_size floats (unit length when the model normalises).
+  public var values: [Float] = []
+
+  /// Tokens the model read, special tokens included, after any truncation.
+  public var tokens: Int32 = 0
+
+  /// True when the text was cut to the model's maximum length.
+  public var truncated: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Zoo_V1_EmbedResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// One per text, in the request's order.
+  public var embeddings: [Zoo_V1_Embedding] = []
+
+  /// Length of every vector.
+  public var dimensions: Int32 = 0
+
+  /// Sum of the embeddings' token counts.
+  public var totalTokens: Int32 = 0
+
+  /// Seconds spent in the model (tokenising excluded).
+  public var seconds: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "zoo.v1"
@@ -1562,6 +1634,135 @@ nonisolated extension Zoo_V1_LoadedModel: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.queuedRequests != rhs.queuedRequests {return false}
     if lhs.idleSeconds != rhs.idleSeconds {return false}
     if lhs.expiresInSeconds != rhs.expiresInSeconds {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Zoo_V1_EmbedRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".EmbedRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}model\0\u{1}texts\0\u{1}truncate\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.model) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.texts) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self._truncate) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.model.isEmpty {
+      try visitor.visitSingularStringField(value: self.model, fieldNumber: 1)
+    }
+    if !self.texts.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.texts, fieldNumber: 2)
+    }
+    try { if let v = self._truncate {
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Zoo_V1_EmbedRequest, rhs: Zoo_V1_EmbedRequest) -> Bool {
+    if lhs.model != rhs.model {return false}
+    if lhs.texts != rhs.texts {return false}
+    if lhs._truncate != rhs._truncate {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Zoo_V1_Embedding: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Embedding"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}values\0\u{1}tokens\0\u{1}truncated\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedFloatField(value: &self.values) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.tokens) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.truncated) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.values.isEmpty {
+      try visitor.visitPackedFloatField(value: self.values, fieldNumber: 1)
+    }
+    if self.tokens != 0 {
+      try visitor.visitSingularInt32Field(value: self.tokens, fieldNumber: 2)
+    }
+    if self.truncated != false {
+      try visitor.visitSingularBoolField(value: self.truncated, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Zoo_V1_Embedding, rhs: Zoo_V1_Embedding) -> Bool {
+    if lhs.values != rhs.values {return false}
+    if lhs.tokens != rhs.tokens {return false}
+    if lhs.truncated != rhs.truncated {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Zoo_V1_EmbedResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".EmbedResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}embeddings\0\u{1}dimensions\0\u{3}total_tokens\0\u{1}seconds\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.embeddings) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.dimensions) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.totalTokens) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.seconds) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.embeddings.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.embeddings, fieldNumber: 1)
+    }
+    if self.dimensions != 0 {
+      try visitor.visitSingularInt32Field(value: self.dimensions, fieldNumber: 2)
+    }
+    if self.totalTokens != 0 {
+      try visitor.visitSingularInt32Field(value: self.totalTokens, fieldNumber: 3)
+    }
+    if self.seconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.seconds, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Zoo_V1_EmbedResponse, rhs: Zoo_V1_EmbedResponse) -> Bool {
+    if lhs.embeddings != rhs.embeddings {return false}
+    if lhs.dimensions != rhs.dimensions {return false}
+    if lhs.totalTokens != rhs.totalTokens {return false}
+    if lhs.seconds != rhs.seconds {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -119,6 +119,19 @@ public enum Zoo_V1_Zoo: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "Embed" metadata.
+        public enum Embed: Sendable {
+            /// Request type for "Embed".
+            public typealias Input = Zoo_V1_EmbedRequest
+            /// Response type for "Embed".
+            public typealias Output = Zoo_V1_EmbedResponse
+            /// Descriptor for "Embed".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "zoo.v1.Zoo"),
+                method: "Embed",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "zoo.v1.Zoo" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             ListPlugins.descriptor,
@@ -127,7 +140,8 @@ public enum Zoo_V1_Zoo: Sendable {
             Generate.descriptor,
             LoadModel.descriptor,
             UnloadModel.descriptor,
-            ListLoaded.descriptor
+            ListLoaded.descriptor,
+            Embed.descriptor
         ]
     }
 }
@@ -284,6 +298,26 @@ extension Zoo_V1_Zoo {
             request: GRPCCore.StreamingServerRequest<Zoo_V1_ListLoadedRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Zoo_V1_ListLoadedResponse>
+
+        /// Handle the "Embed" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Sentence embeddings: one vector per text, from a model that can embed (its
+        /// > plugin pools hidden states, e.g. all-MiniLM-L6-v2 with sentence-transformers'
+        /// > pooling). Other models answer FAILED_PRECONDITION.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Zoo_V1_EmbedRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Zoo_V1_EmbedResponse` messages.
+        func embed(
+            request: GRPCCore.StreamingServerRequest<Zoo_V1_EmbedRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Zoo_V1_EmbedResponse>
     }
 
     /// Service protocol for the "zoo.v1.Zoo" service.
@@ -424,6 +458,26 @@ extension Zoo_V1_Zoo {
             request: GRPCCore.ServerRequest<Zoo_V1_ListLoadedRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Zoo_V1_ListLoadedResponse>
+
+        /// Handle the "Embed" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Sentence embeddings: one vector per text, from a model that can embed (its
+        /// > plugin pools hidden states, e.g. all-MiniLM-L6-v2 with sentence-transformers'
+        /// > pooling). Other models answer FAILED_PRECONDITION.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Zoo_V1_EmbedRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Zoo_V1_EmbedResponse` message.
+        func embed(
+            request: GRPCCore.ServerRequest<Zoo_V1_EmbedRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Zoo_V1_EmbedResponse>
     }
 
     /// Simple service protocol for the "zoo.v1.Zoo" service.
@@ -563,6 +617,26 @@ extension Zoo_V1_Zoo {
             request: Zoo_V1_ListLoadedRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Zoo_V1_ListLoadedResponse
+
+        /// Handle the "Embed" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Sentence embeddings: one vector per text, from a model that can embed (its
+        /// > plugin pools hidden states, e.g. all-MiniLM-L6-v2 with sentence-transformers'
+        /// > pooling). Other models answer FAILED_PRECONDITION.
+        ///
+        /// - Parameters:
+        ///   - request: A `Zoo_V1_EmbedRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Zoo_V1_EmbedResponse` to respond with.
+        func embed(
+            request: Zoo_V1_EmbedRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Zoo_V1_EmbedResponse
     }
 }
 
@@ -647,6 +721,17 @@ extension Zoo_V1_Zoo.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Zoo_V1_Zoo.Method.Embed.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Zoo_V1_EmbedRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Zoo_V1_EmbedResponse>(),
+            handler: { request, context in
+                try await self.embed(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -724,6 +809,17 @@ extension Zoo_V1_Zoo.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Zoo_V1_ListLoadedResponse> {
         let response = try await self.listLoaded(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func embed(
+        request: GRPCCore.StreamingServerRequest<Zoo_V1_EmbedRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Zoo_V1_EmbedResponse> {
+        let response = try await self.embed(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -822,6 +918,19 @@ extension Zoo_V1_Zoo.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Zoo_V1_ListLoadedResponse> {
         return GRPCCore.ServerResponse<Zoo_V1_ListLoadedResponse>(
             message: try await self.listLoaded(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func embed(
+        request: GRPCCore.ServerRequest<Zoo_V1_EmbedRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Zoo_V1_EmbedResponse> {
+        return GRPCCore.ServerResponse<Zoo_V1_EmbedResponse>(
+            message: try await self.embed(
                 request: request.message,
                 context: context
             ),
@@ -1003,6 +1112,31 @@ extension Zoo_V1_Zoo {
             deserializer: some GRPCCore.MessageDeserializer<Zoo_V1_ListLoadedResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Zoo_V1_ListLoadedResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "Embed" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Sentence embeddings: one vector per text, from a model that can embed (its
+        /// > plugin pools hidden states, e.g. all-MiniLM-L6-v2 with sentence-transformers'
+        /// > pooling). Other models answer FAILED_PRECONDITION.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Zoo_V1_EmbedRequest` message.
+        ///   - serializer: A serializer for `Zoo_V1_EmbedRequest` messages.
+        ///   - deserializer: A deserializer for `Zoo_V1_EmbedResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func embed<Result>(
+            request: GRPCCore.ClientRequest<Zoo_V1_EmbedRequest>,
+            serializer: some GRPCCore.MessageSerializer<Zoo_V1_EmbedRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Zoo_V1_EmbedResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Zoo_V1_EmbedResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -1262,6 +1396,42 @@ extension Zoo_V1_Zoo {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "Embed" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Sentence embeddings: one vector per text, from a model that can embed (its
+        /// > plugin pools hidden states, e.g. all-MiniLM-L6-v2 with sentence-transformers'
+        /// > pooling). Other models answer FAILED_PRECONDITION.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Zoo_V1_EmbedRequest` message.
+        ///   - serializer: A serializer for `Zoo_V1_EmbedRequest` messages.
+        ///   - deserializer: A deserializer for `Zoo_V1_EmbedResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func embed<Result>(
+            request: GRPCCore.ClientRequest<Zoo_V1_EmbedRequest>,
+            serializer: some GRPCCore.MessageSerializer<Zoo_V1_EmbedRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Zoo_V1_EmbedResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Zoo_V1_EmbedResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Zoo_V1_Zoo.Method.Embed.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -1465,6 +1635,37 @@ extension Zoo_V1_Zoo.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Zoo_V1_ListLoadedRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Zoo_V1_ListLoadedResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Embed" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Sentence embeddings: one vector per text, from a model that can embed (its
+    /// > plugin pools hidden states, e.g. all-MiniLM-L6-v2 with sentence-transformers'
+    /// > pooling). Other models answer FAILED_PRECONDITION.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Zoo_V1_EmbedRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func embed<Result>(
+        request: GRPCCore.ClientRequest<Zoo_V1_EmbedRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Zoo_V1_EmbedResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.embed(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Zoo_V1_EmbedRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Zoo_V1_EmbedResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1698,6 +1899,41 @@ extension Zoo_V1_Zoo.ClientProtocol {
             metadata: metadata
         )
         return try await self.listLoaded(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Embed" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Sentence embeddings: one vector per text, from a model that can embed (its
+    /// > plugin pools hidden states, e.g. all-MiniLM-L6-v2 with sentence-transformers'
+    /// > pooling). Other models answer FAILED_PRECONDITION.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func embed<Result>(
+        _ message: Zoo_V1_EmbedRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Zoo_V1_EmbedResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Zoo_V1_EmbedRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.embed(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -11,7 +11,7 @@ struct Zoo: AsyncParsableCommand {
     commandName: "zoo",
     abstract: "Talk to zood, the model-zoo daemon.",
     subcommands: [
-      Plugins.self, List.self, Show.self, Generate.self, Load.self, Unload.self, PS.self,
+      Plugins.self, List.self, Show.self, Generate.self, Embed.self, Pull.self, Load.self, Unload.self, PS.self,
     ])
 }
 
@@ -173,6 +173,32 @@ extension Zoo {
     /// A token's text in quotes, or its id in brackets when the model has no tokenizer.
     private func quoted(_ t: Zoo_V1_TokenLogprob) -> String { t.text.isEmpty ? "[\(t.token)]" : t.text.debugDescription }
     private func format(_ v: Float) -> String { String(format: "%.4f", v) }
+  }
+
+  struct Embed: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Embed texts with an embedding model; prints one JSON array per text.")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "Model name, as in `zoo list`.") var model: String
+    @Argument(help: "The texts, each embedded on its own.") var texts: [String]
+    @Flag(help: "Refuse texts longer than the model reads instead of cutting them.") var noTruncate = false
+    @Flag(help: "Print the whole response as JSON (vectors, token counts, timing).") var json = false
+
+    func validate() throws {
+      guard !texts.isEmpty else { throw ValidationError("give at least one TEXT") }
+    }
+
+    func run() async throws {
+      let r = try await connection.withZoo { zoo in
+        try await zoo.embed(.with {
+          $0.model = model
+          $0.texts = texts
+          if noTruncate { $0.truncate = false }
+        })
+      }
+      if json { return try printJSON(r) }
+      for e in r.embeddings { print("[" + e.values.map { "\($0)" }.joined(separator: ", ") + "]") }
+    }
   }
 
   struct Load: AsyncParsableCommand {

@@ -24,6 +24,18 @@ enum Paths {
     return packageRoot.deletingLastPathComponent().appendingPathComponent("shared/fixtures")
   }
 
+  /// all-MiniLM-L6-v2 as `zoo pull minilm` installs it: $ZOO_MINILM_MODEL (scripts/test
+  /// sets it), else ~/.zoo/models/minilm; a visible skip when neither exists.
+  static func miniLM() throws -> URL {
+    let folders = [ProcessInfo.processInfo.environment["ZOO_MINILM_MODEL"], NSHomeDirectory() + "/.zoo/models/minilm"]
+      .compactMap { $0 }.filter { !$0.isEmpty }
+    guard let found = folders.first(where: { FileManager.default.fileExists(atPath: $0 + "/model.safetensors") }) else {
+      throw XCTSkip(
+        "all-MiniLM-L6-v2 is not installed (looked in \(folders)); run `zoo pull minilm`, or `zoo pull minilm --models DIR` with ZOO_MINILM_MODEL=DIR/minilm, as scripts/test does")
+    }
+    return URL(fileURLWithPath: found)
+  }
+
   static func product(_ name: String) throws -> URL {
     let url = buildDirectory.appendingPathComponent(name)
     guard FileManager.default.fileExists(atPath: url.path) else {
@@ -63,7 +75,7 @@ final class ZoodInstance: @unchecked Sendable {
   private var logData = Data()
   private let logLock = NSLock()
 
-  /// Creates the folders and copies the StateSpace and Autoregressive plugins in.
+  /// Creates the folders and copies the StateSpace, Autoregressive and Transformer plugins in.
   init(extraArguments: [String] = []) throws {
     root = URL(fileURLWithPath: "/tmp").appendingPathComponent("zoo-e2e-\(UUID().uuidString.prefix(8))")
     plugins = root.appendingPathComponent("plugins")
@@ -73,7 +85,7 @@ final class ZoodInstance: @unchecked Sendable {
     for dir in [root, plugins, models] {
       try fm.createDirectory(at: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     }
-    for lib in ["libZooStateSpace.so", "libZooAutoregressive.so"] {
+    for lib in ["libZooStateSpace.so", "libZooAutoregressive.so", "libZooTransformer.so"] {
       try fm.copyItem(at: try Paths.product(lib), to: plugins.appendingPathComponent(lib))
     }
     self.extraArguments = extraArguments
@@ -89,6 +101,12 @@ final class ZoodInstance: @unchecked Sendable {
       try FileManager.default.copyItem(at: source.appendingPathComponent(file), to: dest.appendingPathComponent(file))
     }
     if let zooJSON { try zooJSON.write(to: dest.appendingPathComponent("zoo.json"), atomically: true, encoding: .utf8) }
+  }
+
+  /// Links a whole model folder in under `name` (for folders with extra files, such as
+  /// sentence-transformers' pooling config).
+  func linkModel(_ source: URL, as name: String) throws {
+    try FileManager.default.createSymbolicLink(at: models.appendingPathComponent(name), withDestinationURL: source)
   }
 
   /// Starts zood and waits until it accepts connections.

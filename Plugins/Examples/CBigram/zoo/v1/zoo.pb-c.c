@@ -952,6 +952,141 @@ void   zoo__v1__loaded_model__free_unpacked
   assert(message->base.descriptor == &zoo__v1__loaded_model__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   zoo__v1__embed_request__init
+                     (Zoo__V1__EmbedRequest         *message)
+{
+  static const Zoo__V1__EmbedRequest init_value = ZOO__V1__EMBED_REQUEST__INIT;
+  *message = init_value;
+}
+size_t zoo__v1__embed_request__get_packed_size
+                     (const Zoo__V1__EmbedRequest *message)
+{
+  assert(message->base.descriptor == &zoo__v1__embed_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t zoo__v1__embed_request__pack
+                     (const Zoo__V1__EmbedRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &zoo__v1__embed_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t zoo__v1__embed_request__pack_to_buffer
+                     (const Zoo__V1__EmbedRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &zoo__v1__embed_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Zoo__V1__EmbedRequest *
+       zoo__v1__embed_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Zoo__V1__EmbedRequest *)
+     protobuf_c_message_unpack (&zoo__v1__embed_request__descriptor,
+                                allocator, len, data);
+}
+void   zoo__v1__embed_request__free_unpacked
+                     (Zoo__V1__EmbedRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &zoo__v1__embed_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   zoo__v1__embedding__init
+                     (Zoo__V1__Embedding         *message)
+{
+  static const Zoo__V1__Embedding init_value = ZOO__V1__EMBEDDING__INIT;
+  *message = init_value;
+}
+size_t zoo__v1__embedding__get_packed_size
+                     (const Zoo__V1__Embedding *message)
+{
+  assert(message->base.descriptor == &zoo__v1__embedding__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t zoo__v1__embedding__pack
+                     (const Zoo__V1__Embedding *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &zoo__v1__embedding__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t zoo__v1__embedding__pack_to_buffer
+                     (const Zoo__V1__Embedding *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &zoo__v1__embedding__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Zoo__V1__Embedding *
+       zoo__v1__embedding__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Zoo__V1__Embedding *)
+     protobuf_c_message_unpack (&zoo__v1__embedding__descriptor,
+                                allocator, len, data);
+}
+void   zoo__v1__embedding__free_unpacked
+                     (Zoo__V1__Embedding *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &zoo__v1__embedding__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   zoo__v1__embed_response__init
+                     (Zoo__V1__EmbedResponse         *message)
+{
+  static const Zoo__V1__EmbedResponse init_value = ZOO__V1__EMBED_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t zoo__v1__embed_response__get_packed_size
+                     (const Zoo__V1__EmbedResponse *message)
+{
+  assert(message->base.descriptor == &zoo__v1__embed_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t zoo__v1__embed_response__pack
+                     (const Zoo__V1__EmbedResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &zoo__v1__embed_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t zoo__v1__embed_response__pack_to_buffer
+                     (const Zoo__V1__EmbedResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &zoo__v1__embed_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Zoo__V1__EmbedResponse *
+       zoo__v1__embed_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Zoo__V1__EmbedResponse *)
+     protobuf_c_message_unpack (&zoo__v1__embed_response__descriptor,
+                                allocator, len, data);
+}
+void   zoo__v1__embed_response__free_unpacked
+                     (Zoo__V1__EmbedResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &zoo__v1__embed_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 #define zoo__v1__list_plugins_request__field_descriptors NULL
 #define zoo__v1__list_plugins_request__field_indices_by_name NULL
 #define zoo__v1__list_plugins_request__number_ranges NULL
@@ -2337,6 +2472,211 @@ const ProtobufCMessageDescriptor zoo__v1__loaded_model__descriptor =
   (ProtobufCMessageInit) zoo__v1__loaded_model__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor zoo__v1__embed_request__field_descriptors[3] =
+{
+  {
+    "model",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__EmbedRequest, model),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "texts",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Zoo__V1__EmbedRequest, n_texts),
+    offsetof(Zoo__V1__EmbedRequest, texts),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "truncate",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__EmbedRequest, truncate),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned zoo__v1__embed_request__field_indices_by_name[] = {
+  0,   /* field[0] = model */
+  1,   /* field[1] = texts */
+  2,   /* field[2] = truncate */
+};
+static const ProtobufCIntRange zoo__v1__embed_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor zoo__v1__embed_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "zoo.v1.EmbedRequest",
+  "EmbedRequest",
+  "Zoo__V1__EmbedRequest",
+  "zoo.v1",
+  sizeof(Zoo__V1__EmbedRequest),
+  3,
+  zoo__v1__embed_request__field_descriptors,
+  zoo__v1__embed_request__field_indices_by_name,
+  1,  zoo__v1__embed_request__number_ranges,
+  (ProtobufCMessageInit) zoo__v1__embed_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor zoo__v1__embedding__field_descriptors[3] =
+{
+  {
+    "values",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_FLOAT,
+    offsetof(Zoo__V1__Embedding, n_values),
+    offsetof(Zoo__V1__Embedding, values),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "tokens",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__Embedding, tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "truncated",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__Embedding, truncated),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned zoo__v1__embedding__field_indices_by_name[] = {
+  1,   /* field[1] = tokens */
+  2,   /* field[2] = truncated */
+  0,   /* field[0] = values */
+};
+static const ProtobufCIntRange zoo__v1__embedding__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor zoo__v1__embedding__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "zoo.v1.Embedding",
+  "Embedding",
+  "Zoo__V1__Embedding",
+  "zoo.v1",
+  sizeof(Zoo__V1__Embedding),
+  3,
+  zoo__v1__embedding__field_descriptors,
+  zoo__v1__embedding__field_indices_by_name,
+  1,  zoo__v1__embedding__number_ranges,
+  (ProtobufCMessageInit) zoo__v1__embedding__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor zoo__v1__embed_response__field_descriptors[4] =
+{
+  {
+    "embeddings",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Zoo__V1__EmbedResponse, n_embeddings),
+    offsetof(Zoo__V1__EmbedResponse, embeddings),
+    &zoo__v1__embedding__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "dimensions",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__EmbedResponse, dimensions),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "total_tokens",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__EmbedResponse, total_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "seconds",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__EmbedResponse, seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned zoo__v1__embed_response__field_indices_by_name[] = {
+  1,   /* field[1] = dimensions */
+  0,   /* field[0] = embeddings */
+  3,   /* field[3] = seconds */
+  2,   /* field[2] = total_tokens */
+};
+static const ProtobufCIntRange zoo__v1__embed_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor zoo__v1__embed_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "zoo.v1.EmbedResponse",
+  "EmbedResponse",
+  "Zoo__V1__EmbedResponse",
+  "zoo.v1",
+  sizeof(Zoo__V1__EmbedResponse),
+  4,
+  zoo__v1__embed_response__field_descriptors,
+  zoo__v1__embed_response__field_indices_by_name,
+  1,  zoo__v1__embed_response__number_ranges,
+  (ProtobufCMessageInit) zoo__v1__embed_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue zoo__v1__finish_reason__enum_values_by_number[5] =
 {
   { "FINISH_REASON_UNSPECIFIED", "ZOO__V1__FINISH_REASON__FINISH_REASON_UNSPECIFIED", 0 },
@@ -2371,7 +2711,7 @@ const ProtobufCEnumDescriptor zoo__v1__finish_reason__descriptor =
   zoo__v1__finish_reason__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor zoo__v1__zoo__method_descriptors[7] =
+static const ProtobufCMethodDescriptor zoo__v1__zoo__method_descriptors[8] =
 {
   { "ListPlugins", &zoo__v1__list_plugins_request__descriptor, &zoo__v1__list_plugins_response__descriptor },
   { "ListModels", &zoo__v1__list_models_request__descriptor, &zoo__v1__list_models_response__descriptor },
@@ -2380,8 +2720,10 @@ static const ProtobufCMethodDescriptor zoo__v1__zoo__method_descriptors[7] =
   { "LoadModel", &zoo__v1__load_model_request__descriptor, &zoo__v1__load_model_response__descriptor },
   { "UnloadModel", &zoo__v1__unload_model_request__descriptor, &zoo__v1__unload_model_response__descriptor },
   { "ListLoaded", &zoo__v1__list_loaded_request__descriptor, &zoo__v1__list_loaded_response__descriptor },
+  { "Embed", &zoo__v1__embed_request__descriptor, &zoo__v1__embed_response__descriptor },
 };
 const unsigned zoo__v1__zoo__method_indices_by_name[] = {
+  7,        /* Embed */
   3,        /* Generate */
   6,        /* ListLoaded */
   1,        /* ListModels */
@@ -2397,7 +2739,7 @@ const ProtobufCServiceDescriptor zoo__v1__zoo__descriptor =
   "Zoo",
   "Zoo__V1__Zoo",
   "zoo.v1",
-  7,
+  8,
   zoo__v1__zoo__method_descriptors,
   zoo__v1__zoo__method_indices_by_name
 };
@@ -2456,6 +2798,14 @@ void zoo__v1__zoo__list_loaded(ProtobufCService *service,
 {
   assert(service->descriptor == &zoo__v1__zoo__descriptor);
   service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void zoo__v1__zoo__embed(ProtobufCService *service,
+                         const Zoo__V1__EmbedRequest *input,
+                         Zoo__V1__EmbedResponse_Closure closure,
+                         void *closure_data)
+{
+  assert(service->descriptor == &zoo__v1__zoo__descriptor);
+  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void zoo__v1__zoo__init (Zoo__V1__Zoo_Service *service,
                          Zoo__V1__Zoo_ServiceDestroy destroy)

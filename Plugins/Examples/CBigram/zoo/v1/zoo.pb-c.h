@@ -37,6 +37,9 @@ typedef struct Zoo__V1__UnloadModelResponse Zoo__V1__UnloadModelResponse;
 typedef struct Zoo__V1__ListLoadedRequest Zoo__V1__ListLoadedRequest;
 typedef struct Zoo__V1__ListLoadedResponse Zoo__V1__ListLoadedResponse;
 typedef struct Zoo__V1__LoadedModel Zoo__V1__LoadedModel;
+typedef struct Zoo__V1__EmbedRequest Zoo__V1__EmbedRequest;
+typedef struct Zoo__V1__Embedding Zoo__V1__Embedding;
+typedef struct Zoo__V1__EmbedResponse Zoo__V1__EmbedResponse;
 
 
 /* --- enums --- */
@@ -506,6 +509,81 @@ struct  Zoo__V1__LoadedModel
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0 }
 
 
+struct  Zoo__V1__EmbedRequest
+{
+  ProtobufCMessage base;
+  /*
+   * Model name, as in ListModels.
+   */
+  char *model;
+  /*
+   * The texts, at least one and at most 1024; each is embedded on its own.
+   */
+  size_t n_texts;
+  char **texts;
+  /*
+   * A text longer than the model takes (sentence-transformers' max_seq_length, else
+   * the model's positions) is cut to fit when true or unset, as sentence-transformers
+   * does; when false it is refused with INVALID_ARGUMENT.
+   */
+  protobuf_c_boolean truncate;
+};
+#define ZOO__V1__EMBED_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__embed_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL, 0 }
+
+
+/*
+ * One text's embedding.
+ */
+struct  Zoo__V1__Embedding
+{
+  ProtobufCMessage base;
+  /*
+   * The vector, embedding_size floats (unit length when the model normalises).
+   */
+  size_t n_values;
+  float *values;
+  /*
+   * Tokens the model read, special tokens included, after any truncation.
+   */
+  int32_t tokens;
+  /*
+   * True when the text was cut to the model's maximum length.
+   */
+  protobuf_c_boolean truncated;
+};
+#define ZOO__V1__EMBEDDING__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__embedding__descriptor) \
+    , 0,NULL, 0, 0 }
+
+
+struct  Zoo__V1__EmbedResponse
+{
+  ProtobufCMessage base;
+  /*
+   * One per text, in the request's order.
+   */
+  size_t n_embeddings;
+  Zoo__V1__Embedding **embeddings;
+  /*
+   * Length of every vector.
+   */
+  int32_t dimensions;
+  /*
+   * Sum of the embeddings' token counts.
+   */
+  int32_t total_tokens;
+  /*
+   * Seconds spent in the model (tokenising excluded).
+   */
+  double seconds;
+};
+#define ZOO__V1__EMBED_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__embed_response__descriptor) \
+    , 0,NULL, 0, 0, 0 }
+
+
 /* Zoo__V1__ListPluginsRequest methods */
 void   zoo__v1__list_plugins_request__init
                      (Zoo__V1__ListPluginsRequest         *message);
@@ -905,6 +983,63 @@ Zoo__V1__LoadedModel *
 void   zoo__v1__loaded_model__free_unpacked
                      (Zoo__V1__LoadedModel *message,
                       ProtobufCAllocator *allocator);
+/* Zoo__V1__EmbedRequest methods */
+void   zoo__v1__embed_request__init
+                     (Zoo__V1__EmbedRequest         *message);
+size_t zoo__v1__embed_request__get_packed_size
+                     (const Zoo__V1__EmbedRequest   *message);
+size_t zoo__v1__embed_request__pack
+                     (const Zoo__V1__EmbedRequest   *message,
+                      uint8_t             *out);
+size_t zoo__v1__embed_request__pack_to_buffer
+                     (const Zoo__V1__EmbedRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Zoo__V1__EmbedRequest *
+       zoo__v1__embed_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   zoo__v1__embed_request__free_unpacked
+                     (Zoo__V1__EmbedRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Zoo__V1__Embedding methods */
+void   zoo__v1__embedding__init
+                     (Zoo__V1__Embedding         *message);
+size_t zoo__v1__embedding__get_packed_size
+                     (const Zoo__V1__Embedding   *message);
+size_t zoo__v1__embedding__pack
+                     (const Zoo__V1__Embedding   *message,
+                      uint8_t             *out);
+size_t zoo__v1__embedding__pack_to_buffer
+                     (const Zoo__V1__Embedding   *message,
+                      ProtobufCBuffer     *buffer);
+Zoo__V1__Embedding *
+       zoo__v1__embedding__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   zoo__v1__embedding__free_unpacked
+                     (Zoo__V1__Embedding *message,
+                      ProtobufCAllocator *allocator);
+/* Zoo__V1__EmbedResponse methods */
+void   zoo__v1__embed_response__init
+                     (Zoo__V1__EmbedResponse         *message);
+size_t zoo__v1__embed_response__get_packed_size
+                     (const Zoo__V1__EmbedResponse   *message);
+size_t zoo__v1__embed_response__pack
+                     (const Zoo__V1__EmbedResponse   *message,
+                      uint8_t             *out);
+size_t zoo__v1__embed_response__pack_to_buffer
+                     (const Zoo__V1__EmbedResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Zoo__V1__EmbedResponse *
+       zoo__v1__embed_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   zoo__v1__embed_response__free_unpacked
+                     (Zoo__V1__EmbedResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Zoo__V1__ListPluginsRequest_Closure)
@@ -970,6 +1105,15 @@ typedef void (*Zoo__V1__ListLoadedResponse_Closure)
 typedef void (*Zoo__V1__LoadedModel_Closure)
                  (const Zoo__V1__LoadedModel *message,
                   void *closure_data);
+typedef void (*Zoo__V1__EmbedRequest_Closure)
+                 (const Zoo__V1__EmbedRequest *message,
+                  void *closure_data);
+typedef void (*Zoo__V1__Embedding_Closure)
+                 (const Zoo__V1__Embedding *message,
+                  void *closure_data);
+typedef void (*Zoo__V1__EmbedResponse_Closure)
+                 (const Zoo__V1__EmbedResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -1005,6 +1149,10 @@ struct Zoo__V1__Zoo_Service
                       const Zoo__V1__ListLoadedRequest *input,
                       Zoo__V1__ListLoadedResponse_Closure closure,
                       void *closure_data);
+  void (*embed)(Zoo__V1__Zoo_Service *service,
+                const Zoo__V1__EmbedRequest *input,
+                Zoo__V1__EmbedResponse_Closure closure,
+                void *closure_data);
 };
 typedef void (*Zoo__V1__Zoo_ServiceDestroy)(Zoo__V1__Zoo_Service *);
 void zoo__v1__zoo__init (Zoo__V1__Zoo_Service *service,
@@ -1019,7 +1167,8 @@ void zoo__v1__zoo__init (Zoo__V1__Zoo_Service *service,
       function_prefix__ ## generate,\
       function_prefix__ ## load_model,\
       function_prefix__ ## unload_model,\
-      function_prefix__ ## list_loaded  }
+      function_prefix__ ## list_loaded,\
+      function_prefix__ ## embed  }
 void zoo__v1__zoo__list_plugins(ProtobufCService *service,
                                 const Zoo__V1__ListPluginsRequest *input,
                                 Zoo__V1__ListPluginsResponse_Closure closure,
@@ -1048,6 +1197,10 @@ void zoo__v1__zoo__list_loaded(ProtobufCService *service,
                                const Zoo__V1__ListLoadedRequest *input,
                                Zoo__V1__ListLoadedResponse_Closure closure,
                                void *closure_data);
+void zoo__v1__zoo__embed(ProtobufCService *service,
+                         const Zoo__V1__EmbedRequest *input,
+                         Zoo__V1__EmbedResponse_Closure closure,
+                         void *closure_data);
 
 /* --- descriptors --- */
 
@@ -1074,6 +1227,9 @@ extern const ProtobufCMessageDescriptor zoo__v1__unload_model_response__descript
 extern const ProtobufCMessageDescriptor zoo__v1__list_loaded_request__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__list_loaded_response__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__loaded_model__descriptor;
+extern const ProtobufCMessageDescriptor zoo__v1__embed_request__descriptor;
+extern const ProtobufCMessageDescriptor zoo__v1__embedding__descriptor;
+extern const ProtobufCMessageDescriptor zoo__v1__embed_response__descriptor;
 extern const ProtobufCServiceDescriptor zoo__v1__zoo__descriptor;
 
 PROTOBUF_C__END_DECLS
