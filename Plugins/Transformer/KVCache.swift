@@ -1,0 +1,163 @@
+import ZooPluginKit
+
+/// The shape of a model's key/value cache; a state is only accepted by a model of the
+/// same layout.
+struct KVCacheLayout: Equatable, Sendable {
+  var layers: Int
+  /// Floats per position per layer for keys (and again for values): kvHeads · headDim.
+  var width: Int
+  /// Positions the model supports (max_position_embeddings).
+  var maxPositions: Int
+
+  /// Bytes one position costs across all layers (keys and values).
+  var bytesPerToken: Int { 2 * layers * width * MemoryLayout<Float>.size }
+}
+
+/// A sequence's key/value cache: per layer, keys and values in one slot per position
+/// ([capacity, width] each, slot p holding position p), as zoo_forward_args describes.
+/// A forward call writes its tokens' slots and may overwrite earlier ones; `length` is
+/// the number of valid slots (always a prefix: positions never leave holes).
+///
+/// The state also owns the scratch memory of its forward calls, grown on demand, so
+/// decoding one token after another allocates nothing.
+final class KVCacheState: ModelState {
+  let layout: KVCacheLayout
+  var length = 0
+  private(set) var capacity = 0
+  private var keys: [UnsafeMutablePointer<Float>]
+  private var values: [UnsafeMutablePointer<Float>]
+  private var scratchBuffer: UnsafeMutablePointer<Float>?
+  private var scratchCount = 0
+
+  init(layout: KVCacheLayout) {
+    self.layout = layout
+    keys = []
+    values = []
+  }
+
+  deinit {
+    for p in keys + values { p.deallocate() }
+    scratchBuffer?.deallocate()
+  }
+
+  /// Layer `layer`'s keys, [capacity, width].
+  func keys(_ layer: Int) -> UnsafeMutablePointer<Float> { keys[layer] }
+  /// Layer `layer`'s values, [capacity, width].
+  func values(_ layer: Int) -> UnsafeMutablePointer<Float> { values[layer] }
+
+  /// Makes room for `positions` slots per layer, keeping the valid ones. Grows by
+  /// doubling (capped at the model's maximum) so appending one token at a time copies
+  /// each slot O(1) times on average.
+  func reserve(_ positions: Int) {
+    guard positions > capacity else { return }
+    let newCapacity = min(max(positions, 2 * capacity, 16), max(layout.maxPositions, positions))
+    let w = layout.width
+    func grow(_ old: [UnsafeMutablePointer<Float>]) -> [UnsafeMutablePointer<Float>] {
+      (0..<layout.layers).map { layer in
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: newCapacity * w)
+        if layer < old.count {
+          p.update(from: old[layer], count: length * w)
+          old[layer].deallocate()
+        }
+        return p
+      }
+    }
+    keys = grow(keys)
+    values = grow(values)
+    capacity = newCapacity
+  }
+
+  /// At least `count` floats of scratch, valid until the next call.
+  func scratch(_ count: Int) -> UnsafeMutablePointer<Float> {
+    if count > scratchCount || scratchBuffer == nil {
+      scratchBuffer?.deallocate()
+      scratchCount = max(count, 1)
+      scratchBuffer = .allocate(capacity: scratchCount)
+    }
+    return scratchBuffer!
+  }
+
+  /// A deep copy of the valid slots (beam search, branching decoders).
+  func copy() throws -> any ModelState {
+    let other = KVCacheState(layout: layout)
+    other.reserve(max(length, 1))
+    for layer in 0..<layout.layers {
+      other.keys[layer].update(from: keys[layer], count: length * layout.width)
+      other.values[layer].update(from: values[layer], count: length * layout.width)
+    }
+    other.length = length
+    return other
+  }
+
+  /// Forgets positions ≥ `length` (the slots stay allocated for reuse).
+  func truncate(to length: Int) throws {
+    self.length = min(length, self.length)
+  }
+}
+
+/// Where one forward call's tokens go in the cache and which slots each of them sees,
+/// checked before anything is written (so a refused call leaves the state as it was).
+struct CachePlan {
+  /// Position (cache slot) of each token.
+  let positions: [Int]
+  /// The state's length after the call: max(length, largest position + 1).
+  let newLength: Int
+  /// How many slots (positions 0..<count) each token attends to under the mask.
+  let keyCounts: [Int]
+
+  /// Positions are the input's, or length..<length+n when absent. Each must be ≥ 0,
+  /// below `maxPositions`, not taken by an earlier token of the same call, and at most
+  /// the length so far (the state's length grown by the call's earlier tokens): no holes.
+  /// Key counts by position p: causal p + 1; bidirectional the new length; block-causal
+  /// min(new length, (p / block + 1) · block).
+  init(_ input: ForwardInput, length: Int, maxPositions: Int) throws {
+    let n = input.tokens.count
+    var positions = [Int](repeating: 0, count: n)
+    var running = length
+    if let given = input.positions {
+      guard given.count == n else {
+        throw PluginError.invalidArgument("\(given.count) positions were given for \(n) tokens")
+      }
+      var seen = Set<Int>()
+      for (i, raw) in given.enumerated() {
+        let p = Int(raw)
+        guard p >= 0 else { throw PluginError.invalidArgument("position \(p) at row \(i) is negative") }
+        guard p < maxPositions else {
+          throw PluginError.outOfRange(
+            "position \(p) at row \(i) is beyond the model's \(maxPositions) positions (max_position_embeddings)")
+        }
+        guard p <= running else {
+          throw PluginError.invalidArgument(
+            "position \(p) at row \(i) would leave a hole: the sequence has \(running) positions so far (0..<\(running)), so a token may go at position \(running) at most")
+        }
+        guard seen.insert(p).inserted else {
+          throw PluginError.invalidArgument("position \(p) appears twice in this call (row \(i)); each token needs its own slot")
+        }
+        positions[i] = p
+        running = max(running, p + 1)
+      }
+    } else {
+      guard length + n <= maxPositions else {
+        throw PluginError.outOfRange(
+          "\(length) cached + \(n) new tokens exceed the model's \(maxPositions) positions (max_position_embeddings)")
+      }
+      for i in 0..<n { positions[i] = length + i }
+      running = length + n
+    }
+    let newLength = running
+    switch input.mask {
+    case .causal:
+      keyCounts = positions.map { $0 + 1 }
+    case .bidirectional:
+      keyCounts = [Int](repeating: newLength, count: n)
+    case .blockCausal:
+      let b = input.blockSize
+      guard b >= 1 else {
+        throw PluginError.invalidArgument("the block-causal mask needs block_size >= 1 (got \(b))")
+      }
+      keyCounts = positions.map { min(newLength, ($0 / b + 1) * b) }
+    }
+    self.positions = positions
+    self.newLength = newLength
+  }
+}
