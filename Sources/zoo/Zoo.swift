@@ -83,6 +83,7 @@ extension Zoo {
         print("  causality      \(caps.causality)")
         print("  state          \(caps.stateGrowth)\(caps.recurrentStep ? ", recurrent step" : "")")
         if !caps.decodeCost.isEmpty { print("  decode cost    \(caps.decodeCost)") }
+        if caps.embeddings { print("  embeddings     yes (zoo embed \(s.name) TEXT...)") }
       }
       print("\nconfig.json:\n\(r.configJson)")
     }
