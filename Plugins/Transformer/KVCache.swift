@@ -18,8 +18,9 @@ struct KVCacheLayout: Equatable, Sendable {
 /// A forward call writes its tokens' slots and may overwrite earlier ones; `length` is
 /// the number of valid slots (always a prefix: positions never leave holes).
 ///
-/// The state also owns the scratch memory of its forward calls, grown on demand, so
-/// decoding one token after another allocates nothing.
+/// The state also owns the scratch memory of its forward calls, grown on demand and
+/// kept between calls (released after a call that needed more than 64 MiB), so decoding
+/// does not allocate scratch per token.
 final class KVCacheState: ModelState {
   let layout: KVCacheLayout
   var length = 0
@@ -77,6 +78,14 @@ final class KVCacheState: ModelState {
     return scratchBuffer!
   }
 
+  /// Frees scratch above 64 MiB (left by a long prefill) so an idle state does not hold it.
+  func trimScratch() {
+    guard scratchCount > 1 << 24 else { return }
+    scratchBuffer?.deallocate()
+    scratchBuffer = nil
+    scratchCount = 0
+  }
+
   /// A deep copy of the valid slots (beam search, branching decoders).
   func copy() throws -> any ModelState {
     let other = KVCacheState(layout: layout)
@@ -104,6 +113,9 @@ struct CachePlan {
   let newLength: Int
   /// How many slots (positions 0..<count) each token attends to under the mask.
   let keyCounts: [Int]
+  /// True when positions strictly increase and the mask is causal: then no token sees a
+  /// later token's slot, and the call may run in consecutive chunks of tokens.
+  let isChunkable: Bool
 
   /// Positions are the input's, or length..<length+n when absent. Each must be ≥ 0,
   /// below `maxPositions`, not taken by an earlier token of the same call, and at most
@@ -114,6 +126,7 @@ struct CachePlan {
     let n = input.tokens.count
     var positions = [Int](repeating: 0, count: n)
     var running = length
+    var increasing = true
     if let given = input.positions {
       guard given.count == n else {
         throw PluginError.invalidArgument("\(given.count) positions were given for \(n) tokens")
@@ -133,6 +146,7 @@ struct CachePlan {
         guard seen.insert(p).inserted else {
           throw PluginError.invalidArgument("position \(p) appears twice in this call (row \(i)); each token needs its own slot")
         }
+        if i > 0, p < positions[i - 1] { increasing = false }
         positions[i] = p
         running = max(running, p + 1)
       }
@@ -159,5 +173,21 @@ struct CachePlan {
     }
     self.positions = positions
     self.newLength = newLength
+    isChunkable = input.mask == .causal && increasing
+  }
+
+  private init(positions: [Int], newLength: Int, keyCounts: [Int], isChunkable: Bool) {
+    self.positions = positions
+    self.newLength = newLength
+    self.keyCounts = keyCounts
+    self.isChunkable = isChunkable
+  }
+
+  /// The plan of tokens `rows` only (for a chunkable plan: what a call of just those
+  /// tokens would do at that point).
+  func rows(_ rows: Range<Int>) -> CachePlan {
+    CachePlan(
+      positions: Array(positions[rows]), newLength: newLength, keyCounts: Array(keyCounts[rows]),
+      isChunkable: isChunkable)
   }
 }

@@ -67,10 +67,8 @@ struct Linear: @unchecked Sendable {
 /// owned by the model.
 final class OwnedFloats: @unchecked Sendable {
   let pointer: UnsafeMutablePointer<Float>
-  let count: Int
 
   init(count: Int, _ fill: (UnsafeMutablePointer<Float>) -> Void) {
-    self.count = count
     pointer = .allocate(capacity: max(count, 1))
     pointer.initialize(repeating: 0, count: max(count, 1))
     fill(pointer)

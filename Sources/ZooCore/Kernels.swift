@@ -200,10 +200,11 @@ public enum Kernels {
   ///
   ///     out[t, c] = bias[c] + Σ_{w<K} weight[w, c] · in[t − (K−1) + w, c]
   ///
-  /// where in[s] for s < 0 is taken from `history` (the K most recent earlier inputs,
-  /// oldest first, [K, channels]; zeros for a fresh sequence). Afterwards `history` holds
-  /// the K most recent inputs including these L rows, the layout of Hugging Face's
-  /// conv cache transposed to time-major.
+  /// where in[s] for s < 0 is taken from `history` (the H most recent earlier inputs,
+  /// oldest first, [H, channels]; zeros for a fresh sequence). Afterwards `history` holds
+  /// the H most recent inputs including these L rows. With the default H = K this is the
+  /// layout of Hugging Face's conv cache transposed to time-major; H = K − 1 is the least
+  /// the convolution needs.
   ///
   /// - Parameters:
   ///   - input: [L, channels] rows with stride `inputStride`.
@@ -211,18 +212,21 @@ public enum Kernels {
   ///   - bias: [channels], or nil.
   ///   - applySiLU: apply SiLU to each output (Mamba's conv activation).
   ///   - output: [L, channels] rows with stride `outputStride`; must not alias `input`.
+  ///   - historyRows: H, the rows `history` holds, at least K − 1; nil means K.
   public static func causalDepthwiseConv1d(
     _ input: UnsafePointer<Float>, rows: Int, channels: Int, inputStride: Int,
     history: UnsafeMutablePointer<Float>, kernelSize: Int,
     weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, applySiLU: Bool,
-    into output: UnsafeMutablePointer<Float>, outputStride: Int
+    into output: UnsafeMutablePointer<Float>, outputStride: Int, historyRows: Int? = nil
   ) {
     let k = kernelSize
+    let h = historyRows ?? k
+    precondition(h >= k - 1, "a kernel of \(k) taps needs at least \(k - 1) history rows, not \(h)")
     for t in 0..<rows {
       let dst = output + t * outputStride
       // Row of input s (s may be negative: then it comes from the history).
       func row(_ s: Int) -> UnsafePointer<Float> {
-        s >= 0 ? input + s * inputStride : UnsafePointer(history + (k + s) * channels)
+        s >= 0 ? input + s * inputStride : UnsafePointer(history + (h + s) * channels)
       }
       var c = 0
       while c + 8 <= channels {
@@ -242,13 +246,13 @@ public enum Kernels {
         c += 1
       }
     }
-    // Slide the history: keep its newest K − rows entries, then append the newest inputs.
-    let kept = max(k - rows, 0)
+    // Slide the history: keep its newest H − rows entries, then append the newest inputs.
+    let kept = max(h - rows, 0)
     if kept > 0 {
-      memmove(history, history + (k - kept) * channels, kept * channels * MemoryLayout<Float>.stride)
+      memmove(history, history + (h - kept) * channels, kept * channels * MemoryLayout<Float>.stride)
     }
-    for j in kept..<k {
-      let s = rows - (k - j)  // input row that lands in history slot j
+    for j in kept..<h {
+      let s = rows - (h - j)  // input row that lands in history slot j
       (history + j * channels).update(from: input + s * inputStride, count: channels)
     }
   }

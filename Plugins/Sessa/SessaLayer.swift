@@ -1,0 +1,71 @@
+import ZooCore
+import ZooPluginKit
+
+/// One Sessa layer (LibratioAI/sessa @ 7218005, sessa/layer.py `SessaLayer`):
+///
+///     x̂      = LayerNorm(x)                         ln.weight, ln.bias [D]
+///     [a | g] = W_in(x̂)                              W_in [2D, D] + bias; a first, g second
+///     ā       = GELU(a)                              exact (erf)
+///     s       = SessaMixer(ā)                        mixer.*
+///     y       = x + W_out(s ⊙ g)                     W_out [D, D] + bias; g is linear (no sigmoid)
+///
+/// Weights are read by their official state_dict names under a prefix ("" for a bare
+/// `SessaLayer.state_dict()`, "layers.3." inside zoo's language model).
+public final class SessaLayer: @unchecked Sendable {
+  public let config: SessaLayerConfig
+  let normWeight, normBias: Weight
+  let inProjection, outProjection: Linear
+  let mixer: SessaMixer
+
+  public init(prefix: String, config: SessaLayerConfig, weights: Weights) throws {
+    try config.validate()
+    let d = config.width
+    self.config = config
+    normWeight = try weights.tensor(prefix + "ln.weight", shape: [d])
+    normBias = try weights.tensor(prefix + "ln.bias", shape: [d])
+    inProjection = try Linear(weights, prefix + "W_in", in: d, out: 2 * d, bias: true)
+    outProjection = try Linear(weights, prefix + "W_out", in: d, out: d, bias: true)
+    mixer = try SessaMixer(prefix: prefix + "mixer.", config: config, weights: weights)
+  }
+
+  /// The cache this layer needs per position, as a one-layer layout.
+  public var cacheLayout: SessaCacheLayout {
+    SessaCacheLayout(layers: 1, kvWidth: config.kvWidth, width: config.width, maxPositions: config.maxLength ?? 0)
+  }
+
+  var weightBytes: Int {
+    (2 * config.width + inProjection.floatCount + outProjection.floatCount) * MemoryLayout<Float>.size
+      + mixer.weightBytes
+  }
+
+  /// Scratch floats `forward` needs for `rows` new rows over `keys` = start + rows
+  /// positions.
+  public func scratchCount(rows: Int, keys: Int) -> Int {
+    3 * rows * config.width + mixer.scratchCount(rows: rows, keys: keys)
+  }
+
+  /// `x ← SessaLayer(x)` for rows x [rows, D] at positions start..<start+rows, reading
+  /// the cache's rows 0..<start and writing rows start..<start+rows (the official
+  /// `forward` when start is 0, `prefill` + `decode_step` otherwise). The cache must
+  /// hold start + rows rows.
+  public func forward(
+    _ x: UnsafeMutablePointer<Float>, rows n: Int, start: Int, cache: SessaLayerCache,
+    scratch: UnsafeMutablePointer<Float>
+  ) {
+    let d = config.width
+    let normed = scratch
+    let ag = normed + n * d
+    Kernels.layerNorm(
+      x, rows: n, width: d, weight: normWeight.pointer, bias: normBias.pointer, epsilon: config.epsilon, into: normed)
+    inProjection.apply(normed, rows: n, into: ag)
+    for r in 0..<n { Kernels.geluInPlace(ag + r * 2 * d, count: d) }
+    mixer.forward(ag, lda: 2 * d, rows: n, start: start, cache: cache, scratch: ag + 2 * n * d)
+    // s ⊙ g into the (no longer needed) normalised rows, then the residual projection.
+    let s = cache.outputs + start * d
+    for r in 0..<n {
+      let (gated, sRow, g) = (normed + r * d, s + r * d, ag + r * 2 * d + d)
+      for c in 0..<d { gated[c] = sRow[c] * g[c] }
+    }
+    outProjection.apply(normed, rows: n, into: x, accumulate: true)
+  }
+}

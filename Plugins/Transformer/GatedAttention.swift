@@ -1,0 +1,148 @@
+import Foundation
+import ZooCore
+import ZooPluginKit
+
+/// The attention-output gate of Qiu et al. 2025, "Gated Attention for Large Language
+/// Models" (arXiv 2505.06708, their G1 position): `Y_h = SDPA_h ⊙ σ(gate_h)` after
+/// attention, before o_proj.
+enum AttentionOutputGate: Sendable {
+  /// Plain Qwen3.
+  case none
+  /// One gate logit per head, broadcast over head_dim.
+  case headwise
+  /// head_dim gate logits per head.
+  case elementwise
+
+  /// Gate logits per head.
+  func width(headDim: Int) -> Int {
+    switch self {
+    case .none: 0
+    case .headwise: 1
+    case .elementwise: headDim
+    }
+  }
+}
+
+/// Qwen3 self-attention with optional output gate, as qiuzh20/gated_attention
+/// `modeling_qwen3.py` `Qwen3Attention` (eager) and, with no gate, Hugging Face
+/// `Qwen3Attention`:
+///
+///     [q | gates] = x·W_qᵀ (+b)   per KV group g: [G·hd queries of heads gG..gG+G−1 | G·w gate logits]
+///     k = x·W_kᵀ (+b), v = x·W_vᵀ (+b)
+///     q, k ← RMSNorm over head_dim (q_norm, k_norm), then RoPE (rotate-half), at each token's position
+///     o_h = SDPA(q_h, K, V of KV head h / G) by position under the call's mask
+///     o_h ← o_h ⊙ σ(gate_h)       (w = 1: one scalar per head; w = hd: per element)
+///     out = concat_h(o_h)·W_oᵀ (+b)
+///
+/// The q_proj rows are grouped per KV group, not per head (the fixtures' READMEs):
+/// with w = 0 this is the plain [H·hd] layout.
+final class GatedAttention: @unchecked Sendable {
+  let heads: AttentionHeads
+  let gate: AttentionOutputGate
+  let query, key, value, output: Linear
+  let queryNorm, keyNorm: Weight?
+  let epsilon: Float
+
+  /// Loads `{prefix}.q_proj`, `k_proj`, `v_proj`, `o_proj` and, with qk-norm, `q_norm`,
+  /// `k_norm` (all under `prefix`, e.g. "model.layers.0.self_attn").
+  init(_ weights: Weights, prefix: String, config: Qwen3Config) throws {
+    let d = config.hiddenSize
+    heads = AttentionHeads(heads: config.numAttentionHeads, kvHeads: config.kvHeads, headDim: config.resolvedHeadDim)
+    gate = config.gate
+    let hd = heads.headDim
+    let bias = config.projectionBias
+    query = try Linear(
+      weights, "\(prefix).q_proj", in: d, out: heads.queryWidth + heads.heads * gate.width(headDim: hd), bias: bias)
+    key = try Linear(weights, "\(prefix).k_proj", in: d, out: heads.kvWidth, bias: bias)
+    value = try Linear(weights, "\(prefix).v_proj", in: d, out: heads.kvWidth, bias: bias)
+    output = try Linear(weights, "\(prefix).o_proj", in: heads.queryWidth, out: d, bias: bias)
+    queryNorm = config.useQkNorm ? try weights.tensor("\(prefix).q_norm.weight", shape: [hd]) : nil
+    keyNorm = config.useQkNorm ? try weights.tensor("\(prefix).k_norm.weight", shape: [hd]) : nil
+    epsilon = config.rmsNormEps
+  }
+
+  var parameterBytes: Int {
+    [query, key, value, output].reduce(0) { $0 + $1.parameterBytes }
+      + 2 * (queryNorm == nil ? 0 : heads.headDim * MemoryLayout<Float>.size)
+  }
+
+  /// Scratch floats for `rows` tokens against `keys` slots.
+  func scratchCount(rows: Int, keys: Int) -> Int {
+    rows * (query.outFeatures + 2 * heads.kvWidth + 2 * heads.queryWidth) + heads.scratchCount(rows: rows, keys: keys)
+  }
+
+  /// Runs the block on the normalised rows `x` [rows, D]: writes the tokens' keys and
+  /// values into the cache at their positions, attends, and adds the output to `residual`.
+  func forward(
+    _ x: UnsafePointer<Float>, rows n: Int, plan: CachePlan, keys cachedKeys: UnsafeMutablePointer<Float>,
+    values cachedValues: UnsafeMutablePointer<Float>, rope: RotaryEmbedding, ropeTable: UnsafePointer<Float>,
+    scratch: UnsafeMutablePointer<Float>, addingInto residual: UnsafeMutablePointer<Float>
+  ) {
+    let hd = heads.headDim
+    let groups = heads.kvHeads
+    let perGroupQueries = heads.groupSize * hd
+    let perGroupGates = heads.groupSize * gate.width(headDim: hd)
+    let qw = heads.queryWidth
+    let kvw = heads.kvWidth
+
+    let projected = scratch  // [n, q_proj outputs]
+    let k = projected + n * query.outFeatures  // [n, kvw]
+    let v = k + n * kvw
+    let q = v + n * kvw  // [n, qw]
+    let attended = q + n * qw  // [n, qw]
+    let attentionScratch = attended + n * qw
+    query.apply(x, rows: n, into: projected)
+    key.apply(x, rows: n, into: k)
+    value.apply(x, rows: n, into: v)
+
+    // Queries out of the per-group layout; the gate logits stay in `projected`.
+    for t in 0..<n {
+      let src = projected + t * query.outFeatures
+      for g in 0..<groups {
+        (q + t * qw + g * perGroupQueries).update(from: src + g * (perGroupQueries + perGroupGates), count: perGroupQueries)
+      }
+    }
+    if let queryNorm {
+      Kernels.rmsNorm(q, rows: n * heads.heads, width: hd, weight: queryNorm.pointer, epsilon: epsilon, into: q)
+    }
+    for t in 0..<n {
+      let slot = plan.positions[t] * kvw
+      let table = ropeTable + t * rope.tableWidth
+      rope.rotate(q + t * qw, heads: heads.heads, table: table)
+      // Keys and values go straight into the token's cache slot.
+      let keySlot = cachedKeys + slot
+      if let keyNorm {
+        Kernels.rmsNorm(k + t * kvw, rows: groups, width: hd, weight: keyNorm.pointer, epsilon: epsilon, into: keySlot)
+      } else {
+        keySlot.update(from: k + t * kvw, count: kvw)
+      }
+      rope.rotate(keySlot, heads: groups, table: table)
+      (cachedValues + slot).update(from: v + t * kvw, count: kvw)
+    }
+
+    heads.attend(
+      queries: q, queryStride: qw, rows: n, keys: cachedKeys, values: cachedValues, kvStride: kvw,
+      keyCount: { plan.keyCounts[$0] }, scratch: attentionScratch, into: attended, outStride: qw)
+
+    if gate != .none {
+      for t in 0..<n {
+        let logits = projected + t * query.outFeatures
+        for g in 0..<groups {
+          let gates = logits + g * (perGroupQueries + perGroupGates) + perGroupQueries
+          let out = attended + t * qw + g * perGroupQueries
+          switch gate {
+          case .elementwise:
+            Kernels.multiplySigmoid(out, gate: gates, count: perGroupQueries)
+          case .headwise:
+            for j in 0..<heads.groupSize {
+              Kernels.scale(out + j * hd, count: hd, by: 1 / (1 + expf(-gates[j])))
+            }
+          case .none:
+            break
+          }
+        }
+      }
+    }
+    output.apply(attended, rows: n, into: residual, accumulate: true)
+  }
+}

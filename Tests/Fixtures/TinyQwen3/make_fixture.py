@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""Writes the tiny plain-Qwen3 parity fixture for Tests/Parity/TransformerParityTests.
+
+The gated-attention fixtures in ../shared/fixtures come from the qiuzh20 code (no
+biases, untied head, transformers 4.51 config names). This one covers the Hugging Face
+transformers 5.23.0 `Qwen3ForCausalLM` paths they do not: q/k/v/o biases
+(attention_bias), a tied head (no lm_head.weight in the file), head_dim · heads !=
+hidden_size, 3 query heads per KV head, and rope_theta inside rope_parameters. CI has
+no torch, so the outputs are committed next to this script:
+
+  config.json, model.safetensors   Qwen3ForCausalLM.save_pretrained
+  expected.safetensors             input_ids [18] (int64), logits [18, V] and hidden [18, D]
+                                   (last_hidden_state, after the final norm), eager attention
+
+Run from anywhere: python3 Tests/Fixtures/TinyQwen3/make_fixture.py
+(torch 2.15, transformers 5.23.0, safetensors 0.8.0 were used).
+"""
+import os
+
+import torch
+from safetensors.torch import save_file
+from transformers import Qwen3Config, Qwen3ForCausalLM
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+torch.manual_seed(0)
+config = Qwen3Config(vocab_size=80, hidden_size=40, intermediate_size=72, num_hidden_layers=2,
+                     num_attention_heads=6, num_key_value_heads=2, head_dim=8, max_position_embeddings=64,
+                     rms_norm_eps=1e-6, tie_word_embeddings=True, attention_bias=True,
+                     rope_parameters={"rope_type": "default", "rope_theta": 1000000.0})
+config._attn_implementation = "eager"
+model = Qwen3ForCausalLM(config).eval()
+
+# Re-draw every parameter (as the shared fixtures do) so activations are not init-scale.
+g = torch.Generator().manual_seed(1)
+with torch.no_grad():
+    for name, p in sorted(model.named_parameters()):
+        if name.endswith("norm.weight"):
+            p.copy_(1 + 0.2 * torch.randn(p.shape, generator=g))
+        elif name.endswith("bias"):
+            p.copy_(0.2 * torch.randn(p.shape, generator=g))
+        elif "embed_tokens" in name:
+            p.copy_(torch.randn(p.shape, generator=g))
+        else:
+            p.copy_(torch.randn(p.shape, generator=g) / p.shape[1] ** 0.5)
+
+model.save_pretrained(HERE)
+os.remove(os.path.join(HERE, "generation_config.json"))  # not read by zoo
+ids = torch.randint(0, config.vocab_size, (18,), generator=g)
+with torch.no_grad():
+    out = model(input_ids=ids[None], use_cache=False)
+    hidden = model.model(input_ids=ids[None], use_cache=False).last_hidden_state
+save_file({"input_ids": ids.to(torch.int64).contiguous(), "logits": out.logits[0].contiguous(),
+           "hidden": hidden[0].contiguous()}, os.path.join(HERE, "expected.safetensors"))
+for name in ["model.safetensors", "expected.safetensors"]:
+    os.chmod(os.path.join(HERE, name), 0o644)
+print(sorted(os.listdir(HERE)))
