@@ -37,6 +37,14 @@ struct Zood: AsyncParsableCommand {
   @Option(help: "Seconds an idle model stays loaded (0 = forever).")
   var keepAlive: Int = 300
 
+  @Option(
+    help: """
+      Threads each OpenBLAS call may use (default: OpenBLAS's own, one per core). 1 suits small \
+      models and machines shared with other work: OpenBLAS's threads wait on each other, so a \
+      busy core stalls every matrix-vector product.
+      """)
+  var blasThreads: Int?
+
   func validate() throws {
     guard Logger.Level(rawValue: logLevel) != nil else {
       throw ValidationError("unknown --log-level '\(logLevel)'; use trace, debug, info, notice, warning, error or critical")
@@ -44,6 +52,7 @@ struct Zood: AsyncParsableCommand {
     guard parallel >= 1 else { throw ValidationError("--parallel must be at least 1") }
     guard maxQueue >= 0 else { throw ValidationError("--max-queue must be at least 0") }
     guard keepAlive >= 0 else { throw ValidationError("--keep-alive must be at least 0") }
+    if let blasThreads, blasThreads < 1 { throw ValidationError("--blas-threads must be at least 1") }
   }
 
   func run() async throws {
@@ -54,6 +63,7 @@ struct Zood: AsyncParsableCommand {
       return handler
     }
     let logger = Logger(label: "zood")
+    if let blasThreads { BLAS.threads = blasThreads }
     let cwd = FileManager.default.currentDirectoryPath
     func absolute(_ p: String) -> String { p.hasPrefix("/") ? p : (cwd as NSString).appendingPathComponent(p) }
     let config = DaemonConfiguration(

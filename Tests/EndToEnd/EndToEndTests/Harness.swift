@@ -75,7 +75,13 @@ final class ZoodInstance: @unchecked Sendable {
   private var logData = Data()
   private let logLock = NSLock()
 
-  /// Creates the folders and copies the StateSpace, Autoregressive and Transformer plugins in.
+  /// Every plugin zoo builds.
+  static let pluginLibraries = [
+    "libZooStateSpace.so", "libZooAutoregressive.so", "libZooTransformer.so", "libZooSessa.so", "libZooGAM.so",
+    "libZooOrchid.so",
+  ]
+
+  /// Creates the folders and copies every plugin in.
   init(extraArguments: [String] = []) throws {
     root = URL(fileURLWithPath: "/tmp").appendingPathComponent("zoo-e2e-\(UUID().uuidString.prefix(8))")
     plugins = root.appendingPathComponent("plugins")
@@ -85,7 +91,7 @@ final class ZoodInstance: @unchecked Sendable {
     for dir in [root, plugins, models] {
       try fm.createDirectory(at: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     }
-    for lib in ["libZooStateSpace.so", "libZooAutoregressive.so", "libZooTransformer.so"] {
+    for lib in Self.pluginLibraries {
       try fm.copyItem(at: try Paths.product(lib), to: plugins.appendingPathComponent(lib))
     }
     self.extraArguments = extraArguments

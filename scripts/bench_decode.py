@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Decode speed of the bundled byte-level models through zood: tokens per second while
+generating after a prompt of 64 and of 2048 tokens (greedy, 64 new tokens), median of
+several runs, from the stats zood returns (decode seconds exclude the prefill). Not
+part of CI.
+
+    swift build -c release
+    python3 scripts/bench_decode.py --runs 5
+
+A model that cannot take the context (GAM's learned positions, Orchid's l_max) is
+reported as such, with zood's own error.
+"""
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODELS = ["mamba-shakespeare", "sessa-shakespeare", "gam-shakespeare", "orchid-shakespeare"]
+PLUGINS = ["StateSpace", "Autoregressive", "Sessa", "GAM", "Orchid"]
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--new-tokens", type=int, default=64)
+    p.add_argument("--contexts", type=int, nargs="+", default=[64, 2048])
+    a = p.parse_args()
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    from bench_embeddings import generate_stubs
+
+    work = tempfile.mkdtemp(prefix="zoo-bench-decode-", dir="/tmp")
+    os.chmod(work, 0o700)
+    generate_stubs(os.path.join(work, "stubs"))
+    import grpc
+    from zoo.v1 import zoo_pb2, zoo_pb2_grpc
+
+    bin_dir = subprocess.check_output(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, text=True).strip()
+    plugins = os.path.join(work, "plugins")
+    os.makedirs(plugins, mode=0o700)
+    for name in PLUGINS:
+        shutil.copy(os.path.join(bin_dir, f"libZoo{name}.so"), plugins)
+    sock = os.path.join(work, "zood.sock")
+    zood = subprocess.Popen([os.path.join(bin_dir, "zood"), "--socket", sock, "--models", os.path.join(ROOT, "models"),
+                             "--plugins", plugins, "--log-level", "warning"])
+    text = open(os.path.join(ROOT, "training", "README.md"), "rb").read() * 4
+    try:
+        for _ in range(300):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.1)
+        channel = grpc.insecure_channel(f"unix://{sock}")
+        grpc.channel_ready_future(channel).result(timeout=30)
+        zoo = zoo_pb2_grpc.ZooStub(channel)
+        print(f"greedy decode of {a.new_tokens} tokens, median of {a.runs} runs, tokens/s (decode only)")
+        print("| model | " + " | ".join(f"context {c}" for c in a.contexts) + " |")
+        print("|---|" + "---|" * len(a.contexts))
+        for model in MODELS:
+            cells = []
+            for context in a.contexts:
+                prompt = list(text[:context])
+                rates = []
+                try:
+                    for _ in range(a.runs):
+                        last = None
+                        for m in zoo.Generate(zoo_pb2.GenerateRequest(
+                                model=model, prompt_token_ids=prompt,
+                                options=zoo_pb2.GenerateOptions(max_tokens=a.new_tokens, temperature=0))):
+                            last = m
+                        s = last.stats
+                        rates.append((s.generated_tokens - 1) / s.decode_seconds)
+                    cells.append(f"{statistics.median(rates):.0f}")
+                except grpc.RpcError as e:
+                    cells.append(f"refused: {e.details()[:90]}")
+            print(f"| {model} | " + " | ".join(cells) + " |", flush=True)
+        channel.close()
+    finally:
+        zood.terminate()
+        zood.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
