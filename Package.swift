@@ -103,29 +103,32 @@ let package = Package(
 
     // Tests, by level: unit (ZooCore, ZooDaemon), parity (StateSpace vs the official
     // fixtures), end to end (a real zood on a temporary socket).
+    // Helpers the parity test targets share (fixtures, forward on Swift arrays, assertions):
+    // a plain target, since test targets cannot depend on one another.
+    .target(name: "ZooTestSupport", dependencies: ["ZooCore", "ZooPluginKit"], path: "Tests/Support/ZooTestSupport"),
     .testTarget(name: "ZooCoreTests", dependencies: ["ZooCore"], path: "Tests/Unit/ZooCoreTests"),
     .testTarget(
       name: "ZooDaemonTests", dependencies: ["ZooDaemon", "ZooProto", "CZooPlugin"],
       path: "Tests/Unit/ZooDaemonTests"),
     .testTarget(
-      name: "StateSpaceParityTests", dependencies: ["StateSpace", "ZooPluginKit", "ZooCore"],
+      name: "StateSpaceParityTests", dependencies: ["StateSpace", "ZooPluginKit", "ZooCore", "ZooTestSupport"],
       path: "Tests/Parity/StateSpaceParityTests"),
     // Transformer parity through the C ABI, on the plugin's .so as zood loads it (linking
     // the plugin target here would clash with StateSpace's zoo_plugin_init).
     .testTarget(
       name: "TransformerParityTests",
       dependencies: [
-        "ZooDaemon", "ZooPluginKit", "ZooCore", "CZooPlugin", .product(name: "Logging", package: "swift-log"),
+        "ZooDaemon", "ZooPluginKit", "ZooCore", "ZooTestSupport", .product(name: "Logging", package: "swift-log"),
       ],
       path: "Tests/Parity/TransformerParityTests"),
     .testTarget(
-      name: "SessaParityTests", dependencies: ["Sessa", "ZooPluginKit", "ZooCore", "ZooProto"],
+      name: "SessaParityTests", dependencies: ["Sessa", "ZooPluginKit", "ZooCore", "ZooProto", "ZooTestSupport"],
       path: "Tests/Parity/SessaParityTests"),
     .testTarget(
-      name: "GAMParityTests", dependencies: ["GAM", "ZooPluginKit", "ZooCore", "ZooProto"],
+      name: "GAMParityTests", dependencies: ["GAM", "ZooPluginKit", "ZooCore", "ZooProto", "ZooTestSupport"],
       path: "Tests/Parity/GAMParityTests"),
     .testTarget(
-      name: "OrchidParityTests", dependencies: ["Orchid", "ZooPluginKit", "ZooCore", "ZooProto"],
+      name: "OrchidParityTests", dependencies: ["Orchid", "ZooPluginKit", "ZooCore", "ZooProto", "ZooTestSupport"],
       path: "Tests/Parity/OrchidParityTests"),
     .testTarget(
       name: "EndToEndTests", dependencies: ["ZooProto", "ZooRPC", "ZooCore"] + grpc,

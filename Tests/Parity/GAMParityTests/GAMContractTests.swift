@@ -3,6 +3,7 @@ import XCTest
 import ZooCore
 import ZooPluginKit
 import ZooProto
+import ZooTestSupport
 
 @testable import GAM
 
@@ -46,7 +47,7 @@ final class GAMContractTests: XCTestCase {
     _ = try runForward(model, state: state, tokens: Array(ids[..<60]))
     let before = windows(state)
     for (what, call) in [("5 tokens at 60", Array(ids[60..<65])), ("65 tokens", Array(ids[..<65]))] {
-      assertPluginError(.outOfRange(""), containing: ["64", "BLOCK_SIZE", "clamp"], "forward of \(what)") {
+      assertPluginError(.outOfRange, containing: ["64", "BLOCK_SIZE", "clamp"], "forward of \(what)") {
         _ = try runForward(model, state: state, tokens: call)
       }
       XCTAssertEqual(state.length, 60, "a refused forward (\(what)) must not advance the state")
@@ -58,12 +59,12 @@ final class GAMContractTests: XCTestCase {
       + runForward(model, state: state, tokens: [ids[63]]).logits
     assertClose(rest, Array(whole[(60 * v)...]), tolerance: 1e-5, "positions 60..<64 after the refusals")
     XCTAssertEqual(state.length, limit)
-    assertPluginError(.outOfRange(""), containing: ["position 64", "BLOCK_SIZE = 64"], "decode at position 64") {
+    assertPluginError(.outOfRange, containing: ["position 64", "BLOCK_SIZE = 64"], "decode at position 64") {
       _ = try runForward(model, state: state, tokens: [ids[64]])
     }
     XCTAssertEqual(state.length, limit)
     // A fresh state refuses 65 tokens at once as well.
-    assertPluginError(.outOfRange(""), containing: ["position 64"], "65 tokens from empty") {
+    assertPluginError(.outOfRange, containing: ["position 64"], "65 tokens from empty") {
       _ = try runForward(model, state: try model.makeState(), tokens: ids)
     }
   }
@@ -94,7 +95,7 @@ final class GAMContractTests: XCTestCase {
     let state = try model.makeState()
     _ = try runForward(model, state: state, tokens: Array(ids[..<30]))
     let before = windows(state)
-    assertPluginError(.failedPrecondition(""), containing: ["k − 1", "30", "20"], "truncate 30 → 20") {
+    assertPluginError(.failedPrecondition, containing: ["k − 1", "30", "20"], "truncate 30 → 20") {
       try state.truncate(to: 20)
     }
     XCTAssertEqual(state.length, 30)
@@ -116,16 +117,16 @@ final class GAMContractTests: XCTestCase {
     let state = try model.makeState()
     _ = try runForward(model, state: state, tokens: Array(ids[..<10]))
     let before = windows(state)
-    assertPluginError(.failedPrecondition(""), containing: ["causal"], "bidirectional mask") {
+    assertPluginError(.failedPrecondition, containing: ["causal"], "bidirectional mask") {
       _ = try runForward(model, state: state, tokens: [1, 2], mask: .bidirectional)
     }
-    assertPluginError(.invalidArgument(""), containing: ["position 9", "10..<12"], "positions that revisit") {
+    assertPluginError(.invalidArgument, containing: ["position 9", "10..<12"], "positions that revisit") {
       _ = try runForward(model, state: state, tokens: [1, 2], positions: [9, 10])
     }
-    assertPluginError(.invalidArgument(""), containing: ["token id 256", "256"], "token outside the vocabulary") {
+    assertPluginError(.invalidArgument, containing: ["token id 256", "256"], "token outside the vocabulary") {
       _ = try runForward(model, state: state, tokens: [1, 256])
     }
-    assertPluginError(.invalidArgument(""), containing: ["logit row 2"], "logit row outside the call") {
+    assertPluginError(.invalidArgument, containing: ["logit row 2"], "logit row outside the call") {
       _ = try runForward(model, state: state, tokens: [1, 2], logitRows: [2])
     }
     XCTAssertEqual(state.length, 10)
@@ -145,7 +146,7 @@ final class GAMContractTests: XCTestCase {
     // Cancelled before the second chunk's first layer: the first chunk has already moved
     // both layers' windows.
     var polls = 0
-    assertPluginError(.cancelled(), containing: [], "cancelled prefill") {
+    assertPluginError(.cancelled, containing: [], "cancelled prefill") {
       _ = try runForward(model, state: state, tokens: Array(ids[12...])) {
         polls += 1
         return polls > 2
@@ -183,25 +184,25 @@ final class GAMContractTests: XCTestCase {
 
   func testBadConfigsAndCheckpointsAreRefusedByName() throws {
     let fixture = try GAMFixture.named("gam")
-    assertPluginError(.invalidArgument(""), containing: ["N_LAYER", "0"], "N_LAYER 0") {
+    assertPluginError(.invalidArgument, containing: ["N_LAYER", "0"], "N_LAYER 0") {
       _ = try GAMBuilder.load(fixture.context(configJSON: Data(#"{"N_LAYER": 0}"#.utf8)))
     }
-    assertPluginError(.invalidArgument(""), containing: ["N_EMBED"], "N_EMBED as a string") {
+    assertPluginError(.invalidArgument, containing: ["N_EMBED"], "N_EMBED as a string") {
       _ = try GAMBuilder.load(fixture.context(configJSON: Data(#"{"N_EMBED": "64"}"#.utf8)))
     }
     // A config that does not match the checkpoint: the first mismatched weight is named.
     var wrong = try JSONSerialization.jsonObject(with: fixture.configJSON) as! [String: Any]
     wrong["NUM_MEMORY_SLOTS"] = 16
-    assertPluginError(.invalidArgument(""), containing: ["blocks.0.memory_bank", "[32, 64]", "[16, 64]"], "slots") {
+    assertPluginError(.invalidArgument, containing: ["blocks.0.memory_bank", "[32, 64]", "[16, 64]"], "slots") {
       _ = try GAMBuilder.load(fixture.context(configJSON: try JSONSerialization.data(withJSONObject: wrong)))
     }
     let noConv = try TemporaryCheckpoint(fixture.checkpointTensors().filter { $0.name != "blocks.1.causal_conv.bias" })
-    assertPluginError(.notFound(""), containing: ["blocks.1.causal_conv.bias"], "missing weight") {
+    assertPluginError(.notFound, containing: ["blocks.1.causal_conv.bias"], "missing weight") {
       _ = try GAMBuilder.load(fixture.context(weights: noConv.weights))
     }
     let noHead = try TemporaryCheckpoint(
       fixture.checkpointTensors().filter { !["head.weight", "token_embedding.weight"].contains($0.name) })
-    assertPluginError(.notFound(""), containing: ["token_embedding.weight", "head.weight"], "no embedding") {
+    assertPluginError(.notFound, containing: ["token_embedding.weight", "head.weight"], "no embedding") {
       _ = try GAMBuilder.load(fixture.context(weights: noHead.weights))
     }
   }

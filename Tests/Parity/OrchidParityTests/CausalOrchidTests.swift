@@ -1,6 +1,7 @@
 import XCTest
 import ZooCore
 import ZooPluginKit
+import ZooTestSupport
 
 @testable import Orchid
 

@@ -3,6 +3,7 @@ import XCTest
 import ZooCore
 import ZooPluginKit
 import ZooProto
+import ZooTestSupport
 
 @testable import Orchid
 
@@ -162,7 +163,7 @@ final class OrchidLanguageModelTests: XCTestCase {
     let a = try runForward(model, state: state, tokens: Array(tokens[20...])).logits
     let b = try runForward(model, state: copy, tokens: Array(tokens[20...])).logits
     XCTAssertEqual(a, b)
-    assertPluginError(.failedPrecondition(""), containing: ["truncated"], "truncate") { try state.truncate(to: 5) }
+    assertPluginError(.failedPrecondition, containing: ["truncated"], "truncate") { try state.truncate(to: 5) }
   }
 
   func testCancelledPrefillLeavesStateUnchanged() throws {
@@ -170,7 +171,7 @@ final class OrchidLanguageModelTests: XCTestCase {
     let tokens = Self.tokens(20, seed: 6)
     let state = try model.makeState()
     _ = try runForward(model, state: state, tokens: Array(tokens[..<10]))
-    assertPluginError(.cancelled(), containing: [], "cancelled prefill") {
+    assertPluginError(.cancelled, containing: [], "cancelled prefill") {
       _ = try runForward(model, state: state, tokens: Array(tokens[10...]), isCancelled: { true })
     }
     XCTAssertEqual(state.length, 10)
@@ -185,19 +186,19 @@ final class OrchidLanguageModelTests: XCTestCase {
     let model = try Self.model()
     let state = try model.makeState()
     _ = try runForward(model, state: state, tokens: Self.tokens(60, seed: 7))
-    assertPluginError(.failedPrecondition(""), containing: ["causal", "bidirectional"], "bidirectional mask") {
+    assertPluginError(.failedPrecondition, containing: ["causal", "bidirectional"], "bidirectional mask") {
       _ = try runForward(model, state: state, tokens: [1], mask: .bidirectional)
     }
-    assertPluginError(.failedPrecondition(""), containing: ["causal"], "block-causal mask") {
+    assertPluginError(.failedPrecondition, containing: ["causal"], "block-causal mask") {
       _ = try runForward(model, state: state, tokens: [1], mask: .blockCausal)
     }
-    assertPluginError(.invalidArgument(""), containing: ["position 3", "60..<61"], "rewinding positions") {
+    assertPluginError(.invalidArgument, containing: ["position 3", "60..<61"], "rewinding positions") {
       _ = try runForward(model, state: state, tokens: [1], positions: [3])
     }
-    assertPluginError(.outOfRange(""), containing: ["l_max = 64", "65"], "past l_max") {
+    assertPluginError(.outOfRange, containing: ["l_max = 64", "65"], "past l_max") {
       _ = try runForward(model, state: state, tokens: [1, 2, 3, 4, 5])
     }
-    assertPluginError(.invalidArgument(""), containing: ["token id 96"], "token outside the vocabulary") {
+    assertPluginError(.invalidArgument, containing: ["token id 96"], "token outside the vocabulary") {
       _ = try runForward(model, state: state, tokens: [96])
     }
     XCTAssertEqual(state.length, 60, "refusals must leave the state as it was")
@@ -220,9 +221,9 @@ final class OrchidLanguageModelTests: XCTestCase {
       ("no d_model", { $0["d_model"] = nil }, ["d_model"]),
     ]
     for (what, edit, fragments) in cases {
-      assertPluginError(.invalidArgument(""), containing: fragments, what) { _ = try Self.model(config: config(edit)) }
+      assertPluginError(.invalidArgument, containing: fragments, what) { _ = try Self.model(config: config(edit)) }
     }
-    assertPluginError(.notFound(""), containing: ["layers.1.mixer.conv_kernel_nn.nn_model2.conv1d_ls.0.bias"], "missing weight") {
+    assertPluginError(.notFound, containing: ["layers.1.mixer.conv_kernel_nn.nn_model2.conv1d_ls.0.bias"], "missing weight") {
       _ = try Self.model(drop: ["layers.1.mixer.conv_kernel_nn.nn_model2.conv1d_ls.0.bias"])
     }
   }
@@ -279,36 +280,4 @@ final class OrchidLanguageModelTests: XCTestCase {
       XCTAssertTrue(declared.contains(key), "config key \(key) is not declared")
     }
   }
-}
-
-struct ForwardResult {
-  var logits: [Float]
-  var hidden: [Float]
-}
-
-/// One forward call with Swift arrays.
-func runForward(
-  _ model: any Model, state: any ModelState, tokens: [Int32], logitRows: [Int64]? = nil, positions: [Int64]? = nil,
-  mask: MaskKind = .causal, wantHidden: Bool = false, isCancelled: @escaping () -> Bool = { false }
-) throws -> ForwardResult {
-  let vocab = model.info.vocabularySize
-  var logits = [Float](repeating: .nan, count: (logitRows?.count ?? tokens.count) * vocab)
-  var hidden = [Float](repeating: .nan, count: wantHidden ? tokens.count * model.info.hiddenSize : 0)
-  try tokens.withUnsafeBufferPointer { tokenBuffer in
-    try (logitRows ?? []).withUnsafeBufferPointer { rowBuffer in
-      try (positions ?? []).withUnsafeBufferPointer { positionBuffer in
-        try logits.withUnsafeMutableBufferPointer { logitBuffer in
-          try hidden.withUnsafeMutableBufferPointer { hiddenBuffer in
-            let input = ForwardInput(
-              tokens: tokenBuffer, positions: positions == nil ? nil : positionBuffer, mask: mask,
-              logitRows: logitRows == nil ? nil : rowBuffer, isCancelled: isCancelled)
-            try model.forward(
-              input, state: state,
-              output: ForwardOutput(logits: logitBuffer.baseAddress, hidden: wantHidden ? hiddenBuffer.baseAddress : nil))
-          }
-        }
-      }
-    }
-  }
-  return ForwardResult(logits: logits, hidden: hidden)
 }

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import ZooCore
 import ZooPluginKit
+import ZooTestSupport
 
 @testable import Orchid
 

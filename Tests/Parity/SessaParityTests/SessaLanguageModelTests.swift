@@ -3,6 +3,7 @@ import XCTest
 import ZooCore
 import ZooPluginKit
 import ZooProto
+import ZooTestSupport
 
 @testable import Sessa
 
@@ -190,29 +191,29 @@ final class SessaLanguageModelTests: XCTestCase {
     let (model, checkpoint) = try variants[0].model.load()
     let state = try model.makeState()
     _ = try runForward(model, state: state, tokens: Array(tokens[..<10]))
-    let refused: [(String, PluginError, [String], () throws -> Void)] = [
-      ("bidirectional mask", .failedPrecondition(""), ["causal"], {
+    let refused: [(String, PluginErrorKind, [String], () throws -> Void)] = [
+      ("bidirectional mask", .failedPrecondition, ["causal"], {
         _ = try runForward(model, state: state, tokens: [1, 2], mask: .bidirectional)
       }),
-      ("token out of vocabulary", .invalidArgument(""), ["61"], {
+      ("token out of vocabulary", .invalidArgument, ["61"], {
         _ = try runForward(model, state: state, tokens: [1, 61])
       }),
-      ("a hole", .invalidArgument(""), ["hole"], {
+      ("a hole", .invalidArgument, ["hole"], {
         _ = try runForward(model, state: state, tokens: [1], positions: [11])
       }),
-      ("non-consecutive positions", .invalidArgument(""), ["consecutive"], {
+      ("non-consecutive positions", .invalidArgument, ["consecutive"], {
         _ = try runForward(model, state: state, tokens: [1, 2], positions: [10, 12])
       }),
-      ("replacing a middle position", .failedPrecondition(""), ["truncate"], {
+      ("replacing a middle position", .failedPrecondition, ["truncate"], {
         _ = try runForward(model, state: state, tokens: [1, 2], positions: [4, 5])
       }),
-      ("logit row outside the call", .invalidArgument(""), ["logit row"], {
+      ("logit row outside the call", .invalidArgument, ["logit row"], {
         _ = try runForward(model, state: state, tokens: [1, 2], logitRows: [2])
       }),
-      ("a cancelled prefill", .cancelled(), [], {
+      ("a cancelled prefill", .cancelled, [], {
         _ = try runForward(model, state: state, tokens: [1, 2, 3], isCancelled: { true })
       }),
-      ("another model's state", .invalidArgument(""), ["not made by this model"], {
+      ("another model's state", .invalidArgument, ["not made by this model"], {
         let other = SessaState(layout: SessaCacheLayout(layers: 1, kvWidth: 16, width: 32))
         _ = try runForward(model, state: other, tokens: [1])
       }),
@@ -249,7 +250,7 @@ final class SessaLanguageModelTests: XCTestCase {
     let names = ["layers.2.mixer.gamma_bias", "layers.1.W_out.bias", "mlps.0.fc2.weight", "norm.bias", "embedding.weight"]
     for missing in names {
       let checkpoint = try TemporaryCheckpoint(all.filter { $0.name != missing })
-      assertPluginError(.notFound(""), containing: [missing], "without \(missing)") {
+      assertPluginError(.notFound, containing: [missing], "without \(missing)") {
         _ = try SessaBuilder.load(try random.context(checkpoint.weights))
       }
     }
@@ -262,7 +263,7 @@ final class SessaLanguageModelTests: XCTestCase {
       (#"{"vocab_size": 61, "num_hidden_layers": 3}"#, "hidden_size"),
       ("{\(base), \"num_attention_heads\": 4, \"num_key_value_heads\": 2}", "intermediate_size"),
     ] {
-      assertPluginError(.invalidArgument(""), containing: [key], key) {
+      assertPluginError(.invalidArgument, containing: [key], key) {
         _ = try SessaBuilder.load(try random.context(checkpoint.weights, configJSON: Data(json.utf8)))
       }
     }

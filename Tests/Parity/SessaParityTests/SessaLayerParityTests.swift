@@ -1,6 +1,7 @@
 import XCTest
 import ZooCore
 import ZooPluginKit
+import ZooTestSupport
 
 @testable import Sessa
 
@@ -117,14 +118,14 @@ final class SessaLayerParityTests: XCTestCase {
     }
     for missing in ["mixer.gamma_bias", "mixer.out_proj.weight", "W_in.bias", "ln.weight"] {
       let checkpoint = try TemporaryCheckpoint(all.filter { $0.name != missing })
-      assertPluginError(.notFound(""), containing: [missing], "layer without \(missing)") {
+      assertPluginError(.notFound, containing: [missing], "layer without \(missing)") {
         _ = try SessaLayer(prefix: "", config: fixture.config, weights: checkpoint.weights)
       }
     }
     // gamma_bias is a 0-dim tensor in the official state_dict; shape [1] is not it.
     let reshaped = all.map { $0.name == "mixer.gamma_bias" ? (name: $0.name, shape: [1], values: $0.values) : $0 }
     let checkpoint = try TemporaryCheckpoint(reshaped)
-    assertPluginError(.invalidArgument(""), containing: ["mixer.gamma_bias", "shape"], "gamma_bias of shape [1]") {
+    assertPluginError(.invalidArgument, containing: ["mixer.gamma_bias", "shape"], "gamma_bias of shape [1]") {
       _ = try SessaLayer(prefix: "", config: fixture.config, weights: checkpoint.weights)
     }
   }

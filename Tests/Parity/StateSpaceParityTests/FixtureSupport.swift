@@ -1,43 +1,9 @@
 import Foundation
-import XCTest
 import ZooCore
 import ZooPluginKit
+import ZooTestSupport
 
 @testable import StateSpace
-
-/// Where the shared fixtures live: $ZOO_FIXTURES, else the first `shared/fixtures` found
-/// walking up from this file (symlinks resolved), i.e. `<package root>/../shared/fixtures`
-/// for /work/main and for side packages that link its test folder.
-enum FixtureLocation {
-  static func root(file: String = #filePath) throws -> URL {
-    let fm = FileManager.default
-    if let env = ProcessInfo.processInfo.environment["ZOO_FIXTURES"], !env.isEmpty {
-      guard fm.fileExists(atPath: env) else {
-        throw FixtureError("ZOO_FIXTURES is set to '\(env)', which does not exist")
-      }
-      return URL(fileURLWithPath: env)
-    }
-    let here = URL(fileURLWithPath: file)
-    var searched: [String] = []
-    for start in [here, here.resolvingSymlinksInPath()] {
-      var dir = start.deletingLastPathComponent()
-      while dir.path != "/" {
-        let candidate = dir.appendingPathComponent("shared/fixtures")
-        searched.append(candidate.path)
-        if fm.fileExists(atPath: candidate.appendingPathComponent("README.md").path) { return candidate }
-        dir = dir.deletingLastPathComponent()
-      }
-    }
-    throw FixtureError(
-      "the shared fixtures folder was not found: set ZOO_FIXTURES or place it at <package root>/../shared/fixtures (searched \(searched.joined(separator: ", ")))"
-    )
-  }
-}
-
-struct FixtureError: Error, CustomStringConvertible {
-  let description: String
-  init(_ description: String) { self.description = description }
-}
 
 /// One Hugging Face fixture folder: config.json, model.safetensors (mapped), and the
 /// expected outputs in io.safetensors.
@@ -48,23 +14,20 @@ final class HFFixture: @unchecked Sendable {
   let folder: URL
   let configJSON: Data
   let modelFile: SafetensorsFile
-  let io: SafetensorsFile
+  let io: TensorFile
 
-  nonisolated(unsafe) private static var cache: [String: HFFixture] = [:]
+  private static let cache = FixtureCache<HFFixture>()
 
   /// The fixture folder `name` under shared/fixtures, mapped once per test run.
   static func named(_ name: String) throws -> HFFixture {
-    if let cached = cache[name] { return cached }
-    let fixture = try HFFixture(name)
-    cache[name] = fixture
-    return fixture
+    try cache.named(name) { try HFFixture(name) }
   }
 
   private init(_ name: String) throws {
-    folder = try FixtureLocation.root().appendingPathComponent(name)
+    folder = try FixtureLocation.shared().appendingPathComponent(name)
     configJSON = try Data(contentsOf: folder.appendingPathComponent("config.json"))
     modelFile = try SafetensorsFile(path: folder.appendingPathComponent("model.safetensors").path)
-    io = try SafetensorsFile(path: folder.appendingPathComponent("io.safetensors").path)
+    io = try TensorFile(folder.appendingPathComponent("io.safetensors"))
   }
 
   var modelType: String {
@@ -78,137 +41,10 @@ final class HFFixture: @unchecked Sendable {
       weights: weights ?? Weights(modelFile))
   }
 
-  var tokens: [Int32] { io.tensors["input_ids"]!.int64s()!.map { Int32($0) } }
+  var tokens: [Int32] { try! io.tokens("input_ids") }
 
-  func expected(_ name: String) throws -> [Float] {
-    guard let values = io.tensors[name]?.floats() else {
-      throw FixtureError("io.safetensors in \(folder.lastPathComponent) has no float tensor '\(name)'")
-    }
-    return values
-  }
+  func expected(_ name: String) throws -> [Float] { try io.floats(name) }
 
   /// The checkpoint's tensors, by name, as float32 arrays with their shapes.
-  func checkpointTensors() -> [(name: String, shape: [Int], values: [Float])] {
-    modelFile.names.map { name in
-      let t = modelFile.tensors[name]!
-      return (name, t.shape, t.floats()!)
-    }
-  }
-}
-
-/// A checkpoint written to a temporary file, mapped, and kept alive with its Weights.
-final class TemporaryCheckpoint {
-  let path: String
-  let file: SafetensorsFile
-  var weights: Weights { Weights(file) }
-
-  init(_ tensors: [(name: String, shape: [Int], values: [Float])]) throws {
-    var writer = SafetensorsWriter()
-    for t in tensors { try writer.add(t.name, shape: t.shape, values: t.values) }
-    path = FileManager.default.temporaryDirectory
-      .appendingPathComponent("zoo-statespace-\(UUID().uuidString).safetensors").path
-    try writer.write(to: path)
-    file = try SafetensorsFile(path: path)
-  }
-
-  deinit { try? FileManager.default.removeItem(atPath: path) }
-}
-
-/// Outputs of one forward call.
-struct ForwardResult {
-  var logits: [Float]
-  var hidden: [Float]
-}
-
-/// Runs one forward call with Swift arrays.
-func runForward(
-  _ model: any Model, state: any ModelState, tokens: [Int32], logitRows: [Int64]? = nil,
-  positions: [Int64]? = nil, mask: MaskKind = .causal, wantLogits: Bool = true, wantHidden: Bool = false,
-  isCancelled: @escaping () -> Bool = { false }
-) throws -> ForwardResult {
-  let vocab = model.info.vocabularySize
-  let rowCount = logitRows?.count ?? tokens.count
-  var logits = [Float](repeating: .nan, count: wantLogits ? rowCount * vocab : 0)
-  var hidden = [Float](repeating: .nan, count: wantHidden ? tokens.count * model.info.hiddenSize : 0)
-  try tokens.withUnsafeBufferPointer { tokenBuffer in
-    try withOptionalBuffer(logitRows) { rowBuffer in
-      try withOptionalBuffer(positions) { positionBuffer in
-        try logits.withUnsafeMutableBufferPointer { logitBuffer in
-          try hidden.withUnsafeMutableBufferPointer { hiddenBuffer in
-            let input = ForwardInput(
-              tokens: tokenBuffer, positions: positionBuffer, mask: mask, logitRows: rowBuffer,
-              isCancelled: isCancelled)
-            let output = ForwardOutput(
-              logits: wantLogits ? logitBuffer.baseAddress : nil, hidden: wantHidden ? hiddenBuffer.baseAddress : nil)
-            try model.forward(input, state: state, output: output)
-          }
-        }
-      }
-    }
-  }
-  return ForwardResult(logits: logits, hidden: hidden)
-}
-
-private func withOptionalBuffer<T, R>(_ array: [T]?, _ body: (UnsafeBufferPointer<T>?) throws -> R) rethrows -> R {
-  guard let array else { return try body(nil) }
-  return try array.withUnsafeBufferPointer { try body($0) }
-}
-
-/// Largest |a[i] − b[i]|; infinity when the lengths differ or a value is NaN.
-func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
-  guard a.count == b.count else { return .infinity }
-  var worst: Float = 0
-  for (x, y) in zip(a, b) {
-    let d = abs(x - y)
-    if d.isNaN { return .infinity }
-    worst = max(worst, d)
-  }
-  return worst
-}
-
-/// Asserts two float arrays agree within `tolerance` and logs the error for the record.
-func assertClose(
-  _ actual: [Float], _ expected: [Float], tolerance: Float = 1e-4, _ what: String,
-  file: StaticString = #filePath, line: UInt = #line
-) {
-  let error = maxAbsDifference(actual, expected)
-  print("parity \(what): max abs error \(error) over \(expected.count) values")
-  XCTAssertEqual(actual.count, expected.count, "\(what): sizes differ", file: file, line: line)
-  XCTAssertLessThan(error, tolerance, "\(what): max abs error \(error) exceeds \(tolerance)", file: file, line: line)
-}
-
-/// The PluginError kinds the tests expect.
-enum ErrorKind {
-  case invalidArgument, notFound, failedPrecondition, cancelled
-
-  var prototype: PluginError {
-    switch self {
-    case .invalidArgument: .invalidArgument("")
-    case .notFound: .notFound("")
-    case .failedPrecondition: .failedPrecondition("")
-    case .cancelled: .cancelled()
-    }
-  }
-}
-
-/// Asserts that `body` throws a PluginError of `kind` whose message contains every
-/// fragment.
-func assertPluginError(
-  _ kind: ErrorKind, containing fragments: [String], _ what: String,
-  file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> Void
-) {
-  do {
-    try body()
-    XCTFail("\(what): expected an error, but the call succeeded", file: file, line: line)
-  } catch let error as PluginError {
-    XCTAssertEqual(
-      error.code, kind.prototype.code, "\(what): wrong status for '\(error.message)'", file: file, line: line)
-    for fragment in fragments {
-      XCTAssertTrue(
-        error.message.contains(fragment), "\(what): message '\(error.message)' does not mention '\(fragment)'",
-        file: file, line: line)
-    }
-  } catch {
-    XCTFail("\(what): expected a PluginError, got \(error)", file: file, line: line)
-  }
+  func checkpointTensors() -> [(name: String, shape: [Int], values: [Float])] { TensorFile(modelFile).allFloats() }
 }

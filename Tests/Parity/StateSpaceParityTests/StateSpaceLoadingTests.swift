@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import ZooCore
 import ZooPluginKit
+import ZooTestSupport
 
 @testable import StateSpace
 
@@ -307,19 +308,4 @@ final class StateSpaceLoadingTests: XCTestCase {
     let s = state as! RecurrentState
     return Array(UnsafeBufferPointer(start: s.storage, count: s.layout.floatCount))
   }
-}
-
-/// A small deterministic generator for test weights.
-struct SplitMix64 {
-  var state: UInt64
-  init(seed: UInt64) { state = seed }
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-  /// Uniform in [0, 1).
-  mutating func nextFloat() -> Float { Float(next() >> 40) / Float(1 << 24) }
 }

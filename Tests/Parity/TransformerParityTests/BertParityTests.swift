@@ -1,8 +1,8 @@
-import CZooPlugin
 import Foundation
 import XCTest
 import ZooCore
 import ZooPluginKit
+import ZooTestSupport
 
 @testable import ZooDaemon
 
@@ -14,7 +14,7 @@ final class BertParityTests: XCTestCase {
   static let tinyFiles = ["modules.json", "1_Pooling/config.json"]
 
   func tinyExpected() throws -> TensorFile {
-    try TensorFile(Locations.localFixture("TinyBert").appendingPathComponent("expected.safetensors"))
+    try TensorFile(FixtureLocation.local("TinyBert").appendingPathComponent("expected.safetensors"))
   }
 
   func tinySequences(_ io: TensorFile) throws -> [[Int32]] {
@@ -50,7 +50,7 @@ final class BertParityTests: XCTestCase {
   /// hidden states still served (the encoder keeps its "bert." names); without
   /// modules.json it does not embed.
   func testEncoderOnlyCheckpoint() throws {
-    let source = try SafetensorsFile(path: Locations.localFixture("TinyBert").appendingPathComponent("model.safetensors").path)
+    let source = try SafetensorsFile(path: FixtureLocation.local("TinyBert").appendingPathComponent("model.safetensors").path)
     var writer = SafetensorsWriter()
     for name in source.names.sorted() where !name.hasPrefix("cls.") {
       let t = source.tensors[name]!
@@ -60,26 +60,26 @@ final class BertParityTests: XCTestCase {
     try writer.write(to: path.path)
     defer { try? FileManager.default.removeItem(at: path) }
     let model = try TestModel(
-      files: ["config.json": try Data(contentsOf: Locations.localFixture("TinyBert").appendingPathComponent("config.json"))],
+      files: ["config.json": try Data(contentsOf: FixtureLocation.local("TinyBert").appendingPathComponent("config.json"))],
       links: ["model.safetensors": path])
     let io = try tinyExpected()
     let ids = try io.tokens("input_ids_2")
     let state = try model.handle.makeState()
-    assertRefused(ZOO_ERR_FAILED_PRECONDITION, ["encoder only"], "logits of an encoder-only bert") {
+    assertPluginError(.failedPrecondition, containing: ["encoder only"], "logits of an encoder-only bert") {
       _ = try model.run(ids, state, mask: .bidirectional)
     }
     XCTAssertEqual(state.length, 0)
     let hidden = try model.run(ids, state, mask: .bidirectional, logits: false, hidden: true).hidden
     assertClose(hidden, try io.floats("hidden_2"), "encoder-only bert hidden")
     XCTAssertEqual(model.info.embeddingSize, 0)
-    assertRefused(ZOO_ERR_FAILED_PRECONDITION, ["embeddings"], "embed without modules.json") {
+    assertPluginError(.failedPrecondition, containing: ["embeddings"], "embed without modules.json") {
       _ = try model.embed([ids])
     }
   }
 
   /// Module types and pooling modes zoo does not implement are refused at load, by name.
   func testUnknownSentenceTransformersModulesAreRefused() throws {
-    let folder = Locations.localFixture("TinyBert")
+    let folder = FixtureLocation.local("TinyBert")
     let base: [String: Data] = [
       "config.json": try Data(contentsOf: folder.appendingPathComponent("config.json")),
       "1_Pooling/config.json": Data(#"{"pooling_mode": "mean"}"#.utf8),
@@ -135,7 +135,7 @@ final class BertParityTests: XCTestCase {
 
   func miniLMIO() throws -> MiniLMIO {
     try JSONDecoder().decode(
-      MiniLMIO.self, from: Data(contentsOf: Locations.sharedFixtures().appendingPathComponent("minilm/io.json")))
+      MiniLMIO.self, from: Data(contentsOf: FixtureLocation.shared().appendingPathComponent("minilm/io.json")))
   }
 
   static func cosine(_ a: [Float], _ b: [Float]) -> Double {
@@ -168,7 +168,7 @@ final class BertParityTests: XCTestCase {
       print("parity MiniLM \(name): min cosine \(worstCosine), max abs error \(worstAbs)")
     }
     // MiniLM is an encoder only.
-    assertRefused(ZOO_ERR_FAILED_PRECONDITION, ["encoder only"], "MiniLM logits") {
+    assertPluginError(.failedPrecondition, containing: ["encoder only"], "MiniLM logits") {
       _ = try model.run(io.input_ids[0], try model.handle.makeState(), mask: .bidirectional)
     }
   }

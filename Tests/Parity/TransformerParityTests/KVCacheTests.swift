@@ -1,6 +1,6 @@
-import CZooPlugin
 import XCTest
 import ZooPluginKit
+import ZooTestSupport
 
 @testable import ZooDaemon
 
@@ -151,7 +151,7 @@ final class KVCacheTests: XCTestCase {
       let reference = try s.model.fresh(a + c).logits
       assertClose(continued, rows(reference, width: s.vocab, a.count..<a.count + c.count), tolerance: 1e-5, "\(s.name) A+B, truncate |A|, C")
       assertDiffer(continued, rows(try s.model.fresh(a + b + c).logits, width: s.vocab, 10..<15), "\(s.name) truncate forgot B")
-      assertRefused(ZOO_ERR_OUT_OF_RANGE, ["truncate"], "\(s.name) truncate beyond length") { try state.truncate(to: 99) }
+      assertPluginError(.outOfRange, containing: ["truncate"], "\(s.name) truncate beyond length") { try state.truncate(to: 99) }
     }
   }
 
@@ -254,29 +254,29 @@ final class KVCacheTests: XCTestCase {
       let state = try s.model.handle.makeState()
       _ = try s.model.run(ids, state)
       let max = s.model.info.maxPositions
-      assertRefused(ZOO_ERR_INVALID_ARGUMENT, ["position 7", "hole"], "\(s.name) hole") {
+      assertPluginError(.invalidArgument, containing: ["position 7", "hole"], "\(s.name) hole") {
         _ = try s.model.run([3], state, positions: [7])
       }
       // The call's own earlier tokens count: after position 5 the length is 6, so 7 is a hole.
-      assertRefused(ZOO_ERR_INVALID_ARGUMENT, ["position 7", "6 positions"], "\(s.name) hole after own tokens") {
+      assertPluginError(.invalidArgument, containing: ["position 7", "6 positions"], "\(s.name) hole after own tokens") {
         _ = try s.model.run([3, 4], state, positions: [5, 7])
       }
-      assertRefused(ZOO_ERR_OUT_OF_RANGE, ["position \(max)"], "\(s.name) beyond max positions") {
+      assertPluginError(.outOfRange, containing: ["position \(max)"], "\(s.name) beyond max positions") {
         _ = try s.model.run([3], state, positions: [Int64(max)])
       }
-      assertRefused(ZOO_ERR_OUT_OF_RANGE, ["exceed"], "\(s.name) append beyond max positions") {
+      assertPluginError(.outOfRange, containing: ["exceed"], "\(s.name) append beyond max positions") {
         _ = try s.model.run(s.tokens(max, seed: 18), state)
       }
-      assertRefused(ZOO_ERR_INVALID_ARGUMENT, ["twice"], "\(s.name) duplicate positions") {
+      assertPluginError(.invalidArgument, containing: ["twice"], "\(s.name) duplicate positions") {
         _ = try s.model.run([3, 4], state, positions: [2, 2])
       }
-      assertRefused(ZOO_ERR_INVALID_ARGUMENT, ["negative"], "\(s.name) negative position") {
+      assertPluginError(.invalidArgument, containing: ["negative"], "\(s.name) negative position") {
         _ = try s.model.run([3], state, positions: [-1])
       }
-      assertRefused(ZOO_ERR_INVALID_ARGUMENT, ["block_size"], "\(s.name) block size 0") {
+      assertPluginError(.invalidArgument, containing: ["block_size"], "\(s.name) block size 0") {
         _ = try s.model.run([3], state, mask: .blockCausal, blockSize: 0)
       }
-      assertRefused(ZOO_ERR_INVALID_ARGUMENT, ["token id \(s.vocab)"], "\(s.name) token outside the vocabulary") {
+      assertPluginError(.invalidArgument, containing: ["token id \(s.vocab)"], "\(s.name) token outside the vocabulary") {
         _ = try s.model.run([Int32(s.vocab)], state)
       }
       XCTAssertEqual(state.length, 5, "\(s.name): a refused call changed the length")
@@ -290,7 +290,7 @@ final class KVCacheTests: XCTestCase {
     for s in try subjects() {
       let request = RequestContext()
       request.cancel()
-      assertRefused(ZOO_ERR_CANCELLED, [], "\(s.name) cancelled prefill") {
+      assertPluginError(.cancelled, containing: [], "\(s.name) cancelled prefill") {
         _ = try s.model.run(s.tokens(6, seed: 20), try s.model.handle.makeState(), request: request)
       }
     }

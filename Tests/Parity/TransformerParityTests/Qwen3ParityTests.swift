@@ -1,5 +1,6 @@
 import XCTest
 import ZooPluginKit
+import ZooTestSupport
 
 /// The `qwen3` builder against official outputs: the gated-attention fixtures
 /// (qiuzh20/gated_attention, headwise and elementwise gates) and a plain Hugging Face
@@ -9,7 +10,7 @@ final class Qwen3ParityTests: XCTestCase {
   /// fixture's `logits` and `prefill10_decode10_logits`.
   func checkGatedFixture(_ name: String) throws {
     let model = try TestModel(sharedFixture: name)
-    let io = try TensorFile(Locations.sharedFixtures().appendingPathComponent("\(name)/io.safetensors"))
+    let io = try TensorFile(FixtureLocation.shared().appendingPathComponent("\(name)/io.safetensors"))
     let ids = try io.tokens("input_ids")
     let v = model.info.vocabularySize
 
@@ -42,7 +43,7 @@ final class Qwen3ParityTests: XCTestCase {
   /// states, full forward and token by token.
   func testPlainQwen3AgainstTransformers() throws {
     let model = try TestModel(localFixture: "TinyQwen3")
-    let io = try TensorFile(Locations.localFixture("TinyQwen3").appendingPathComponent("expected.safetensors"))
+    let io = try TensorFile(FixtureLocation.local("TinyQwen3").appendingPathComponent("expected.safetensors"))
     let ids = try io.tokens("input_ids")
     let expectedLogits = try io.floats("logits")
     let state = try model.handle.makeState()
