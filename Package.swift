@@ -18,6 +18,7 @@ let package = Package(
     .executable(name: "zood", targets: ["zood"]),
     .executable(name: "zoo", targets: ["zoo"]),
     .executable(name: "zoo-bench", targets: ["zoo-bench"]),
+    .executable(name: "zoo-layer-bench", targets: ["zoo-layer-bench"]),
     .library(name: "ZooPluginKit", targets: ["ZooPluginKit"]),
     // Plugins: one shared library each, loaded by zood at run time.
     .library(name: "ZooStateSpace", type: .dynamic, targets: ["StateSpace"]),
@@ -80,6 +81,14 @@ let package = Package(
       name: "zoo-bench",
       dependencies: [
         "ZooDaemon", "ZooCore",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    // Prefill scaling of one layer per architecture, in-process. Links the plugin code
+    // targets, never their Export targets (one zoo_plugin_init: StateSpace's).
+    .executableTarget(
+      name: "zoo-layer-bench",
+      dependencies: [
+        "StateSpace", "Sessa", "GAM", "Orchid", "ZooPluginKit", "ZooCore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 

@@ -33,7 +33,9 @@ struct LayerBench: ParsableCommand {
   static let width = 512
 
   func validate() throws {
-    guard runs > 0, threads > 0, decodeSteps > 0 else { throw ValidationError("--runs, --threads and --decode-steps must be positive") }
+    guard runs > 0, threads > 0, decodeSteps > 0 else {
+      throw ValidationError("--runs, --threads and --decode-steps must be positive")
+    }
     guard !prefillLengths.isEmpty, prefillLengths.allSatisfy({ $0 > 0 }), contexts.allSatisfy({ $0 > 0 }) else {
       throw ValidationError("--lengths needs positive integers (and --decode-contexts, when given)")
     }
@@ -58,19 +60,26 @@ struct LayerBench: ParsableCommand {
     let loadBefore = loadAverage()
     let subjects = try layerKeys.map { try Subject.make($0, for: self) }
 
+    // Per layer: one warm-up run per length, in increasing order (its time decides whether
+    // the next length is run at all), then `runs` rounds over the lengths, so that load
+    // changes on the shared machine reach every length alike.
     var prefill: [[Int: Cell]] = []
     for subject in subjects {
       var row: [Int: Cell] = [:]
-      var measured: [(length: Int, seconds: Double)] = []
+      var trials: [(length: Int, trial: Trial)] = []
+      var warmUps: [(length: Int, seconds: Double)] = []
       for length in prefillLengths {
-        if let estimate = Self.extrapolate(measured, to: length), estimate > maxRunSeconds {
+        if let estimate = Self.extrapolate(warmUps, to: length), estimate > maxRunSeconds {
           row[length] = .skipped(String(format: "est. %.0f s/run", estimate))
           print("\(subject.key) L=\(length): skipped, one run estimated at \(Int(estimate)) s > --max-run-seconds")
           continue
         }
-        let seconds = try median(of: try subject.prefill(length))
+        let trial = try subject.prefill(length)
+        warmUps.append((length, try time(trial)))
+        trials.append((length, trial))
+      }
+      for ((length, _), seconds) in zip(trials, try medians(trials.map(\.trial))) {
         row[length] = .seconds(seconds)
-        measured.append((length, seconds))
         print(String(format: "%@ L=%d: %.4f s, %.0f tok/s", subject.key, length, seconds, Double(length) / seconds))
       }
       prefill.append(row)
@@ -79,45 +88,55 @@ struct LayerBench: ParsableCommand {
     var decode: [[Int: Cell]] = []
     for subject in subjects where !contexts.isEmpty {
       var row: [Int: Cell] = [:]
-      for context in contexts {
-        guard let trial = try subject.decode?(context, decodeSteps) else {
-          row[context] = .skipped("no decode")
-          continue
+      if let make = subject.decode {
+        let trials = try contexts.map { try make($0, decodeSteps) }
+        for trial in trials { _ = try time(trial) }
+        for (context, seconds) in zip(contexts, try medians(trials)) {
+          row[context] = .seconds(seconds)
+          print(String(format: "%@ decode at %d: %.1f tok/s", subject.key, context, Double(decodeSteps) / seconds))
         }
-        let seconds = try median(of: trial)
-        row[context] = .seconds(seconds)
-        print(String(format: "%@ decode at %d: %.1f tok/s", subject.key, context, Double(decodeSteps) / seconds))
+      } else {
+        for context in contexts { row[context] = .skipped("no decode") }
       }
       decode.append(row)
     }
 
-    print("\nPrefill, one layer, D = \(Self.width), \(threads) OpenBLAS threads, median of \(runs) runs: tokens/s (seconds)\n")
+    print(
+      "\nPrefill, one layer, D = \(Self.width), \(threads) OpenBLAS threads, median of \(runs) runs: tokens/s (seconds); "
+        + "Orchid with l_max = L\n")
     print(prefillTable(subjects, prefill))
     if !contexts.isEmpty {
-      print("\nDecode, one layer: \(decodeSteps) one-token calls after the context, tokens/s (ms per token)\n")
+      print(
+        "\nDecode, one layer: \(decodeSteps) one-token calls after the context, tokens/s (ms per token); "
+          + "the Orchid causal variant with l_max = \(decodeHorizon)\n")
       print(decodeTable(subjects, decode))
     }
     var usage = rusage()
-    getrusage(RUSAGE_SELF, &usage)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
     print(
       "\nload average before \(loadBefore), after \(loadAverage()); peak RSS \(usage.ru_maxrss / 1024) MiB")
   }
 
-  /// Median seconds of `trial.body` over `runs` runs, after one untimed warm-up.
-  private func median(of trial: Trial) throws -> Double {
-    var times: [Double] = []
-    for run in 0...runs {
-      trial.reset()
-      let start = ContinuousClock.now
-      try trial.body()
-      let elapsed = ContinuousClock.now - start
-      if run > 0 { times.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18) }
-    }
-    return times.sorted()[times.count / 2]
+  /// Seconds of one run of `trial.body`, after its untimed reset.
+  private func time(_ trial: Trial) throws -> Double {
+    trial.reset()
+    let start = ContinuousClock.now
+    try trial.body()
+    let elapsed = ContinuousClock.now - start
+    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
   }
 
-  /// One run's seconds at `length`, from the growth between the last two measured
-  /// lengths (quadratic when only one is measured; never below linear).
+  /// The median of `runs` runs of each trial, the runs taken in rounds over all trials.
+  private func medians(_ trials: [Trial]) throws -> [Double] {
+    var times = [[Double]](repeating: [], count: trials.count)
+    for _ in 0..<runs {
+      for (i, trial) in trials.enumerated() { times[i].append(try time(trial)) }
+    }
+    return times.map { $0.sorted()[$0.count / 2] }
+  }
+
+  /// One run's seconds at `length`, from the growth between the last two warmed-up
+  /// lengths (quadratic when there is only one; never below linear).
   static func extrapolate(_ measured: [(length: Int, seconds: Double)], to length: Int) -> Double? {
     guard let last = measured.last else { return nil }
     var exponent = 2.0
@@ -131,24 +150,29 @@ struct LayerBench: ParsableCommand {
   private func prefillTable(_ subjects: [Subject], _ rows: [[Int: Cell]]) -> String {
     let lengths = prefillLengths
     var lines = [
-      "| layer (D = 512) | " + lengths.map { "L = \($0)" }.joined(separator: " | ") + " | time growth per 4× L |",
+      "| layer (D = \(Self.width)) | " + lengths.map { "L = \($0)" }.joined(separator: " | ") + " | time growth per 4× L |",
       "|---" + String(repeating: "|---", count: lengths.count + 1) + "|",
     ]
     for (subject, row) in zip(subjects, rows) {
       let cells = lengths.map { row[$0]!.text(tokens: $0) }
-      // Consecutive measured lengths a < b: (t_b / t_a)^(ln 4 / ln(b / a)).
-      let times = lengths.compactMap { l in row[l]!.seconds.map { (l, $0) } }
-      let growth = zip(times, times.dropFirst()).map { a, b in
-        String(format: "×%.1f", pow(b.1 / a.1, log(4) / log(Double(b.0) / Double(a.0))))
+      // From length a to b the time grows by (t_b / t_a)^(ln 4 / ln(b / a)) per 4× length.
+      let times = lengths.compactMap { l in row[l]!.seconds.map { (length: l, seconds: $0) } }
+      func perFourfold(_ a: (length: Int, seconds: Double), _ b: (length: Int, seconds: Double)) -> Double {
+        pow(b.seconds / a.seconds, log(4) / log(Double(b.length) / Double(a.length)))
       }
-      lines.append("| \(subject.title) | " + cells.joined(separator: " | ") + " | \(growth.joined(separator: ", ")) |")
+      let growth = zip(times, times.dropFirst()).map { String(format: "×%.1f", perFourfold($0, $1)) }
+      var overall = ""
+      if times.count > 2, let a = times.first, let b = times.last {
+        overall = String(format: " (%d→%d: ×%.1f)", a.length, b.length, perFourfold(a, b))
+      }
+      lines.append("| \(subject.title) | " + cells.joined(separator: " | ") + " | \(growth.joined(separator: ", "))\(overall) |")
     }
     return lines.joined(separator: "\n")
   }
 
   private func decodeTable(_ subjects: [Subject], _ rows: [[Int: Cell]]) -> String {
     var lines = [
-      "| layer (D = 512) | " + contexts.map { "context \($0)" }.joined(separator: " | ") + " |",
+      "| layer (D = \(Self.width)) | " + contexts.map { "context \($0)" }.joined(separator: " | ") + " |",
       "|---" + String(repeating: "|---", count: contexts.count) + "|",
     ]
     for (subject, row) in zip(subjects, rows) {

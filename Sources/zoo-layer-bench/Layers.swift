@@ -188,7 +188,7 @@ struct Subject {
     }
     return Subject(
       key: causal ? "orchid-causal" : "orchid",
-      title: causal ? "Orchid, zoo's causal variant (l_max = L)" : "Orchid operator, bidirectional (l_max = L)",
+      title: causal ? "Orchid, zoo's causal variant" : "Orchid operator, bidirectional",
       prefill: prefill, decode: causal ? decode : nil)
   }
 
@@ -227,7 +227,7 @@ struct Subject {
   /// Rows [count, D] of inputs uniform in ±√3 (unit variance).
   static func randomRows(_ count: Int, seed: UInt64) -> [Float] {
     var rng = Xoshiro256(seed: seed)
-    return (0..<count * d).map { _ in 3.0.squareRoot() * (2 * rng.nextUnitFloat() - 1) }
+    return (0..<count * d).map { _ in Float(3).squareRoot() * (2 * rng.nextUnitFloat() - 1) }
   }
 }
 
