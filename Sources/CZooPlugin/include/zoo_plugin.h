@@ -251,8 +251,8 @@ typedef struct zoo_model_api {
    * recurrent and cannot forget): drop everything after the first `length` tokens. */
   int32_t (*state_truncate)(const zoo_model *model, zoo_state *state, int64_t length, zoo_error *err);
   /* Runs the tokens through the model, appending them to `state`. Refusals of the
-   * request (bad ids, positions, mask, rows: ZOO_ERR_INVALID_ARGUMENT or
-   * ZOO_ERR_FAILED_PRECONDITION) leave the state unchanged. After any other failure,
+   * request (bad ids, positions, mask, rows: ZOO_ERR_INVALID_ARGUMENT,
+   * ZOO_ERR_OUT_OF_RANGE or ZOO_ERR_FAILED_PRECONDITION) leave the state unchanged. After any other failure,
    * cancellation included, the state must only be freed. */
   int32_t (*forward)(const zoo_model *model, zoo_state *state, const zoo_forward_args *args, zoo_error *err);
   /* Since 1.1; optional (may be NULL, or absent when size says so). Sentence
