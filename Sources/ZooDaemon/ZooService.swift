@@ -42,7 +42,7 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
     request: ServerRequest<Zoo_V1_GenerateRequest>, context: ServerContext
   ) async throws -> StreamingServerResponse<Zoo_V1_GenerateResponse> {
     let received = ContinuousClock.now
-    let deadline = request.metadata[stringValues: "grpc-timeout"].first { _ in true }
+    let deadline = Array(request.metadata[stringValues: "grpc-timeout"]).first
       .flatMap(Self.parseTimeout).map { received + $0 }
     return StreamingServerResponse { writer in
       try await generate(request: request.message, response: writer, received: received, deadline: deadline)
