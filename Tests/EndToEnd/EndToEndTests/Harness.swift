@@ -120,7 +120,10 @@ final class ZoodInstance: @unchecked Sendable {
     let p = Process()
     p.executableURL = try Paths.product("zood")
     p.arguments =
-      ["--socket", socket, "--models", models.path, "--plugins", plugins.path, "--log-level", "debug"] + extraArguments
+      ["--socket", socket, "--models", models.path, "--plugins", plugins.path, "--log-level", "debug"]
+      // The test models are tiny: one BLAS thread keeps them fast on a busy CI machine,
+      // where OpenBLAS's threads stall waiting for each other.
+      + ["--blas-threads", "1"] + extraArguments
     p.standardError = logPipe
     p.standardOutput = logPipe
     logPipe.fileHandleForReading.readabilityHandler = { [weak self] h in
