@@ -13,7 +13,8 @@ final class GenerateTests: XCTestCase {
     super.setUp()
     do {
       let z = try ZoodInstance()
-      try z.addModel(from: Paths.fixtures.appendingPathComponent("mamba-hf"), as: "mamba-fixture")
+      try z.addModel(
+        from: Paths.fixtures.appendingPathComponent("mamba-hf"), as: "mamba-fixture", zooJSON: ZoodInstance.noEOS)
       try z.addModel(from: Paths.fixtures.appendingPathComponent("mamba2-hf"), as: "mamba2-fixture")
       // The same weights with the byte tokenizer, for text prompts and stop strings.
       try z.addModel(

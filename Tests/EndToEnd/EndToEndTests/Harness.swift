@@ -98,6 +98,11 @@ final class ZoodInstance: @unchecked Sendable {
   }
   let extraArguments: [String]
 
+  /// zoo.json for fixture models that must generate until stopped: the fixtures'
+  /// config.json says eos_token_id 0, which a sampled (random-seed) generation from
+  /// random weights can draw at any step, ending a stream a test expects to cancel.
+  static let noEOS = #"{"eos_token_ids": []}"#
+
   /// Copies a model folder in under `name`, optionally writing a zoo.json.
   func addModel(from source: URL, as name: String, zooJSON: String? = nil) throws {
     let dest = models.appendingPathComponent(name)

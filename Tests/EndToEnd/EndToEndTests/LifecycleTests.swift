@@ -58,7 +58,7 @@ final class LifecycleTests: XCTestCase {
 
   func testSigtermDuringAStreamCancelsItAndExitsZero() async throws {
     let z = try ZoodInstance()
-    try z.addModel(from: Paths.fixtures.appendingPathComponent("mamba-hf"), as: "m")
+    try z.addModel(from: Paths.fixtures.appendingPathComponent("mamba-hf"), as: "m", zooJSON: ZoodInstance.noEOS)
     try z.start()
     let last: Zoo_V1_GenerateResponse? = try await z.withClient { zoo, _ in
       try await zoo.generate(.with {
