@@ -70,7 +70,7 @@ struct Conditioning: @unchecked Sendable {
 
   /// LayerNorm over D of each row of z, in place.
   func normalizeTime(_ z: UnsafeMutablePointer<Float>, rows: Int) {
-    OrchidKernels.layerNorm(
+    Kernels.layerNorm(
       z, rows: rows, width: d, weight: timeNorm.pointer, bias: timeNormBias.pointer, epsilon: Self.epsilon, into: z)
   }
 
@@ -80,7 +80,7 @@ struct Conditioning: @unchecked Sendable {
     OrchidKernels.sameDepthwiseConv(
       power, rows: bins, channels: d, inputStride: d, outputsPerChannel: 2, kernelSize: taps,
       weight: frequencyConv.pointer, bias: frequencyConvBias?.pointer, into: kernel)
-    OrchidKernels.layerNorm(
+    Kernels.layerNorm(
       kernel, rows: bins, width: 2 * d, weight: frequencyNorm.pointer, bias: frequencyNormBias.pointer,
       epsilon: Self.epsilon, into: kernel)
   }

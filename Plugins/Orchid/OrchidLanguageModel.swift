@@ -198,20 +198,20 @@ final class OrchidLanguageModel: Model, @unchecked Sendable {
     }
     for (i, block) in blocks.enumerated() {
       if pollCancel, input.isCancelled() { throw PluginError.cancelled() }
-      OrchidKernels.layerNorm(
+      Kernels.layerNorm(
         residual, rows: n, width: d, weight: block.norm1.pointer, bias: block.norm1Bias.pointer, epsilon: eps, into: normed)
       block.mixer.forwardCausal(
         normed, rows: n, position: state.length, state: state.layer(i), scratch: mixerScratch, into: mixed)
       for j in 0..<(n * d) { residual[j] += mixed[j] }
-      OrchidKernels.layerNorm(
+      Kernels.layerNorm(
         residual, rows: n, width: d, weight: block.norm2.pointer, bias: block.norm2Bias.pointer, epsilon: eps, into: normed)
       BLAS.linear(normed, rows: n, inFeatures: d, weight: block.fc1.pointer, outFeatures: inner, into: hidden)
       addRowBias(block.fc1Bias.pointer, to: hidden, rows: n, width: inner)
-      OrchidKernels.geluInPlace(hidden, count: n * inner)
+      Kernels.geluInPlace(hidden, count: n * inner)
       BLAS.linear(hidden, rows: n, inFeatures: inner, weight: block.fc2.pointer, outFeatures: d, into: residual, accumulate: true)
       addRowBias(block.fc2Bias.pointer, to: residual, rows: n, width: d)
     }
-    OrchidKernels.layerNorm(
+    Kernels.layerNorm(
       residual, rows: n, width: d, weight: finalNorm.pointer, bias: finalNormBias.pointer, epsilon: eps, into: normed)
     output.hidden?.update(from: normed, count: n * d)
     guard let logits = output.logits else { return }
