@@ -112,10 +112,10 @@ let package = Package(
 
     // Tests, by level: unit (ZooCore, ZooDaemon), parity (StateSpace vs the official
     // fixtures), end to end (a real zood on a temporary socket).
-    // Helpers the parity test targets share (fixtures, forward on Swift arrays, assertions):
+    // Helpers the test targets share (fixtures, forward on Swift arrays, tolerances):
     // a plain target, since test targets cannot depend on one another.
     .target(name: "ZooTestSupport", dependencies: ["ZooCore", "ZooPluginKit"], path: "Tests/Support/ZooTestSupport"),
-    .testTarget(name: "ZooCoreTests", dependencies: ["ZooCore"], path: "Tests/Unit/ZooCoreTests"),
+    .testTarget(name: "ZooCoreTests", dependencies: ["ZooCore", "ZooTestSupport"], path: "Tests/Unit/ZooCoreTests"),
     .testTarget(
       name: "ZooDaemonTests", dependencies: ["ZooDaemon", "ZooProto", "CZooPlugin"],
       path: "Tests/Unit/ZooDaemonTests"),
@@ -140,7 +140,7 @@ let package = Package(
       name: "OrchidParityTests", dependencies: ["Orchid", "ZooPluginKit", "ZooCore", "ZooProto", "ZooTestSupport"],
       path: "Tests/Parity/OrchidParityTests"),
     .testTarget(
-      name: "EndToEndTests", dependencies: ["ZooProto", "ZooRPC", "ZooCore"] + grpc,
+      name: "EndToEndTests", dependencies: ["ZooProto", "ZooRPC", "ZooCore", "ZooTestSupport"] + grpc,
       path: "Tests/EndToEnd/EndToEndTests"),
   ]
 )

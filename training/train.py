@@ -173,6 +173,9 @@ class HFArch:
         from transformers import AutoModelForCausalLM
         return AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32)
 
+    def load(self, out, args):
+        return self.reload(out, None)
+
 
 class ModuleArch:
     """A model defined in training/archs/<name>.py: build(args), forward(ids) -> logits,
@@ -205,6 +208,21 @@ class ModuleArch:
             if name not in state or not torch.equal(state[name], tensor):
                 raise SystemExit(f"exported tensor {name} differs from the trained model's")
         return model
+
+    def load(self, out, args):
+        """The model saved in `out`, without training: build(args) (so --seq-len must be the
+        training command's), whose config.json must be the saved one, then its weights."""
+        import tempfile
+        from safetensors.torch import load_model
+        model = self.build(args)
+        with tempfile.TemporaryDirectory() as tmp:
+            self.save(model, tmp)
+            with open(os.path.join(tmp, "config.json")) as f, open(os.path.join(out, "config.json")) as g:
+                if json.load(f) != json.load(g):
+                    raise SystemExit(f"{out}/config.json is not what build() makes with these arguments "
+                                     "(use the training command's --seq-len)")
+        load_model(model, os.path.join(out, "model.safetensors"))
+        return self.reload(out, model)
 
 
 ARCHS = {
@@ -503,13 +521,14 @@ def greedy_reference(arch, model, prompt, new_tokens):
     ids = list(prompt.encode("utf-8"))
     seq = torch.tensor([ids])
     first_logits = None
-    margins = []
+    margins, max_abs = [], []
     for _ in range(new_tokens):
         logits = arch.logits(model, seq)[0, -1].float()
         if first_logits is None:
             first_logits = logits
         top2 = torch.topk(logits, 2).values
         margins.append(round((top2[0] - top2[1]).item(), 4))
+        max_abs.append(round(logits.abs().max().item(), 4))
         seq = torch.cat([seq, logits.argmax().view(1, 1)], dim=1)
     out_nocache = seq[0, len(ids):].tolist()
     out_generate = out_nocache
@@ -531,6 +550,9 @@ def greedy_reference(arch, model, prompt, new_tokens):
         # implementation with a different summation order may flip a step whose gap is tiny
         "top2_margins": margins,
         "min_top2_margin": min(margins),
+        # largest |logit| at each step: float32 rounding differences scale with it, so what
+        # counts as a tiny gap is relative to this
+        "max_abs_logits": max_abs,
     }
 
 
@@ -572,6 +594,30 @@ def write_reference(arch, model, out, args, train, vx, vy, training_info):
             **training_info,
             "prompts": refs,
         }))
+
+
+def update_reference_prompts(arch, out, args):
+    """--prompts-only: recompute the prompt records of reference.json for the model saved in
+    `out` (nothing trained, no data loaded). Every field the stored records have must come out
+    the same; they only gain fields that greedy_reference has added since. The other fields
+    of the file are kept as they are."""
+    path = os.path.join(out, "reference.json")
+    with open(path) as f:
+        ref = json.load(f)
+    model = arch.load(out, args)
+    refs = [greedy_reference(arch, model, r["prompt"], ref["new_tokens"]) for r in ref["prompts"]]
+    diffs = [f"{old['prompt']!r} {k}: stored {old[k]}, recomputed {new.get(k)}"
+             for old, new in zip(ref["prompts"], refs) for k in old if new.get(k) != old[k]]
+    for r in refs:
+        print(f"{r['prompt']!r}: smallest top-2 margin {r['min_top2_margin']}, "
+              f"largest |logit| {max(r['max_abs_logits'])}", flush=True)
+    if diffs:
+        raise SystemExit("recomputed prompt records differ from the stored ones; "
+                         f"{path} not written:\n" + "\n".join(diffs))
+    ref["prompts"] = refs
+    with open(path, "w") as f:
+        f.write(compact_json(ref))
+    print(f"updated {path}", flush=True)
 
 
 def compact_json(obj):
@@ -619,6 +665,11 @@ def main(argv=None):
     p.add_argument("--reference-only", action="store_true",
                    help="do not train: re-evaluate the model already in --out and rewrite reference.json "
                         "(training fields are kept from the existing reference.json)")
+    p.add_argument("--prompts-only", action="store_true",
+                   help="do not train, evaluate or load data: recompute only the prompt records of "
+                        "reference.json for the model already in --out (any arch; give the training "
+                        "command's --seq-len) and add new fields; stops without writing if a stored "
+                        "field would change")
     args = p.parse_args(argv)
     out = args.out or os.path.join(os.path.dirname(here), "models", f"{args.arch}-shakespeare")
 
@@ -627,13 +678,17 @@ def main(argv=None):
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
 
+    arch = ARCHS[args.arch]
+    if args.arch != "mamba":
+        args.scan = "naive"  # the C++ scan is Mamba's
+    if args.prompts_only:
+        update_reference_prompts(arch, out, args)
+        return
+
     texts = fetch_texts(args.cache_dir)
     train, val = split_texts(texts, args.val_fraction)
     print(f"{len(texts)} texts; train {len(train):,} bytes, val {len(val):,} bytes", flush=True)
 
-    arch = ARCHS[args.arch]
-    if args.arch != "mamba":
-        args.scan = "naive"  # the C++ scan is Mamba's
     if args.reference_only:
         if not isinstance(arch, HFArch):
             raise SystemExit("--reference-only needs a transformers model (it reloads with from_pretrained)")

@@ -18,7 +18,7 @@ struct PullableModel {
   /// Written as the folder's zoo.json.
   let zooJSON: String
 
-  /// Checksums from ../shared/fixtures/minilm/README.md, where the parity fixture was made.
+  /// Checksums of the PyPI wheel the parity fixture was made from (Tests/Fixtures/minilm/README.md).
   static let catalog: [PullableModel] = [
     PullableModel(
       name: "minilm",

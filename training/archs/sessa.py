@@ -186,7 +186,7 @@ def export(model, out_dir):
 
 def fixture_dir():
     env = os.environ.get("ZOO_FIXTURES")
-    root = env or os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "fixtures")
+    root = env or os.path.join(os.path.dirname(__file__), "..", "..", "Tests", "Fixtures")
     return os.path.join(root, "sessa")
 
 

@@ -2,13 +2,16 @@ import Foundation
 import XCTest
 import ZooProto
 import ZooRPC
+import ZooTestSupport
 
 /// Each bundled model, served by zood with a text prompt, continues each prompt exactly as
 /// its PyTorch implementation (float32) did when it was trained: models/<name>/reference.json
-/// holds those greedy continuations and, per step, the gap between the two largest logits.
-/// Where that gap is below what float32 summation order can change (1e-3; zoo matches the
-/// fixtures to ~1e-5), either token is a correct answer, so the comparison stops before the
-/// first such step.
+/// holds those greedy continuations and, per step, the gap between the two largest logits
+/// and the largest |logit|. zoo's logits are within `Tolerance.official` of PyTorch's at
+/// that scale, so where the gap is below twice that bound rounding alone could swap the
+/// two tokens: either is a correct answer there, and the comparison stops before the first
+/// such step. (The trained models' gaps are all ≥ 2.3× the bound, so today every step is
+/// compared.)
 final class BundledModelTests: XCTestCase {
   struct Reference: Decodable {
     struct Prompt: Decodable {
@@ -16,6 +19,7 @@ final class BundledModelTests: XCTestCase {
       let greedy_ids: [Int32]
       let greedy_text: String
       let top2_margins: [Double]
+      let max_abs_logits: [Float]
     }
     let prompts: [Prompt]
   }
@@ -41,7 +45,9 @@ final class BundledModelTests: XCTestCase {
             $0.temperature = 0
           }
         })
-        let decided = p.top2_margins.firstIndex { $0 < 1e-3 } ?? p.greedy_ids.count
+        let decided =
+          p.top2_margins.indices.first { p.top2_margins[$0] <= Double(2 * Tolerance.official.bound(for: [p.max_abs_logits[$0]])) }
+          ?? p.greedy_ids.count
         XCTAssertGreaterThanOrEqual(decided, 8, "\(name): reference for \(p.prompt.debugDescription) has an early near-tie")
         let ids = messages.flatMap(\.tokenIds)
         XCTAssertEqual(

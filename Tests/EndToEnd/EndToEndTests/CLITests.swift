@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import ZooTestSupport
 
 /// The zoo CLI against a real zood.
 final class CLITests: XCTestCase {
@@ -17,7 +18,7 @@ final class CLITests: XCTestCase {
   func testListShowGeneratePsAndErrors() throws {
     let z = try ZoodInstance()
     try z.addModel(
-      from: Paths.fixtures.appendingPathComponent("mamba-hf"), as: "mamba-bytes", zooJSON: #"{"tokenizer": "bytes"}"#)
+      from: FixtureLocation.folder("mamba-hf"), as: "mamba-bytes", zooJSON: #"{"tokenizer": "bytes"}"#)
     try z.start()
     let s = ["--socket", z.socket]
 

@@ -19,11 +19,6 @@ enum Paths {
   static let packageRoot: URL = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-  static var fixtures: URL {
-    if let env = ProcessInfo.processInfo.environment["ZOO_FIXTURES"] { return URL(fileURLWithPath: env) }
-    return packageRoot.deletingLastPathComponent().appendingPathComponent("shared/fixtures")
-  }
-
   /// all-MiniLM-L6-v2 as `zoo pull minilm` installs it: $ZOO_MINILM_MODEL (scripts/test
   /// sets it), else ~/.zoo/models/minilm; a visible skip when neither exists.
   static func miniLM() throws -> URL {

@@ -1,6 +1,7 @@
 import Foundation
 import GRPCCore
 import XCTest
+import ZooTestSupport
 import ZooProto
 import ZooRPC
 
@@ -58,7 +59,7 @@ final class LifecycleTests: XCTestCase {
 
   func testSigtermDuringAStreamCancelsItAndExitsZero() async throws {
     let z = try ZoodInstance()
-    try z.addModel(from: Paths.fixtures.appendingPathComponent("mamba-hf"), as: "m", zooJSON: ZoodInstance.noEOS)
+    try z.addModel(from: FixtureLocation.folder("mamba-hf"), as: "m", zooJSON: ZoodInstance.noEOS)
     try z.start()
     let last: Zoo_V1_GenerateResponse? = try await z.withClient { zoo, _ in
       try await zoo.generate(.with {

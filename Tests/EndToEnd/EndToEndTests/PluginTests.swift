@@ -1,6 +1,7 @@
 import Foundation
 import GRPCCore
 import XCTest
+import ZooTestSupport
 import ZooProto
 import ZooRPC
 
@@ -12,7 +13,7 @@ final class PluginTests: XCTestCase {
     let zood = try ZoodInstance()
     try buildBigramPlugin(into: zood.plugins.appendingPathComponent("libcbigram.so"))
     let pbc = try protobufCSources()
-    let bad = Paths.packageRoot.appendingPathComponent("Tests/Fixtures/BadPlugins")
+    let bad = Paths.packageRoot.appendingPathComponent("Tests/Fixtures/bad-plugins")
     let badCases = ["missing_entry", "wrong_abi_major", "invalid_manifest", "empty_manifest_name", "init_fails"]
     for name in badCases {
       try buildCPlugin([bad.appendingPathComponent("\(name).c")] + pbc, into: zood.plugins.appendingPathComponent("lib\(name).so"))
@@ -32,7 +33,7 @@ final class PluginTests: XCTestCase {
       0, 0, 6, 1,  // 3 → 2
     ]
     try writeBigramModel(at: zood.models.appendingPathComponent("bigram4"), vocabulary: 4, table: table)
-    try zood.addModel(from: Paths.fixtures.appendingPathComponent("mamba-hf"), as: "mamba-fixture")
+    try zood.addModel(from: FixtureLocation.folder("mamba-hf"), as: "mamba-fixture")
     try zood.start()
 
     try await zood.withClient { zoo, _ in
@@ -74,7 +75,9 @@ final class PluginTests: XCTestCase {
           }
         })
         XCTAssertEqual(messages.flatMap(\.tokenIds), [1, 3, 2, 0, 1, 3], "decoder \(decoder)")
-        // After token 0 the logits are [0, 5, 1, 0]: logprob of 1 is 5 - logsumexp.
+        // After token 0 the logits are [0, 5, 1, 0]: logprob of 1 is 5 - logsumexp. zood
+        // computes it in float32 from exact logits: a few u of the logsumexp (≈ 5),
+        // and 1e-5 is 30 u of it.
         let lse = log(exp(0.0) + exp(5.0) + exp(1.0) + exp(0.0))
         let first = try XCTUnwrap(messages.flatMap(\.logprobs).first)
         XCTAssertEqual(Double(first.chosen.logprob), 5 - lse, accuracy: 1e-5, "decoder \(decoder)")

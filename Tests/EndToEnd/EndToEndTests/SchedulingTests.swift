@@ -1,6 +1,7 @@
 import Foundation
 import GRPCCore
 import XCTest
+import ZooTestSupport
 import ZooProto
 import ZooRPC
 
@@ -16,7 +17,7 @@ final class SchedulingTests: XCTestCase {
 
   func testFullQueueIsResourceExhaustedAndWaitersGetTheSlot() async throws {
     let z = try ZoodInstance(extraArguments: ["--parallel", "1", "--max-queue", "1"])
-    try z.addModel(from: Paths.fixtures.appendingPathComponent("mamba-hf"), as: "m", zooJSON: ZoodInstance.noEOS)
+    try z.addModel(from: FixtureLocation.folder("mamba-hf"), as: "m", zooJSON: ZoodInstance.noEOS)
     try z.start()
     try await z.withClient { zoo, _ in
       try await withThrowingTaskGroup(of: Void.self) { group in
@@ -75,7 +76,7 @@ final class SchedulingTests: XCTestCase {
 
   func testIdleModelUnloadsAfterKeepAlive() async throws {
     let z = try ZoodInstance(extraArguments: ["--keep-alive", "1"])
-    try z.addModel(from: Paths.fixtures.appendingPathComponent("mamba-hf"), as: "m", zooJSON: ZoodInstance.noEOS)
+    try z.addModel(from: FixtureLocation.folder("mamba-hf"), as: "m", zooJSON: ZoodInstance.noEOS)
     try z.start()
     try await z.withClient { zoo, _ in
       _ = try await zoo.generate(.with {

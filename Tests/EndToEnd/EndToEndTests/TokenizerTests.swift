@@ -1,6 +1,7 @@
 import Foundation
 import GRPCCore
 import XCTest
+import ZooTestSupport
 import ZooProto
 import ZooRPC
 
@@ -19,7 +20,7 @@ final class TokenizerTests: XCTestCase {
   }
 
   func testTextPromptThroughTokenizerJSON() async throws {
-    let folder = Paths.fixtures.appendingPathComponent("bpe-tokenizer")
+    let folder = try FixtureLocation.folder("bpe-tokenizer")
     let fixture = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: folder.appendingPathComponent("io.json")))
     let prompt = try XCTUnwrap(fixture.strings.first { $0.text == "Hello, world!" })
     let answer = try XCTUnwrap(fixture.strings.first { $0.text == "Wherefore art thou Romeo?" })

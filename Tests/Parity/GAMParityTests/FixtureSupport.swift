@@ -22,7 +22,7 @@ final class GAMFixture: @unchecked Sendable {
   }
 
   private init(_ name: String) throws {
-    folder = try FixtureLocation.shared().appendingPathComponent(name)
+    folder = try FixtureLocation.folder(name)
     configJSON = try Data(contentsOf: folder.appendingPathComponent("config.json"))
     weightsFile = try SafetensorsFile(path: folder.appendingPathComponent("weights.safetensors").path)
     io = try TensorFile(folder.appendingPathComponent("io.safetensors"))

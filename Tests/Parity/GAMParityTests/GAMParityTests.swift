@@ -6,9 +6,9 @@ import ZooTestSupport
 
 @testable import GAM
 
-/// GAM against the official rishiraj/gam @ 2ebb82e fixtures in shared/fixtures/gam (the
+/// GAM against the official rishiraj/gam @ 2ebb82e fixtures in Tests/Fixtures/gam (the
 /// whole GAM_Model) and gam-block (one GAMBlock): full forward, prefill + decode, the
-/// block alone; all within 1e-4.
+/// block alone; all within `Tolerance.official`.
 final class GAMParityTests: XCTestCase {
   // MARK: Full model
 
@@ -16,7 +16,7 @@ final class GAMParityTests: XCTestCase {
     let fixture = try GAMFixture.named("gam")
     let model = try GAMBuilder.load(fixture.context(), prefillChunkRows: 256)
     let result = try runForward(model, state: try model.makeState(), tokens: fixture.tokens)
-    assertClose(result.logits, try fixture.expected("logits"), "gam logits")
+    assertClose(result.logits, try fixture.expected("logits"), .official, "gam logits")
   }
 
   func testChunkedPrefillMatchesLogits() throws {
@@ -25,7 +25,7 @@ final class GAMParityTests: XCTestCase {
     let fixture = try GAMFixture.named("gam")
     let model = try GAMBuilder.load(fixture.context(), prefillChunkRows: 5)
     let result = try runForward(model, state: try model.makeState(), tokens: fixture.tokens)
-    assertClose(result.logits, try fixture.expected("logits"), "gam logits (prefill chunks of 5)")
+    assertClose(result.logits, try fixture.expected("logits"), .official, "gam logits (prefill chunks of 5)")
   }
 
   func testPrefillThenDecodeMatchesFullForward() throws {
@@ -45,10 +45,10 @@ final class GAMParityTests: XCTestCase {
         logits += try runForward(model, state: state, tokens: [tokens[t]]).logits
       }
       XCTAssertEqual(state.length, tokens.count)
-      assertClose(logits, expected, "gam prefill \(prefill) + decode \(tokens.count - prefill)")
+      assertClose(logits, expected, .official, "gam prefill \(prefill) + decode \(tokens.count - prefill)")
       // The decoded rows alone, so an error in them cannot hide behind the prefill's.
       assertClose(
-        Array(logits[(prefill * v)...]), Array(expected[(prefill * v)...]), "gam decoded rows after prefill \(prefill)")
+        Array(logits[(prefill * v)...]), Array(expected[(prefill * v)...]), .official, "gam decoded rows after prefill \(prefill)")
     }
   }
 
@@ -63,7 +63,7 @@ final class GAMParityTests: XCTestCase {
     let result = try runForward(
       model, state: try model.makeState(), tokens: fixture.tokens, logitRows: rows, wantHidden: true)
     assertClose(
-      result.logits, rows.flatMap { expected[Int($0) * v..<(Int($0) + 1) * v] }, "gam logits of rows \(rows)")
+      result.logits, rows.flatMap { expected[Int($0) * v..<(Int($0) + 1) * v] }, .official, "gam logits of rows \(rows)")
     // The hidden states are ln_f's output: through the tied head they must give the
     // fixture's logits for every row.
     let head = try Weights(fixture.weightsFile).tensor("head.weight").buffer
@@ -75,7 +75,7 @@ final class GAMParityTests: XCTestCase {
         fromHidden[t * v + j] = Float(sum)
       }
     }
-    assertClose(fromHidden, expected, "gam hidden states · headᵀ")
+    assertClose(fromHidden, expected, .official, "gam hidden states · headᵀ")
   }
 
   func testEitherKeyOfTheTiedHeadServesBoth() throws {
@@ -86,7 +86,7 @@ final class GAMParityTests: XCTestCase {
       let model = try GAMBuilder.load(fixture.context(weights: checkpoint.weights), prefillChunkRows: 256)
       XCTAssertTrue(model.head === model.tokenEmbedding)
       let result = try runForward(model, state: try model.makeState(), tokens: fixture.tokens)
-      assertClose(result.logits, try fixture.expected("logits"), "gam logits without \(dropped)")
+      assertClose(result.logits, try fixture.expected("logits"), .official, "gam logits without \(dropped)")
     }
   }
 
@@ -107,7 +107,7 @@ final class GAMParityTests: XCTestCase {
         }
       }
     }
-    assertClose(y, try fixture.expected("y"), "gam-block y")
+    assertClose(y, try fixture.expected("y"), .official, "gam-block y")
     // Afterwards the window holds LayerNorm₁ of the last k − 1 inputs.
     let d = block.width
     var lastNormed = Array(x[((rows - block.windowRows) * d)...])
@@ -140,6 +140,6 @@ final class GAMParityTests: XCTestCase {
       start += rows
     }
     XCTAssertEqual(start * d, x.count)
-    assertClose(y, try fixture.expected("y"), "gam-block y (calls of 1, 2, 7, 38 rows)")
+    assertClose(y, try fixture.expected("y"), .official, "gam-block y (calls of 1, 2, 7, 38 rows)")
   }
 }

@@ -20,12 +20,13 @@ final class CausalOrchidTests: XCTestCase {
       var state = [Float](repeating: 0, count: op.causalStateCount)
       let out = op.runCausal(u, rows: rowCount, position: 0, state: &state)
       let expected = reference.run(rows(u, width: 32)).flatMap { $0.map(Float.init) }
-      assertClose(out, expected, "causal operator vs float64 definition (\(name))")
+      assertClose(out, expected, .float64Reference, "causal operator vs float64 definition (\(name))")
     }
   }
 
-  /// Changing the tokens after position t leaves outputs 0...t unchanged (to 1e-6) and
-  /// changes the later ones.
+  /// Changing the tokens after position t leaves outputs 0...t unchanged and changes the
+  /// later ones. Unchanged up to rounding, not bit for bit: the FFTs mix every input into
+  /// every output, and the future's contribution cancels in exact arithmetic only.
   func testCausality() throws {
     let fixture = try OrchidFixture.load()
     let op = try fixture.makeOperator()
@@ -38,11 +39,10 @@ final class CausalOrchidTests: XCTestCase {
       for i in ((t + 1) * 32)..<(64 * 32) { changed[i] = generator.next() }
       var other = [Float](repeating: 0, count: op.causalStateCount)
       let out = op.runCausal(changed, rows: 64, position: 0, state: &other)
-      let kept = maxAbsDifference(Array(out[..<((t + 1) * 32)]), Array(base[..<((t + 1) * 32)]))
-      let moved = maxAbsDifference(Array(out[((t + 1) * 32)...]), Array(base[((t + 1) * 32)...]))
-      print("orchid causal operator: inputs after \(t) changed: outputs ≤ \(t) moved \(kept), later \(moved)")
-      XCTAssertLessThanOrEqual(kept, 1e-6, "outputs up to \(t) depend on later inputs")
-      XCTAssertGreaterThan(moved, 1e-3)
+      assertClose(
+        Array(out[..<((t + 1) * 32)]), Array(base[..<((t + 1) * 32)]), .reordered,
+        "orchid causal operator: outputs ≤ \(t) after the inputs after \(t) changed")
+      assertDiffer(Array(out[((t + 1) * 32)...]), Array(base[((t + 1) * 32)...]), "orchid causal operator: outputs after \(t)")
     }
   }
 
@@ -62,7 +62,7 @@ final class CausalOrchidTests: XCTestCase {
       pieces += op.runCausal(slice, rows: rowCount, position: position, state: &state)
       position += rowCount
     }
-    assertClose(pieces, full, "causal operator: prefill 20 + 7, then 37 single steps, vs one call")
-    assertClose(state, whole, tolerance: 1e-4, "causal operator: state after steps vs after one call")
+    assertClose(pieces, full, .reordered, "causal operator: prefill 20 + 7, then 37 single steps, vs one call")
+    assertClose(state, whole, .reordered, "causal operator: state after steps vs after one call")
   }
 }

@@ -20,7 +20,7 @@ final class OrchidFixture: @unchecked Sendable {
   }
 
   private init() throws {
-    let folder = try FixtureLocation.shared().appendingPathComponent("orchid")
+    let folder = try FixtureLocation.folder("orchid")
     configJSON = try Data(contentsOf: folder.appendingPathComponent("config.json"))
     weightsFile = try SafetensorsFile(path: folder.appendingPathComponent("weights.safetensors").path)
     io = try TensorFile(folder.appendingPathComponent("io.safetensors"))

@@ -99,7 +99,7 @@ final class OrchidLanguageModelTests: XCTestCase {
       let model = try Self.model(head: head)
       let tokens = Self.tokens(40, seed: 1)
       let logits = try runForward(model, state: model.makeState(), tokens: tokens).logits
-      assertClose(logits, try reference(tokens, head: head), "LM logits vs float64 definition (\(head ? "separate" : "tied") head)")
+      assertClose(logits, try reference(tokens, head: head), .float64Reference, "LM logits vs float64 definition (\(head ? "separate" : "tied") head)")
     }
   }
 
@@ -119,11 +119,13 @@ final class OrchidLanguageModelTests: XCTestCase {
       hidden += step.hidden
     }
     XCTAssertEqual(state.length, 64)
-    assertClose(logits, full.logits, "LM prefill 24 + decode 40 vs full forward (logits)")
-    assertClose(hidden, full.hidden, "LM prefill 24 + decode 40 vs full forward (hidden)")
+    assertClose(logits, full.logits, .reordered, "LM prefill 24 + decode 40 vs full forward (logits)")
+    assertClose(hidden, full.hidden, .reordered, "LM prefill 24 + decode 40 vs full forward (hidden)")
   }
 
-  /// Changing the tokens after position t leaves the logits of positions 0...t unchanged.
+  /// Changing the tokens after position t leaves the logits of positions 0...t unchanged
+  /// (up to rounding: the operator's FFTs mix the future in, and it cancels exactly only
+  /// in exact arithmetic) and changes the later ones.
   func testCausality() throws {
     let model = try Self.model()
     let tokens = Self.tokens(64, seed: 3)
@@ -133,11 +135,10 @@ final class OrchidLanguageModelTests: XCTestCase {
       var changed = tokens
       for i in (t + 1)..<64 { changed[i] = (changed[i] + 1 + Int32(i % 7)) % Int32(v) }
       let logits = try runForward(model, state: model.makeState(), tokens: changed).logits
-      let kept = maxAbsDifference(Array(logits[..<((t + 1) * v)]), Array(base[..<((t + 1) * v)]))
-      let moved = maxAbsDifference(Array(logits[((t + 1) * v)...]), Array(base[((t + 1) * v)...]))
-      print("LM: tokens after \(t) changed: logits ≤ \(t) moved \(kept), later \(moved)")
-      XCTAssertLessThanOrEqual(kept, 1e-6)
-      XCTAssertGreaterThan(moved, 1e-3)
+      assertClose(
+        Array(logits[..<((t + 1) * v)]), Array(base[..<((t + 1) * v)]), .reordered,
+        "LM logits ≤ \(t) after the tokens after \(t) changed")
+      assertDiffer(Array(logits[((t + 1) * v)...]), Array(base[((t + 1) * v)...]), "LM logits after \(t)")
     }
   }
 
@@ -147,8 +148,9 @@ final class OrchidLanguageModelTests: XCTestCase {
     let full = try runForward(model, state: model.makeState(), tokens: tokens).logits
     let some = try runForward(model, state: model.makeState(), tokens: tokens, logitRows: [11, 3]).logits
     let v = Self.vocab
-    // One row goes through GEMV, several through GEMM: equal up to rounding.
-    assertClose(some, Array(full[(11 * v)..<(12 * v)]) + Array(full[(3 * v)..<(4 * v)]), tolerance: 1e-5, "LM logit rows [11, 3]")
+    // Not bit for bit: the head's GEMM has 2 rows here and 12 there, and OpenBLAS rounds
+    // a row differently by the call's row count (`Tolerance.reordered`).
+    assertClose(some, Array(full[(11 * v)..<(12 * v)]) + Array(full[(3 * v)..<(4 * v)]), .reordered, "LM logit rows [11, 3]")
   }
 
   // MARK: State
@@ -162,7 +164,7 @@ final class OrchidLanguageModelTests: XCTestCase {
     XCTAssertEqual(copy.length, 20)
     let a = try runForward(model, state: state, tokens: Array(tokens[20...])).logits
     let b = try runForward(model, state: copy, tokens: Array(tokens[20...])).logits
-    XCTAssertEqual(a, b)
+    assertIdentical(b, a, "LM: a copy continued vs the original continued")
     assertPluginError(.failedPrecondition, containing: ["truncated"], "truncate") { try state.truncate(to: 5) }
   }
 
@@ -176,8 +178,13 @@ final class OrchidLanguageModelTests: XCTestCase {
     }
     XCTAssertEqual(state.length, 10)
     let resumed = try runForward(model, state: state, tokens: Array(tokens[10...])).logits
+    let untouched = try model.makeState()
+    _ = try runForward(model, state: untouched, tokens: Array(tokens[..<10]))
+    assertIdentical(
+      resumed, try runForward(model, state: untouched, tokens: Array(tokens[10...])).logits,
+      "LM: resumed after a cancelled prefill vs never cancelled")
     let full = try runForward(model, state: model.makeState(), tokens: tokens).logits
-    assertClose(resumed, Array(full[(10 * Self.vocab)...]), "LM: resumed after a cancelled prefill")
+    assertClose(resumed, Array(full[(10 * Self.vocab)...]), .reordered, "LM: resumed after a cancelled prefill vs one call")
   }
 
   // MARK: Refusals

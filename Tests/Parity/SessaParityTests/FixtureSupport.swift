@@ -20,7 +20,7 @@ final class SessaFixture: @unchecked Sendable {
   }
 
   private init() throws {
-    let folder = try FixtureLocation.shared().appendingPathComponent("sessa")
+    let folder = try FixtureLocation.folder("sessa")
     config = try JSONDecoder().decode(
       SessaLayerConfig.self, from: Data(contentsOf: folder.appendingPathComponent("config.json")))
     weightsFile = try SafetensorsFile(path: folder.appendingPathComponent("weights.safetensors").path)

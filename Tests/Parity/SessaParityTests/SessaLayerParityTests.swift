@@ -48,23 +48,23 @@ final class SessaLayerParityTests: XCTestCase {
   func testFullForward() throws {
     let fixture = try SessaFixture.load()
     let (y, _) = run(try fixture.layer(), try fixture.tensor("x"), calls: [32])
-    assertClose(y, try fixture.tensor("y_forward"), "sessa forward (32 tokens, one triangular solve)")
+    assertClose(y, try fixture.tensor("y_forward"), .official, "sessa forward (32 tokens, one triangular solve)")
   }
 
   func testPrefill16Decode16() throws {
     let fixture = try SessaFixture.load()
     let (y, state) = run(try fixture.layer(), try fixture.tensor("x"), calls: [16] + Array(repeating: 1, count: 16))
-    assertClose(y, try fixture.tensor("y_prefill16_decode16"), "sessa prefill 16 + decode 16")
+    assertClose(y, try fixture.tensor("y_prefill16_decode16"), .official, "sessa prefill 16 + decode 16")
     // The official comparison of the fixture README: the s rows the cache holds after
     // prefill + decode against the mixer's parallel output.
     assertClose(
-      cachedOutputs(state, width: 64), try fixture.tensor("mixer_s"), "sessa cached s after prefill 16 + decode 16")
+      cachedOutputs(state, width: 64), try fixture.tensor("mixer_s"), .official, "sessa cached s after prefill 16 + decode 16")
   }
 
   func testDecodeAll() throws {
     let fixture = try SessaFixture.load()
     let (y, _) = run(try fixture.layer(), try fixture.tensor("x"), calls: Array(repeating: 1, count: 32))
-    assertClose(y, try fixture.tensor("y_decode_all"), "sessa decode all 32 from an empty cache")
+    assertClose(y, try fixture.tensor("y_decode_all"), .official, "sessa decode all 32 from an empty cache")
   }
 
   /// Multi-row calls over a non-empty cache (no official path does this): each call's
@@ -72,7 +72,7 @@ final class SessaLayerParityTests: XCTestCase {
   func testUnevenChunksOverTheCache() throws {
     let fixture = try SessaFixture.load()
     let (y, _) = run(try fixture.layer(), try fixture.tensor("x"), calls: [5, 11, 1, 2, 13])
-    assertClose(y, try fixture.tensor("y_forward"), "sessa in calls of 5, 11, 1, 2, 13 tokens")
+    assertClose(y, try fixture.tensor("y_forward"), .official, "sessa in calls of 5, 11, 1, 2, 13 tokens")
   }
 
   func testMixerInputAndOutput() throws {
@@ -92,7 +92,7 @@ final class SessaLayerParityTests: XCTestCase {
           state.length = start + n
         }
       }
-      assertClose(cachedOutputs(state, width: 64), expected, "sessa mixer s from ā, calls \(calls)")
+      assertClose(cachedOutputs(state, width: 64), expected, .official, "sessa mixer s from ā, calls \(calls)")
     }
   }
 
@@ -107,7 +107,7 @@ final class SessaLayerParityTests: XCTestCase {
     let checkpoint = try TemporaryCheckpoint(tensors)
     let layer = try SessaLayer(prefix: "", config: fixture.config, weights: checkpoint.weights)
     let (y, _) = run(layer, try fixture.tensor("x"), calls: [32])
-    assertClose(y, try fixture.tensor("y_forward"), "sessa forward with computed RoPE frequencies")
+    assertClose(y, try fixture.tensor("y_forward"), .official, "sessa forward with computed RoPE frequencies")
   }
 
   func testMissingAndMisshapenWeightsAreNamed() throws {

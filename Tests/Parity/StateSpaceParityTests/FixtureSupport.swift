@@ -18,13 +18,13 @@ final class HFFixture: @unchecked Sendable {
 
   private static let cache = FixtureCache<HFFixture>()
 
-  /// The fixture folder `name` under shared/fixtures, mapped once per test run.
+  /// The fixture folder `name`, mapped once per test run.
   static func named(_ name: String) throws -> HFFixture {
     try cache.named(name) { try HFFixture(name) }
   }
 
   private init(_ name: String) throws {
-    folder = try FixtureLocation.shared().appendingPathComponent(name)
+    folder = try FixtureLocation.folder(name)
     configJSON = try Data(contentsOf: folder.appendingPathComponent("config.json"))
     modelFile = try SafetensorsFile(path: folder.appendingPathComponent("model.safetensors").path)
     io = try TensorFile(folder.appendingPathComponent("io.safetensors"))

@@ -7,8 +7,9 @@ import ZooTestSupport
 @testable import StateSpace
 
 /// Mamba-1 and Mamba-2 against the Hugging Face transformers 5.23.0 fixtures in
-/// shared/fixtures/mamba-hf and mamba2-hf (see their READMEs): full forward,
-/// token-by-token decode, prefill + decode, final conv/SSM states; all within 1e-4.
+/// Tests/Fixtures/mamba-hf and mamba2-hf (see their READMEs): full forward,
+/// token-by-token decode, prefill + decode, final conv/SSM states; all within
+/// `Tolerance.official`.
 final class StateSpaceParityTests: XCTestCase {
   // MARK: Mamba-1
 
@@ -45,10 +46,10 @@ final class StateSpaceParityTests: XCTestCase {
         // Hugging Face keeps h as [d_inner, N]; zoo keeps it n-major.
         let ssm = state.ssmState(layer: layer)
         let hfSSM = (0..<inner * n).map { i in ssm[(i % n) * inner + i / n] }
-        assertClose(hfSSM, try fixture.expected("final_ssm_state.\(layer)"), "mamba final_ssm_state.\(layer) (\(how))")
+        assertClose(hfSSM, try fixture.expected("final_ssm_state.\(layer)"), .official, "mamba final_ssm_state.\(layer) (\(how))")
         assertClose(
           hfConvState(state, layer: layer, kernel: mixer.kernelSize),
-          try fixture.expected("final_conv_state.\(layer)"), "mamba final_conv_state.\(layer) (\(how))")
+          try fixture.expected("final_conv_state.\(layer)"), .official, "mamba final_conv_state.\(layer) (\(how))")
       }
     }
   }
@@ -83,10 +84,10 @@ final class StateSpaceParityTests: XCTestCase {
       for layer in 0..<model.mixers.count {
         // Same [H, P, N] layout as Hugging Face.
         let ssm = Array(UnsafeBufferPointer(start: state.ssmState(layer: layer), count: state.layout.ssmCount))
-        assertClose(ssm, try fixture.expected("final_ssm_state.\(layer)"), "mamba2 final_ssm_state.\(layer) (\(how))")
+        assertClose(ssm, try fixture.expected("final_ssm_state.\(layer)"), .official, "mamba2 final_ssm_state.\(layer) (\(how))")
         assertClose(
           hfConvState(state, layer: layer, kernel: (model.mixers[0] as! Mamba2Mixer).kernelSize),
-          try fixture.expected("final_conv_state.\(layer)"), "mamba2 final_conv_state.\(layer) (\(how))")
+          try fixture.expected("final_conv_state.\(layer)"), .official, "mamba2 final_conv_state.\(layer) (\(how))")
       }
     }
   }
@@ -96,7 +97,7 @@ final class StateSpaceParityTests: XCTestCase {
   private func checkFullForward(_ fixture: HFFixture, _ model: any Model, _ what: String) throws {
     let state = try model.makeState()
     let result = try runForward(model, state: state, tokens: fixture.tokens)
-    assertClose(result.logits, try fixture.expected("logits"), what)
+    assertClose(result.logits, try fixture.expected("logits"), .official, what)
     XCTAssertEqual(state.length, fixture.tokens.count)
   }
 
@@ -108,7 +109,7 @@ final class StateSpaceParityTests: XCTestCase {
       let positions: [Int64]? = i.isMultiple(of: 2) ? [Int64(i)] : nil
       logits += try runForward(model, state: state, tokens: [token], positions: positions).logits
     }
-    assertClose(logits, try fixture.expected("step_logits"), what)
+    assertClose(logits, try fixture.expected("step_logits"), .official, what)
   }
 
   private func checkPrefillThenDecode(_ fixture: HFFixture, _ model: any Model, _ what: String) throws {
@@ -118,7 +119,7 @@ final class StateSpaceParityTests: XCTestCase {
     for token in tokens[12...] {
       logits += try runForward(model, state: state, tokens: [token]).logits
     }
-    assertClose(logits, try fixture.expected("prefill12_decode_logits"), what)
+    assertClose(logits, try fixture.expected("prefill12_decode_logits"), .official, what)
   }
 
   /// The state after the whole sequence, reached by one prefill and by single steps.

@@ -26,12 +26,12 @@ final class KVCacheTests: XCTestCase {
   }
 
   /// The two models, optionally cut to one layer (so every cached key and value depends
-  /// only on its own token and position, and overwrites can be checked exactly).
+  /// only on its own token and position, and overwrites can be checked row by row).
   func subjects(layers: Int? = nil) throws -> [Subject] {
     let overrides: [String: Any] = layers.map { ["num_hidden_layers": $0] } ?? [:]
     return [
-      Subject(name: "qwen3", model: try TestModel(sharedFixture: "gated-attention-headwise", configOverrides: overrides)),
-      Subject(name: "bert", model: try TestModel(localFixture: "TinyBert", configOverrides: overrides)),
+      Subject(name: "qwen3", model: try TestModel(fixture: "gated-attention-headwise", configOverrides: overrides)),
+      Subject(name: "bert", model: try TestModel(fixture: "tiny-bert", configOverrides: overrides)),
     ]
   }
 
@@ -61,7 +61,7 @@ final class KVCacheTests: XCTestCase {
       let v = s.vocab
       let causal = try s.model.fresh(ids).logits
       let bidirectional = try s.model.fresh(ids, mask: .bidirectional).logits
-      assertClose(rows(bidirectional, width: v, n - 1..<n), rows(causal, width: v, n - 1..<n), tolerance: 1e-5, "\(s.name) 1-layer last row, bidirectional vs causal")
+      assertClose(rows(bidirectional, width: v, n - 1..<n), rows(causal, width: v, n - 1..<n), .reordered, "\(s.name) 1-layer last row, bidirectional vs causal")
       assertDiffer(rows(bidirectional, width: v, 0..<1), rows(causal, width: v, 0..<1), "\(s.name) 1-layer first row, bidirectional vs causal")
     }
     // Permuting tokens together with their positions permutes the output rows. The
@@ -81,7 +81,7 @@ final class KVCacheTests: XCTestCase {
       for (row, p) in order.enumerated() {
         unpermuted.replaceSubrange(p * v..<(p + 1) * v, with: permuted[row * v..<(row + 1) * v])
       }
-      assertClose(unpermuted, bidirectional, tolerance: 1e-5, "\(s.name) permuted tokens and positions")
+      assertClose(unpermuted, bidirectional, .reordered, "\(s.name) permuted tokens and positions")
       XCTAssertEqual(state.length, n)
     }
   }
@@ -92,8 +92,8 @@ final class KVCacheTests: XCTestCase {
       let ids = s.tokens(n, seed: 4)
       let bidirectional = try s.model.fresh(ids, mask: .bidirectional).logits
       let causal = try s.model.fresh(ids).logits
-      assertClose(try s.model.fresh(ids, mask: .blockCausal, blockSize: n).logits, bidirectional, tolerance: 1e-5, "\(s.name) block n = bidirectional")
-      assertClose(try s.model.fresh(ids, mask: .blockCausal, blockSize: 1).logits, causal, tolerance: 1e-5, "\(s.name) block 1 = causal")
+      assertClose(try s.model.fresh(ids, mask: .blockCausal, blockSize: n).logits, bidirectional, .reordered, "\(s.name) block n = bidirectional")
+      assertClose(try s.model.fresh(ids, mask: .blockCausal, blockSize: 1).logits, causal, .reordered, "\(s.name) block 1 = causal")
       // Block 4 in one call equals the blocks fed one call at a time, each bidirectional
       // over the cache (how a block-diffusion decoder runs).
       let blocked = try s.model.fresh(ids, mask: .blockCausal, blockSize: 4).logits
@@ -102,7 +102,7 @@ final class KVCacheTests: XCTestCase {
       for start in stride(from: 0, to: n, by: 4) {
         blockwise += try s.model.run(Array(ids[start..<min(n, start + 4)]), state, mask: .bidirectional).logits
       }
-      assertClose(blockwise, blocked, tolerance: 1e-5, "\(s.name) block 4 in one call vs block by block")
+      assertClose(blockwise, blocked, .reordered, "\(s.name) block 4 in one call vs block by block")
       assertDiffer(blocked, bidirectional, "\(s.name) block 4 vs bidirectional")
       assertDiffer(blocked, causal, "\(s.name) block 4 vs causal")
     }
@@ -116,7 +116,7 @@ final class KVCacheTests: XCTestCase {
       for i in 0..<n {
         let end = min(n, (i / 4 + 1) * 4)
         let reference = try s.model.fresh(Array(ids[..<end]), mask: .bidirectional).logits
-        assertClose(rows(blocked, width: v, i..<i + 1), rows(reference, width: v, i..<i + 1), tolerance: 1e-5, "\(s.name) 1-layer block 4 row \(i)")
+        assertClose(rows(blocked, width: v, i..<i + 1), rows(reference, width: v, i..<i + 1), .reordered, "\(s.name) 1-layer block 4 row \(i)")
       }
     }
   }
@@ -149,7 +149,7 @@ final class KVCacheTests: XCTestCase {
       XCTAssertEqual(state.length, a.count)
       let continued = try s.model.run(c, state).logits
       let reference = try s.model.fresh(a + c).logits
-      assertClose(continued, rows(reference, width: s.vocab, a.count..<a.count + c.count), tolerance: 1e-5, "\(s.name) A+B, truncate |A|, C")
+      assertClose(continued, rows(reference, width: s.vocab, a.count..<a.count + c.count), .reordered, "\(s.name) A+B, truncate |A|, C")
       assertDiffer(continued, rows(try s.model.fresh(a + b + c).logits, width: s.vocab, 10..<15), "\(s.name) truncate forgot B")
       assertPluginError(.outOfRange, containing: ["truncate"], "\(s.name) truncate beyond length") { try state.truncate(to: 99) }
     }
@@ -167,8 +167,12 @@ final class KVCacheTests: XCTestCase {
       let afterC = try s.model.run(c, branch).logits
       XCTAssertEqual(original.length, 8)
       XCTAssertEqual(branch.length, 9)
-      assertClose(afterB, rows(try s.model.fresh(a + b).logits, width: s.vocab, 5..<8), tolerance: 1e-5, "\(s.name) original branch")
-      assertClose(afterC, rows(try s.model.fresh(a + c).logits, width: s.vocab, 5..<9), tolerance: 1e-5, "\(s.name) copied branch")
+      assertClose(afterB, rows(try s.model.fresh(a + b).logits, width: s.vocab, 5..<8), .reordered, "\(s.name) original branch")
+      assertClose(afterC, rows(try s.model.fresh(a + c).logits, width: s.vocab, 5..<9), .reordered, "\(s.name) copied branch")
+      // The copy holds the original's cache: it continues exactly as a state never copied.
+      let uncopied = try s.model.handle.makeState()
+      _ = try s.model.run(a, uncopied)
+      assertIdentical(afterC, try s.model.run(c, uncopied).logits, "\(s.name) copied branch vs a state never copied")
     }
   }
 
@@ -183,15 +187,16 @@ final class KVCacheTests: XCTestCase {
       let overwritten = try s.model.run([replacement], state, positions: [Int64(j)]).logits
       XCTAssertEqual(state.length, 12)
       let reference = try s.model.fresh(Array(ids[..<j]) + [replacement]).logits
-      assertClose(overwritten, rows(reference, width: s.vocab, j..<j + 1), tolerance: 1e-5, "\(s.name) causal overwrite of slot \(j)")
+      assertClose(overwritten, rows(reference, width: s.vocab, j..<j + 1), .reordered, "\(s.name) causal overwrite of slot \(j)")
       assertDiffer(overwritten, rows(try s.model.fresh(ids).logits, width: s.vocab, j..<j + 1), "\(s.name) overwrite changed the row")
     }
   }
 
   /// With one layer, each slot's keys and values depend only on its token and position,
-  /// so re-running a subset of positions against the cache is exact: a bidirectional
-  /// overwrite of some slots equals a fresh bidirectional run of the modified sequence
-  /// at those rows, and a causal query after a causal overwrite sees the new slot.
+  /// so re-running a subset of positions against the cache is exact math (float32 sums in
+  /// another order, hence `.reordered`): a bidirectional overwrite of some slots equals a
+  /// fresh bidirectional run of the modified sequence at those rows, and a causal query
+  /// after a causal overwrite sees the new slot.
   func testOverwriteSubsetOneLayer() throws {
     for s in try subjects(layers: 1) {
       let v = s.vocab
@@ -204,7 +209,7 @@ final class KVCacheTests: XCTestCase {
       for (k, p) in subset.enumerated() { ids[p] = fresh[k] }
       let reference = try s.model.fresh(ids, mask: .bidirectional).logits
       for (k, p) in subset.enumerated() {
-        assertClose(rows(partial, width: v, k..<k + 1), rows(reference, width: v, p..<p + 1), tolerance: 1e-5, "\(s.name) 1-layer bidirectional subset row \(p)")
+        assertClose(rows(partial, width: v, k..<k + 1), rows(reference, width: v, p..<p + 1), .reordered, "\(s.name) 1-layer bidirectional subset row \(p)")
       }
 
       let causalState = try s.model.handle.makeState()
@@ -213,7 +218,7 @@ final class KVCacheTests: XCTestCase {
       causalIds[3] = causalIds[3] == 9 ? 10 : 9
       _ = try s.model.run([causalIds[3]], causalState, positions: [3], logits: false)
       let last = try s.model.run([causalIds[9]], causalState, positions: [9]).logits
-      assertClose(last, rows(try s.model.fresh(causalIds).logits, width: v, 9..<10), tolerance: 1e-5, "\(s.name) 1-layer causal query after overwrite")
+      assertClose(last, rows(try s.model.fresh(causalIds).logits, width: v, 9..<10), .reordered, "\(s.name) 1-layer causal query after overwrite")
     }
   }
 
@@ -222,7 +227,7 @@ final class KVCacheTests: XCTestCase {
   func testLongCausalPrefillRunsInChunks() throws {
     let s = Subject(
       name: "qwen3",
-      model: try TestModel(sharedFixture: "gated-attention-headwise", configOverrides: ["max_position_embeddings": 1024]))
+      model: try TestModel(fixture: "gated-attention-headwise", configOverrides: ["max_position_embeddings": 1024]))
     let ids = s.tokens(700, seed: 21)
     let whole = try s.model.run(ids, try s.model.handle.makeState(), rows: [0, 511, 512, 699]).logits
     let state = try s.model.handle.makeState()
@@ -231,7 +236,7 @@ final class KVCacheTests: XCTestCase {
       pieces += try s.model.run(Array(ids[start..<start + 100]), state).logits
     }
     let picked = [0, 511, 512, 699].flatMap { rows(pieces, width: s.vocab, $0..<$0 + 1) }
-    assertClose(whole, picked, tolerance: 1e-5, "qwen3 700-token prefill in one call vs 7 calls of 100")
+    assertClose(whole, picked, .reordered, "qwen3 700-token prefill in one call vs 7 calls of 100")
   }
 
   func testLogitRowsAndHidden() throws {
@@ -241,7 +246,9 @@ final class KVCacheTests: XCTestCase {
       let picked = try s.model.run(ids, try s.model.handle.makeState(), rows: [6, 1, 6])
       let v = s.vocab
       let expected = rows(full.logits, width: v, 6..<7) + rows(full.logits, width: v, 1..<2) + rows(full.logits, width: v, 6..<7)
-      assertClose(picked.logits, expected, tolerance: 1e-5, "\(s.name) logit rows 6, 1, 6")
+      // Not bit for bit: the head's GEMM has 3 rows here and 8 there, and OpenBLAS rounds a
+      // row differently by the call's row count (see `Tolerance.reordered`).
+      assertClose(picked.logits, expected, .reordered, "\(s.name) logit rows 6, 1, 6")
       XCTAssertEqual(full.hidden.count, 8 * s.model.info.hiddenSize)
       XCTAssertFalse(full.hidden.contains { !$0.isFinite })
     }
@@ -282,7 +289,9 @@ final class KVCacheTests: XCTestCase {
       XCTAssertEqual(state.length, 5, "\(s.name): a refused call changed the length")
       let next = s.tokens(3, seed: 19)
       let continued = try s.model.run(next, state).logits
-      assertClose(continued, rows(try s.model.fresh(ids + next).logits, width: s.vocab, 5..<8), tolerance: 1e-5, "\(s.name) after refusals")
+      let untouched = try s.model.handle.makeState()
+      _ = try s.model.run(ids, untouched)
+      assertIdentical(continued, try s.model.run(next, untouched).logits, "\(s.name) after refusals vs a state that saw none")
     }
   }
 

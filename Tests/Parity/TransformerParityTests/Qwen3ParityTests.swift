@@ -4,24 +4,24 @@ import ZooTestSupport
 
 /// The `qwen3` builder against official outputs: the gated-attention fixtures
 /// (qiuzh20/gated_attention, headwise and elementwise gates) and a plain Hugging Face
-/// Qwen3ForCausalLM (Tests/Fixtures/TinyQwen3: biases, tied head, 3 heads per KV head).
+/// Qwen3ForCausalLM (Tests/Fixtures/tiny-qwen3: biases, tied head, 3 heads per KV head).
 final class Qwen3ParityTests: XCTestCase {
   /// Full causal forward, and prefill of 10 then 10 single-token steps, against the
   /// fixture's `logits` and `prefill10_decode10_logits`.
   func checkGatedFixture(_ name: String) throws {
-    let model = try TestModel(sharedFixture: name)
-    let io = try TensorFile(FixtureLocation.shared().appendingPathComponent("\(name)/io.safetensors"))
+    let model = try TestModel(fixture: name)
+    let io = try TensorFile(FixtureLocation.folder(name).appendingPathComponent("io.safetensors"))
     let ids = try io.tokens("input_ids")
     let v = model.info.vocabularySize
 
     let full = try model.fresh(ids)
-    assertClose(full.logits, try io.floats("logits"), "\(name) full forward logits")
+    assertClose(full.logits, try io.floats("logits"), .official, "\(name) full forward logits")
 
     let state = try model.handle.makeState()
     var stepped = try model.run(Array(ids[..<10]), state).logits
     for i in 10..<ids.count { stepped += try model.run([ids[i]], state).logits }
     XCTAssertEqual(state.length, ids.count)
-    assertClose(stepped, try io.floats("prefill10_decode10_logits"), "\(name) prefill10 + decode10 logits")
+    assertClose(stepped, try io.floats("prefill10_decode10_logits"), .official, "\(name) prefill10 + decode10 logits")
     XCTAssertEqual(stepped.count, ids.count * v)
   }
 
@@ -33,7 +33,7 @@ final class Qwen3ParityTests: XCTestCase {
   /// refused at load, naming the weight.
   func testGateFlagsSelectTheLayout() throws {
     XCTAssertThrowsError(
-      try TestModel(sharedFixture: "gated-attention-headwise", configOverrides: ["headwise_attn_output_gate": false])
+      try TestModel(fixture: "gated-attention-headwise", configOverrides: ["headwise_attn_output_gate": false])
     ) { error in
       XCTAssertTrue("\(error)".contains("q_proj.weight"), "\(error)")
     }
@@ -42,19 +42,19 @@ final class Qwen3ParityTests: XCTestCase {
   /// Plain Qwen3 (no gate) as transformers 5.23.0 computes it: logits and final hidden
   /// states, full forward and token by token.
   func testPlainQwen3AgainstTransformers() throws {
-    let model = try TestModel(localFixture: "TinyQwen3")
-    let io = try TensorFile(FixtureLocation.local("TinyQwen3").appendingPathComponent("expected.safetensors"))
+    let model = try TestModel(fixture: "tiny-qwen3")
+    let io = try TensorFile(try FixtureLocation.folder("tiny-qwen3").appendingPathComponent("expected.safetensors"))
     let ids = try io.tokens("input_ids")
     let expectedLogits = try io.floats("logits")
     let state = try model.handle.makeState()
     let full = try model.run(ids, state, hidden: true)
-    assertClose(full.logits, expectedLogits, "tiny qwen3 full forward logits")
-    assertClose(full.hidden, try io.floats("hidden"), "tiny qwen3 final hidden states")
+    assertClose(full.logits, expectedLogits, .official, "tiny qwen3 full forward logits")
+    assertClose(full.hidden, try io.floats("hidden"), .official, "tiny qwen3 final hidden states")
 
     let stepState = try model.handle.makeState()
     var stepped: [Float] = []
     for token in ids { stepped += try model.run([token], stepState).logits }
-    assertClose(stepped, expectedLogits, "tiny qwen3 token-by-token logits")
+    assertClose(stepped, expectedLogits, .official, "tiny qwen3 token-by-token logits")
   }
 
   func testManifestAndInfo() throws {
@@ -70,7 +70,7 @@ final class Qwen3ParityTests: XCTestCase {
     XCTAssertEqual(types["bert"]?.capabilities.causality, .bidirectional)
     XCTAssertEqual(types["bert"]?.capabilities.embeddings, true)
 
-    let model = try TestModel(sharedFixture: "gated-attention-headwise")
+    let model = try TestModel(fixture: "gated-attention-headwise")
     let info = model.info
     XCTAssertEqual(info.vocabularySize, 256)
     XCTAssertEqual(info.hiddenSize, 64)

@@ -65,21 +65,17 @@ final class TestModel {
       keepAlive: .zero)
   }
 
-  /// A shared-fixture folder (config.json, weights.safetensors as model.safetensors),
-  /// optionally with config keys overridden.
-  convenience init(sharedFixture name: String, configOverrides: [String: Any] = [:]) throws {
-    let folder = try FixtureLocation.shared().appendingPathComponent(name)
-    try self.init(
-      files: ["config.json": try editedConfig(folder.appendingPathComponent("config.json"), configOverrides)],
-      links: ["model.safetensors": folder.appendingPathComponent("weights.safetensors")])
-  }
-
-  /// A HF folder of this repository's Tests/Fixtures, optionally with config keys overridden.
-  convenience init(localFixture name: String, configOverrides: [String: Any] = [:], extraFiles: [String] = []) throws {
-    let folder = FixtureLocation.local(name)
+  /// A fixture folder loaded as a model: its config.json (optionally with keys
+  /// overridden) and its weights, `model.safetensors` as Hugging Face saves them or an
+  /// official state_dict's `weights.safetensors`, plus `extraFiles` copied as they are.
+  convenience init(fixture name: String, configOverrides: [String: Any] = [:], extraFiles: [String] = []) throws {
+    let folder = try FixtureLocation.folder(name)
     var files = ["config.json": try editedConfig(folder.appendingPathComponent("config.json"), configOverrides)]
     for name in extraFiles { files[name] = try Data(contentsOf: folder.appendingPathComponent(name)) }
-    try self.init(files: files, links: ["model.safetensors": folder.appendingPathComponent("model.safetensors")])
+    let hfWeights = folder.appendingPathComponent("model.safetensors")
+    let weights =
+      FileManager.default.fileExists(atPath: hfWeights.path) ? hfWeights : folder.appendingPathComponent("weights.safetensors")
+    try self.init(files: files, links: ["model.safetensors": weights])
   }
 
   /// One forward call through the C ABI.

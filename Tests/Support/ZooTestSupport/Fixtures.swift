@@ -9,42 +9,29 @@ public struct FixtureError: Error, CustomStringConvertible {
   public init(_ description: String) { self.description = description }
 }
 
-/// Where fixtures live.
+/// Where fixtures live: this repository's Tests/Fixtures, one folder per fixture, each
+/// with a README giving its provenance (Tests/Fixtures/README.md lists them).
 public enum FixtureLocation {
-  /// The shared fixtures folder: $ZOO_FIXTURES, else the first `shared/fixtures` (one
-  /// holding a README.md) found walking up from this file, both as written and with
-  /// symlinks resolved, i.e. `<package root>/../shared/fixtures` for /work/main and for
-  /// side packages that link its Tests folder.
-  public static func shared() throws -> URL {
-    let fm = FileManager.default
+  /// The folder holding every fixture: $ZOO_FIXTURES when set (to run the tests against
+  /// fixtures regenerated elsewhere with their make_fixture.py scripts), else Tests/Fixtures.
+  public static var root: URL {
     if let env = ProcessInfo.processInfo.environment["ZOO_FIXTURES"], !env.isEmpty {
-      guard fm.fileExists(atPath: env) else {
-        throw FixtureError("ZOO_FIXTURES is set to '\(env)', which does not exist")
-      }
       return URL(fileURLWithPath: env)
     }
-    let here = URL(fileURLWithPath: #filePath)
-    var searched: [String] = []
-    for start in [here, here.resolvingSymlinksInPath()] {
-      var dir = start.deletingLastPathComponent()
-      while dir.path != "/" {
-        let candidate = dir.appendingPathComponent("shared/fixtures")
-        searched.append(candidate.path)
-        if fm.fileExists(atPath: candidate.appendingPathComponent("README.md").path) { return candidate }
-        dir = dir.deletingLastPathComponent()
-      }
-    }
-    throw FixtureError(
-      "the shared fixtures folder was not found: set ZOO_FIXTURES or place it at <package root>/../shared/fixtures (searched \(searched.joined(separator: ", ")))"
-    )
+    // This file is Tests/Support/ZooTestSupport/Fixtures.swift.
+    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().appendingPathComponent("Fixtures")
   }
 
-  /// This repository's committed fixture `Tests/Fixtures/<name>` (not checked for
-  /// existence: the caller's read says what is missing).
-  public static func local(_ name: String) -> URL {
-    // This file is Tests/Support/ZooTestSupport/Fixtures.swift.
-    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-      .deletingLastPathComponent().appendingPathComponent("Fixtures/\(name)")
+  /// Fixture `name`'s folder, or a FixtureError naming the path looked at.
+  public static func folder(_ name: String) throws -> URL {
+    let url = root.appendingPathComponent(name)
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+      let origin = ProcessInfo.processInfo.environment["ZOO_FIXTURES"].map { " (ZOO_FIXTURES=\($0))" } ?? ""
+      throw FixtureError("the fixture folder \(url.path)\(origin) does not exist")
+    }
+    return url
   }
 }
 

@@ -11,12 +11,14 @@ torch, so the outputs are committed next to this script:
   expected.safetensors             input_ids_{i} (int64), hidden_{i} [L, D], logits_{i} [L, V],
                                    embeddings [4, 6·D] (padded batch through sentence-transformers)
 
-Run from anywhere: python3 Tests/Fixtures/TinyBert/make_fixture.py
+Run from anywhere: python3 Tests/Fixtures/tiny-bert/make_fixture.py [OUT]
+(OUT defaults to this file's folder; give a scratch folder to compare against the committed files)
 (torch 2.15, transformers 5.23.0, sentence-transformers 6.2.0, safetensors 0.8.0 were used).
 """
 import json
 import os
 import shutil
+import sys
 import tempfile
 
 import torch
@@ -26,6 +28,8 @@ from sentence_transformers.models import Normalize, Pooling, Transformer
 from transformers import BertConfig, BertForMaskedLM, BertTokenizer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = sys.argv[1] if len(sys.argv) > 1 else HERE
+os.makedirs(OUT, exist_ok=True)
 VOCAB = 96
 torch.manual_seed(0)
 
@@ -85,14 +89,14 @@ with torch.no_grad():
     tensors["embeddings"] = st(features)["sentence_embedding"].contiguous()
 
 for name in ["config.json", "model.safetensors"]:
-    shutil.copy(os.path.join(mlm_dir, name), os.path.join(HERE, name))
-shutil.copy(os.path.join(st_dir, "modules.json"), os.path.join(HERE, "modules.json"))
-os.makedirs(os.path.join(HERE, "1_Pooling"), exist_ok=True)
-shutil.copy(os.path.join(st_dir, "1_Pooling", "config.json"), os.path.join(HERE, "1_Pooling", "config.json"))
-save_file(tensors, os.path.join(HERE, "expected.safetensors"))
+    shutil.copy(os.path.join(mlm_dir, name), os.path.join(OUT, name))
+shutil.copy(os.path.join(st_dir, "modules.json"), os.path.join(OUT, "modules.json"))
+os.makedirs(os.path.join(OUT, "1_Pooling"), exist_ok=True)
+shutil.copy(os.path.join(st_dir, "1_Pooling", "config.json"), os.path.join(OUT, "1_Pooling", "config.json"))
+save_file(tensors, os.path.join(OUT, "expected.safetensors"))
 for name in ["model.safetensors", "expected.safetensors"]:
-    os.chmod(os.path.join(HERE, name), 0o644)
+    os.chmod(os.path.join(OUT, name), 0o644)
 shutil.rmtree(work)
-print("modules.json:", open(os.path.join(HERE, "modules.json")).read())
-print("pooling:", open(os.path.join(HERE, "1_Pooling", "config.json")).read())
+print("modules.json:", open(os.path.join(OUT, "modules.json")).read())
+print("pooling:", open(os.path.join(OUT, "1_Pooling", "config.json")).read())
 print("wrote", sorted(tensors))

@@ -10,7 +10,7 @@
  *
  * Build (from the repository root; no protobuf-c needed):
  *   cc -std=c11 -O2 -Wall -Wextra -shared -fPIC -fvisibility=hidden -Wl,-z,defs \
- *      -I Sources/CZooPlugin/include Tests/Fixtures/BadPlugins/init_fails.c -o init_fails.so
+ *      -I Sources/CZooPlugin/include Tests/Fixtures/bad-plugins/init_fails.c -o init_fails.so
  */
 #include "zoo_plugin.h"
 

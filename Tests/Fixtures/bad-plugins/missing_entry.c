@@ -9,7 +9,7 @@
  *
  * Build (from the repository root; no protobuf-c needed):
  *   cc -std=c11 -O2 -Wall -Wextra -shared -fPIC -fvisibility=hidden -Wl,-z,defs \
- *      -I Sources/CZooPlugin/include Tests/Fixtures/BadPlugins/missing_entry.c -o missing_entry.so
+ *      -I Sources/CZooPlugin/include Tests/Fixtures/bad-plugins/missing_entry.c -o missing_entry.so
  */
 #include "zoo_plugin.h"
 

@@ -11,7 +11,7 @@
  *
  * Build (from the repository root; no protobuf-c needed):
  *   cc -std=c11 -O2 -Wall -Wextra -shared -fPIC -fvisibility=hidden -Wl,-z,defs \
- *      -I Sources/CZooPlugin/include Tests/Fixtures/BadPlugins/invalid_manifest.c -o invalid_manifest.so
+ *      -I Sources/CZooPlugin/include Tests/Fixtures/bad-plugins/invalid_manifest.c -o invalid_manifest.so
  */
 #include "zoo_plugin.h"
 

@@ -12,16 +12,20 @@ no torch, so the outputs are committed next to this script:
   expected.safetensors             input_ids [18] (int64), logits [18, V] and hidden [18, D]
                                    (last_hidden_state, after the final norm), eager attention
 
-Run from anywhere: python3 Tests/Fixtures/TinyQwen3/make_fixture.py
+Run from anywhere: python3 Tests/Fixtures/tiny-qwen3/make_fixture.py [OUT]
+(OUT defaults to this file's folder; give a scratch folder to compare against the committed files)
 (torch 2.15, transformers 5.23.0, safetensors 0.8.0 were used).
 """
 import os
+import sys
 
 import torch
 from safetensors.torch import save_file
 from transformers import Qwen3Config, Qwen3ForCausalLM
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = sys.argv[1] if len(sys.argv) > 1 else HERE
+os.makedirs(OUT, exist_ok=True)
 torch.manual_seed(0)
 config = Qwen3Config(vocab_size=80, hidden_size=40, intermediate_size=72, num_hidden_layers=2,
                      num_attention_heads=6, num_key_value_heads=2, head_dim=8, max_position_embeddings=64,
@@ -43,14 +47,14 @@ with torch.no_grad():
         else:
             p.copy_(torch.randn(p.shape, generator=g) / p.shape[1] ** 0.5)
 
-model.save_pretrained(HERE)
-os.remove(os.path.join(HERE, "generation_config.json"))  # not read by zoo
+model.save_pretrained(OUT)
+os.remove(os.path.join(OUT, "generation_config.json"))  # not read by zoo
 ids = torch.randint(0, config.vocab_size, (18,), generator=g)
 with torch.no_grad():
     out = model(input_ids=ids[None], use_cache=False)
     hidden = model.model(input_ids=ids[None], use_cache=False).last_hidden_state
 save_file({"input_ids": ids.to(torch.int64).contiguous(), "logits": out.logits[0].contiguous(),
-           "hidden": hidden[0].contiguous()}, os.path.join(HERE, "expected.safetensors"))
+           "hidden": hidden[0].contiguous()}, os.path.join(OUT, "expected.safetensors"))
 for name in ["model.safetensors", "expected.safetensors"]:
-    os.chmod(os.path.join(HERE, name), 0o644)
-print(sorted(os.listdir(HERE)))
+    os.chmod(os.path.join(OUT, name), 0o644)
+print(sorted(os.listdir(OUT)))

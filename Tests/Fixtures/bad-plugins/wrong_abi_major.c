@@ -1,20 +1,19 @@
 /*
- * empty_manifest_name.c: BREAKS the manifest rules, not its encoding. The manifest is
- * a well-formed zoo.v1.PluginManifest protobuf, and the table is correct (size, ABI
- * ZOO_ABI_MAJOR.ZOO_ABI_MINOR matching the manifest), but:
- *   - `name` is empty (proto3 omits it on the wire), and plugin.proto requires a
- *     unique lowercase [a-z0-9_-] name;
- *   - its one ModelType has an empty `model_type` (it declares a description and
- *     capabilities but no config.json model_type to match).
+ * wrong_abi_major.c: BREAKS the ABI version. The plugin table says
+ * abi_major = ZOO_ABI_MAJOR + 1, i.e. it claims to be built against a future,
+ * incompatible ABI. Everything else is right: `size`, the slots, and a valid
+ * manifest whose abi_major/abi_minor equal the table's (as plugin.proto requires),
+ * so the ONLY fault is the major version.
  *
- * Expected: the protobuf parses, zood's manifest validation rejects it, and the plugin
- * is listed as FAILED with a sentence naming the rule (empty plugin name; model type
- * #0 without model_type). zood calls neither model_api nor decoder_api.
+ * Expected: zood refuses it from the table's first three fields alone (size,
+ * abi_major, abi_minor), lists it as FAILED ("... built for plugin ABI 2.x, zood
+ * speaks 1.x ..."), and calls nothing else in the table: with a different major the
+ * rest of the layout cannot be trusted. model_api/decoder_api return NULL anyway.
  *
  * Build (from the repository root; no protobuf-c needed, the manifest is written by
  * the small encoder below):
  *   cc -std=c11 -O2 -Wall -Wextra -shared -fPIC -fvisibility=hidden -Wl,-z,defs \
- *      -I Sources/CZooPlugin/include Tests/Fixtures/BadPlugins/empty_manifest_name.c -o empty_manifest_name.so
+ *      -I Sources/CZooPlugin/include Tests/Fixtures/bad-plugins/wrong_abi_major.c -o wrong_abi_major.so
  */
 #include <string.h>
 
@@ -25,6 +24,8 @@
 #else
 #define FIXTURE_EXPORT
 #endif
+
+#define FIXTURE_ABI_MAJOR (ZOO_ABI_MAJOR + 1)
 
 /* A minimal protobuf writer (varint and length-delimited fields), enough for a
  * manifest, so the fixture needs no protobuf library. */
@@ -81,18 +82,18 @@ static size_t write_manifest(void) {
   pb_uint(&caps, 3, 3);
   pb_string(&caps, 4, "not applicable");
   pb_writer type = {type_buf, sizeof type_buf, 0, 0};
-  /* field 1 (model_type) deliberately absent: the empty string */
-  pb_string(&type, 2, "A model type without a model_type: invalid.");
+  pb_string(&type, 1, "wrong_abi_major_model");
+  pb_string(&type, 2, "A model type declared only so the manifest is complete; never built.");
   pb_bytes(&type, 4, caps_buf, caps.len);
 
   pb_writer m = {manifest, sizeof manifest, 0, 0};
-  /* field 1 (name) deliberately absent: the empty string */
+  pb_string(&m, 1, "wrong_abi_major");
   pb_string(&m, 2, "0.1.0");
-  pb_uint(&m, 3, ZOO_ABI_MAJOR);
+  pb_uint(&m, 3, FIXTURE_ABI_MAJOR); /* equal to the table, as plugin.proto requires */
   pb_uint(&m, 4, ZOO_ABI_MINOR);
-  pb_string(&m, 5, "Test fixture: a parseable manifest with an empty plugin name and an empty model_type.");
+  pb_string(&m, 5, "Test fixture: a plugin built against a future ABI major; zood must refuse it.");
   pb_bytes(&m, 7, type_buf, type.len);
-  pb_string(&m, 10, "Tests/Fixtures/BadPlugins/empty_manifest_name.c in the zoo repository.");
+  pb_string(&m, 10, "Tests/Fixtures/bad-plugins/wrong_abi_major.c in the zoo repository.");
   return (caps.overflow || type.overflow || m.overflow) ? 0 : m.len;
 }
 
@@ -100,12 +101,12 @@ FIXTURE_EXPORT int32_t zoo_plugin_init(const zoo_host_api *host, const zoo_plugi
 
 FIXTURE_EXPORT int32_t zoo_plugin_init(const zoo_host_api *host, const zoo_plugin **out, zoo_error *err) {
   (void)host;
-  if (out == NULL) return zoo_error_set(err, ZOO_ERR_INVALID_ARGUMENT, "empty_manifest_name: no output pointer");
+  if (out == NULL) return zoo_error_set(err, ZOO_ERR_INVALID_ARGUMENT, "wrong_abi_major: no output pointer");
   *out = NULL;
   size_t len = write_manifest();
-  if (len == 0) return zoo_error_set(err, ZOO_ERR_INTERNAL, "empty_manifest_name: manifest buffer too small");
+  if (len == 0) return zoo_error_set(err, ZOO_ERR_INTERNAL, "wrong_abi_major: manifest buffer too small");
   plugin.size = sizeof plugin;
-  plugin.abi_major = ZOO_ABI_MAJOR;
+  plugin.abi_major = FIXTURE_ABI_MAJOR; /* the fault */
   plugin.abi_minor = ZOO_ABI_MINOR;
   plugin.manifest = manifest;
   plugin.manifest_len = len;
