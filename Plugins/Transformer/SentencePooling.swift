@@ -44,12 +44,21 @@ struct SentencePooling: Sendable {
 
   var embeddingSize: Int { modes.count * width }
 
+  /// The largest modules.json or Pooling config zoo reads: real ones are a few hundred bytes.
+  static let maxJSONBytes = 1 << 20
+
   /// Reads `modules.json` and the Pooling module's `config.json` in `folder`; nil when
   /// the folder has no modules.json (not a sentence-transformers folder). Refuses module
   /// types and pooling modes zoo does not implement, naming them.
   static func load(folder: String, hiddenSize: Int) throws -> SentencePooling? {
     let modulesPath = folder + "/modules.json"
-    guard let data = FileManager.default.contents(atPath: modulesPath) else { return nil }
+    let data: Data
+    do {
+      guard let contents = try RegularFile.contentsIfPresent(modulesPath, limit: maxJSONBytes) else { return nil }
+      data = contents
+    } catch {
+      throw PluginError.invalidArgument("\(error)")
+    }
     struct Module: Decodable {
       var type: String
       var path: String?
@@ -76,11 +85,20 @@ struct SentencePooling: Sendable {
     if let normalizeIndex = kinds.firstIndex(of: "Normalize"), normalizeIndex < poolingIndex {
       throw PluginError.invalidArgument("modules.json puts Normalize before Pooling; zoo pools first")
     }
-    let poolingFolder = modules[poolingIndex].path.map { folder + "/" + $0 } ?? folder
+    var poolingFolder = folder
+    if let path = modules[poolingIndex].path, !path.isEmpty {
+      guard let inside = RegularFile.path(path, inside: folder) else {
+        throw PluginError.invalidArgument(
+          "modules.json puts the Pooling module at '\(path.clipped())', which is not inside the model folder")
+      }
+      poolingFolder = inside
+    }
     let configPath = poolingFolder + "/config.json"
-    guard let configData = FileManager.default.contents(atPath: configPath),
+    guard let configData = try? RegularFile.contents(configPath, limit: maxJSONBytes),
       let config = try? JSONSerialization.jsonObject(with: configData) as? [String: Any]
-    else { throw PluginError.notFound("the Pooling module's config \(configPath) is missing or not a JSON object") }
+    else {
+      throw PluginError.notFound("the Pooling module's config \(configPath) is missing, not a regular file, or not a JSON object")
+    }
     let modes = try parseModes(config)
     let dimension = (config["embedding_dimension"] ?? config["word_embedding_dimension"]) as? Int ?? hiddenSize
     guard dimension == hiddenSize else {

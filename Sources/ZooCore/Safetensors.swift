@@ -43,55 +43,64 @@ public struct SafetensorsError: Error, CustomStringConvertible, Sendable {
   }
 }
 
-/// A safetensors file mapped read-only with `mmap`; tensors are views into the map.
-///
-/// The header is validated before anything is exposed: its length fits the file, every
-/// entry has a known dtype, offsets lie inside the data section, byte sizes match shape
-/// and dtype, and no two tensors overlap. Format: https://github.com/huggingface/safetensors
-public final class SafetensorsFile: @unchecked Sendable {
+/// The header of a safetensors file, read and validated without reading the data: its
+/// length fits the file, every entry has a known dtype, offsets lie inside the data
+/// section, byte sizes match shape and dtype, and no two tensors overlap.
+/// Format: https://github.com/huggingface/safetensors
+public struct SafetensorsHeader: Sendable {
+  /// One tensor's place in the file: its bytes are `dataStart + range` of the file.
+  public struct Entry: Sendable {
+    public let name: String
+    public let dtype: DType
+    public let shape: [Int]
+    public let range: Range<Int>
+
+    public var elementCount: Int { shape.reduce(1, *) }
+  }
+
   public let path: String
-  public let tensors: [String: TensorEntry]
-  /// Tensor names in file order (by data offset), for stable listings.
-  public let names: [String]
+  /// The file's size when the header was read.
+  public let fileSize: Int
+  /// Where the data section starts: 8 + the header's length.
+  public let dataStart: Int
+  /// Entries in file order (by data offset).
+  public let entries: [Entry]
   public let metadata: [String: String]
-  /// Bytes of the whole mapping.
-  public let mappedBytes: Int
 
-  private let base: UnsafeMutableRawPointer
   // Header sizes beyond this are refused rather than parsed: real headers are kilobytes.
-  private static let maxHeaderBytes = 100 << 20
+  static let maxHeaderBytes = 100 << 20
 
+  /// Reads the header of `path` (a regular file; see `RegularFile`).
   public init(path: String) throws {
-    self.path = path
-    func fail(_ reason: String, _ tensor: String? = nil) -> SafetensorsError {
-      SafetensorsError(path: path, tensor: tensor, reason: reason)
-    }
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw fail("cannot open: \(String(cString: strerror(errno)))") }
-    defer { close(fd) }
-    var st = stat()
-    guard fstat(fd, &st) == 0 else { throw fail("cannot stat: \(String(cString: strerror(errno)))") }
-    let size = Int(st.st_size)
-    guard size >= 8 else { throw fail("file is \(size) bytes, too short for a safetensors header") }
-    guard let map = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), map != MAP_FAILED else {
-      throw fail("mmap failed: \(String(cString: strerror(errno)))")
-    }
-    var ok = false
-    defer { if !ok { munmap(map, size) } }
+    let file = try RegularFile.open(path)
+    defer { file.close() }
+    try self.init(file)
+  }
 
-    let headerLength = Int(UInt64(littleEndian: map.loadUnaligned(as: UInt64.self)))
-    guard headerLength > 0, headerLength <= Self.maxHeaderBytes, headerLength <= size - 8 else {
-      throw fail("header length \(headerLength) does not fit in a file of \(size) bytes; not a safetensors file, or truncated")
+  init(_ file: RegularFile.Handle) throws {
+    path = file.path
+    fileSize = file.size
+    func fail(_ reason: String, _ tensor: String? = nil) -> SafetensorsError {
+      SafetensorsError(path: file.path, tensor: tensor, reason: reason)
     }
-    let headerData = Data(bytes: map + 8, count: headerLength)
+    guard file.size >= 8 else { throw fail("file is \(file.size) bytes, too short for a safetensors header") }
+    var rawLength: UInt64 = 0
+    try file.read(into: &rawLength, count: 8, at: 0)
+    // Compared as UInt64: a length of 2^63 or more must be refused, not converted.
+    let length = UInt64(littleEndian: rawLength)
+    guard length > 0, length <= UInt64(Self.maxHeaderBytes), length <= UInt64(file.size - 8) else {
+      throw fail("its first 8 bytes give a header length that does not fit in a file of \(file.size) bytes; not a safetensors file, or truncated")
+    }
+    let headerLength = Int(length)
+    var headerData = Data(count: headerLength)
+    try headerData.withUnsafeMutableBytes { try file.read(into: $0.baseAddress!, count: headerLength, at: 8) }
     guard let json = try? JSONSerialization.jsonObject(with: headerData), let header = json as? [String: Any] else {
       throw fail("header is not a JSON object")
     }
-    let dataStart = 8 + headerLength
-    let dataLength = size - dataStart
-    var entries: [String: TensorEntry] = [:]
+    dataStart = 8 + headerLength
+    let dataLength = file.size - dataStart
+    var entries: [Entry] = []
     var meta: [String: String] = [:]
-    var spans: [(begin: Int, end: Int, name: String)] = []
     for (name, value) in header {
       if name == "__metadata__" {
         if let m = value as? [String: Any] { for (k, v) in m { meta[k] = "\(v)" } }
@@ -99,7 +108,7 @@ public final class SafetensorsFile: @unchecked Sendable {
       }
       guard let info = value as? [String: Any] else { throw fail("entry is not an object", name) }
       guard let dtypeName = info["dtype"] as? String else { throw fail("missing dtype", name) }
-      guard let dtype = DType(rawValue: dtypeName) else { throw fail("unsupported dtype \(dtypeName)", name) }
+      guard let dtype = DType(rawValue: dtypeName) else { throw fail("unsupported dtype \(dtypeName.prefix(16))", name) }
       guard let shapeAny = info["shape"] as? [Any],
         let shape = Self.integers(shapeAny), shape.allSatisfy({ $0 >= 0 })
       else { throw fail("shape is not a list of non-negative integers", name) }
@@ -116,23 +125,15 @@ public final class SafetensorsFile: @unchecked Sendable {
       guard !overflow, numel <= Int.max / dtype.byteSize, numel * dtype.byteSize == end - begin else {
         throw fail("shape \(shape) of \(dtype.rawValue) needs \(overflow ? "an overflowing number of" : "\(numel * dtype.byteSize)") bytes but data_offsets span \(end - begin)", name)
       }
-      entries[name] = TensorEntry(
-        name: name, dtype: dtype, shape: shape, data: UnsafeRawPointer(map + dataStart + begin), byteCount: end - begin)
-      spans.append((begin, end, name))
+      entries.append(Entry(name: name, dtype: dtype, shape: shape, range: begin..<end))
     }
-    spans.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
-    for (a, b) in zip(spans, spans.dropFirst()) where b.begin < a.end && a.begin < a.end && b.begin < b.end {
-      throw fail("overlaps tensor '\(a.name)' (bytes \(a.begin)..<\(a.end) and \(b.begin)..<\(b.end))", b.name)
+    entries.sort { ($0.range.lowerBound, $0.range.upperBound) < ($1.range.lowerBound, $1.range.upperBound) }
+    for (a, b) in zip(entries, entries.dropFirst()) where b.range.overlaps(a.range) {
+      throw fail("overlaps tensor '\(a.name)' (bytes \(a.range) and \(b.range))", b.name)
     }
-    ok = true
-    self.base = map
-    self.mappedBytes = size
-    self.tensors = entries
-    self.names = spans.map(\.name)
+    self.entries = entries
     self.metadata = meta
   }
-
-  deinit { munmap(base, mappedBytes) }
 
   private static func integers(_ values: [Any]) -> [Int]? {
     var out: [Int] = []
@@ -144,6 +145,57 @@ public final class SafetensorsFile: @unchecked Sendable {
     }
     return out
   }
+}
+
+/// A safetensors file read into memory zood owns; tensors are views into that memory.
+///
+/// Read, not mapped: a mapping dies with its file (truncate a mapped file, or replace it
+/// in place, and the next read of a page past the new end is SIGBUS, which kills the whole
+/// daemon), while a copy survives whatever happens to the file. The cost is one read of
+/// the file at load, and memory the kernel cannot share with the page cache. The copy is
+/// anonymous `mmap` memory, page-aligned like a mapping, so offsets keep their alignment.
+public final class SafetensorsFile: @unchecked Sendable {
+  public let path: String
+  public let tensors: [String: TensorEntry]
+  /// Tensor names in file order (by data offset), for stable listings.
+  public let names: [String]
+  public let metadata: [String: String]
+  /// Bytes of memory holding the file.
+  public let byteCount: Int
+
+  private let base: UnsafeMutableRawPointer
+
+  public init(path: String) throws {
+    self.path = path
+    let file = try RegularFile.open(path)
+    defer { file.close() }
+    let header = try SafetensorsHeader(file)
+    let size = header.fileSize
+    guard let memory = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), memory != MAP_FAILED
+    else {
+      throw SafetensorsError(path: path, tensor: nil, reason: "cannot allocate \(size) bytes: \(String(cString: strerror(errno)))")
+    }
+    do {
+      try file.read(into: memory, count: size, at: 0)
+    } catch {
+      munmap(memory, size)
+      throw error
+    }
+    mprotect(memory, size, PROT_READ)
+    let data = UnsafeRawPointer(memory + header.dataStart)
+    var entries: [String: TensorEntry] = [:]
+    for e in header.entries {
+      entries[e.name] = TensorEntry(
+        name: e.name, dtype: e.dtype, shape: e.shape, data: data + e.range.lowerBound, byteCount: e.range.count)
+    }
+    self.base = memory
+    self.byteCount = size
+    self.tensors = entries
+    self.names = header.entries.map(\.name)
+    self.metadata = header.metadata
+  }
+
+  deinit { munmap(base, byteCount) }
 }
 
 extension TensorEntry {

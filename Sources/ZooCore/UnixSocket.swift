@@ -16,19 +16,38 @@ public enum UnixSocket {
 
   /// True when something accepts connections on the socket at `path`.
   public static func isAccepting(_ path: String) -> Bool {
+    guard let fd = connect(path) else { return false }
+    close(fd)
+    return true
+  }
+
+  /// A stream socket connected to `path` (the caller closes it), or nil with `errno` set.
+  public static func connect(_ path: String) -> Int32? {
     let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return false }
-    defer { close(fd) }
+    guard fd >= 0 else { return nil }
     var addr = sockaddr_un()
     addr.sun_family = sa_family_t(AF_UNIX)
     let bytes = Array(path.utf8)
-    guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { return false }
+    guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else {
+      close(fd)
+      errno = ENAMETOOLONG
+      return nil
+    }
     withUnsafeMutableBytes(of: &addr.sun_path) { raw in
       raw.copyBytes(from: bytes)
       raw[bytes.count] = 0
     }
-    return withUnsafePointer(to: &addr) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-    } == 0
+    let rc = withUnsafePointer(to: &addr) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+      }
+    }
+    guard rc == 0 else {
+      let saved = errno
+      close(fd)
+      errno = saved
+      return nil
+    }
+    return fd
   }
 }

@@ -15,14 +15,18 @@ public struct DaemonConfiguration: Sendable {
   public var modelFolders: [String]
   public var pluginFolders: [String]
   public var limits: ServingLimits
+  public var connections: ConnectionLimits
 
-  public init(socketPath: String, modelFolders: [String], pluginFolders: [String], limits: ServingLimits) {
+  public init(
+    socketPath: String, modelFolders: [String], pluginFolders: [String], limits: ServingLimits,
+    connections: ConnectionLimits = ConnectionLimits()
+  ) {
     self.socketPath = socketPath
     self.modelFolders = modelFolders
     self.pluginFolders = pluginFolders
     self.limits = limits
+    self.connections = connections
   }
-
 }
 
 /// A failure to start, with what to do about it.
@@ -39,15 +43,17 @@ public enum Daemon {
     let loader = PluginLoader(logger: logger)
     let records = loader.load(paths: loader.discover(in: config.pluginFolders))
     let runtime = Runtime(
-      plugins: records, repository: ModelRepository(roots: config.modelFolders), limits: config.limits, logger: logger)
+      plugins: records, repository: ModelRepository(roots: config.modelFolders, logger: logger), limits: config.limits,
+      logger: logger)
     for model in runtime.listModels() {
       logger.info(
         "model \(model.name): \(model.modelType) \(model.available ? "available" : "UNAVAILABLE: \(model.unavailableReason)")")
     }
 
     let shutdown = ShutdownSignal()
-    let transport = HTTP2ServerTransport.Posix(
-      address: .unixDomainSocket(path: config.socketPath), transportSecurity: .plaintext)
+    let transport = transport(
+      socketPath: config.socketPath, limits: config.connections,
+      budget: ConnectionBudget.fromDescriptorLimit(idleTimeout: config.connections.idleTimeout, logger: logger))
     let server = GRPCServer(
       transport: transport,
       services: [ZooService(runtime: runtime, shutdown: shutdown, logger: logger), HealthService(shutdown: shutdown)])
@@ -57,20 +63,30 @@ public enum Daemon {
     var restored = false
     defer { if !restored { umask(oldMask) } }
 
+    let grace = config.connections.shutdownGrace
+    let socketPath = config.socketPath
     let signals = installSignalHandlers { signal in
       logger.info("received \(signal == SIGTERM ? "SIGTERM" : "SIGINT"): stopping")
       shutdown.begin()
       server.beginGracefulShutdown()
+      // Running requests were cancelled and stop at their next step; a client that reads
+      // nothing can still hold its stream open. Past the grace time, exit anyway.
+      DispatchQueue.global().asyncAfter(deadline: .now() + grace.seconds) {
+        logger.warning("requests still open \(grace) after the stop signal: exiting without them")
+        unlink(socketPath)
+        fflush(nil)
+        _exit(0)
+      }
     }
     defer { signals.forEach { $0.cancel() } }
 
     try await withThrowingDiscardingTaskGroup { group in
       group.addTask { try await server.serve() }
       group.addTask {
-        // Unload models idle past their keep-alive.
+        // Unload models idle past their keep-alive, or whose files changed.
         while !shutdown.isShuttingDown {
           try? await Task.sleep(for: .seconds(1))
-          await runtime.unloadExpired()
+          await runtime.unloadExpiredAndChanged()
         }
       }
       _ = try await transport.listeningAddress

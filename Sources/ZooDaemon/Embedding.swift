@@ -17,7 +17,9 @@ extension Runtime {
 
   /// Tokenises the texts as the model's own stack does (special tokens added, cut at
   /// sentence-transformers' max_seq_length) and refuses what the model cannot embed.
-  func prepareEmbedding(_ request: Zoo_V1_EmbedRequest, model: LoadedModel) throws -> PreparedEmbedding {
+  func prepareEmbedding(
+    _ request: Zoo_V1_EmbedRequest, model: LoadedModel, request context: RequestContext? = nil
+  ) throws -> PreparedEmbedding {
     let folder = model.folder
     guard model.handle.info.embeddingSize > 0 else {
       throw ZooError.failedPrecondition(
@@ -36,6 +38,7 @@ extension Runtime {
     var lengths: [Int64] = []
     var truncated: [Bool] = []
     for (i, text) in request.texts.enumerated() {
+      if context?.isCancelled == true { throw ZooError.cancelled("cancelled while tokenising") }
       var ids = Self.encodeForEmbedding(text, tokenizer: tokenizer, maxLength: nil)
       let cut = maxTokens > 0 && ids.count > maxTokens
       if cut {
@@ -63,28 +66,52 @@ extension Runtime {
     return maxLength.map { Array(ids.prefix($0)) } ?? ids
   }
 
-  /// Runs the model's embed call on its own thread (it is compute-bound and may take
-  /// seconds for a large batch), off the async pool.
+  /// Tokens per embed call: a batch runs in calls of whole texts up to this many tokens,
+  /// so a cancel or a passed deadline stops it within one call's time (a single layer
+  /// over a 1024-text batch takes seconds). A GEMM of 1024 rows already runs at full
+  /// speed, so throughput does not suffer.
+  static let embedChunkTokens = 1024
+
+  /// Runs the model's embed calls on their own thread (compute-bound, seconds for a large
+  /// batch), off the async pool; checks the request between calls and the vectors after.
   func embed(_ prepared: PreparedEmbedding, model: LoadedModel, request: RequestContext) async throws -> Zoo_V1_EmbedResponse {
     let dimensions = model.handle.info.embeddingSize
     let start = ContinuousClock.now
+    let name = model.folder.name
     let vectors: [Float] = try await withCheckedThrowingContinuation { continuation in
       Thread.detachNewThread {
         var out = [Float](repeating: 0, count: prepared.lengths.count * dimensions)
         do {
-          try prepared.tokens.withUnsafeBufferPointer { tokens in
-            try prepared.lengths.withUnsafeBufferPointer { lengths in
-              try out.withUnsafeMutableBufferPointer { out in
-                try model.handle.embed(tokens, lengths: lengths, into: out.baseAddress!, request: request.opaque)
+          var sequence = 0
+          var token = 0
+          while sequence < prepared.lengths.count {
+            if request.isCancelled { throw PluginError.cancelled() }
+            var end = sequence
+            var tokens = 0
+            while end < prepared.lengths.count && (end == sequence || tokens + Int(prepared.lengths[end]) <= Self.embedChunkTokens) {
+              tokens += Int(prepared.lengths[end])
+              end += 1
+            }
+            try prepared.tokens[token..<(token + tokens)].withUnsafeBufferPointer { chunk in
+              try prepared.lengths[sequence..<end].withUnsafeBufferPointer { lengths in
+                try out.withUnsafeMutableBufferPointer { out in
+                  try model.handle.embed(
+                    chunk, lengths: lengths, into: out.baseAddress! + sequence * dimensions, request: request.opaque)
+                }
               }
             }
+            (sequence, token) = (end, token + tokens)
+          }
+          if out.contains(where: \.isNaN) {
+            throw PluginError.failedPrecondition(
+              "the model computed NaN embeddings: its weights are not finite numbers; check the checkpoint")
           }
           continuation.resume(returning: out)
         } catch let error as PluginError {
           continuation.resume(throwing: ZooError.fromPlugin(
-            Int32(truncatingIfNeeded: error.code.rawValue), error.message, context: "embedding with '\(model.folder.name)'"))
+            Int32(truncatingIfNeeded: error.code.rawValue), error.message, context: "embedding with '\(name)'"))
         } catch {
-          continuation.resume(throwing: ZooError.internalError("embedding with '\(model.folder.name)' failed: \(error)"))
+          continuation.resume(throwing: ZooError.internalError("embedding with '\(name)' failed: \(error)"))
         }
       }
     }

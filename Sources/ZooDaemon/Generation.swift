@@ -63,7 +63,7 @@ extension Runtime {
     let decoderName = options.decoder.isEmpty ? folder.defaultDecoder : options.decoder
     guard let decoder = decoders[decoderName] else {
       throw ZooError.invalidArgument(
-        "unknown decoder '\(decoderName)'; available: \(decoders.keys.sorted().joined(separator: ", "))")
+        "unknown decoder '\(decoderName.clipped())'; available: \(decoders.keys.sorted().joined(separator: ", "))")
     }
     let info = model.handle.info
     if decoder.kind.requires == .causal && !info.maskKinds.contains(.causal) {
@@ -98,11 +98,34 @@ extension Runtime {
 /// Runs a decoder on its own thread (decoders block for the whole generation; the
 /// async pool has only as many threads as cores) and turns each emitted token into a
 /// response: text through the stop-string matcher, logprobs, token ids.
+///
+/// The handoff to the writer is bounded: at most `maxPending` events wait for the client,
+/// then the decoder waits for it. A client that reads nothing for `stallTimeout` has its
+/// generation stopped (`onStall`), so a stream nobody reads holds neither memory nor the
+/// model's slot. The slot is freed when the decoder returns, not when the client has read
+/// everything.
 final class GenerationRun: @unchecked Sendable {
   let model: LoadedModel
   let prepared: PreparedGeneration
   let request: RequestContext
+  /// The events, in order; finishes after the decoder has returned and freed its slot.
+  let events: AsyncStream<GenerationEvent>
   private let continuation: AsyncStream<GenerationEvent>.Continuation
+  private let flow = NSCondition()
+  /// Events yielded and not yet taken by the writer (under `flow`).
+  private var pending = 0
+  private let stallTimeout: Duration
+  private let onStall: @Sendable () -> Void
+  private var stalled = false
+  private var sawNaN = false
+  private var _stallFailure: ZooError?
+  static let maxPending = 64
+
+  /// Why the run stopped for a client that stopped reading; nil otherwise.
+  var stallFailure: ZooError? {
+    get { flow.withLock { _stallFailure } }
+    set { flow.withLock { _stallFailure = newValue } }
+  }
   private var text: TextStream
   private var generated = 0
   private let started = ContinuousClock.now
@@ -110,37 +133,73 @@ final class GenerationRun: @unchecked Sendable {
   private var lastToken: ContinuousClock.Instant?
   let queueSeconds: Double
 
-  /// Starts the decoder thread; events arrive on the returned stream, which finishes
-  /// after the decoder has returned and its state is freed.
+  /// Starts the decoder thread on a slot already taken on `model`; the run frees it.
+  /// `onStall` is called (on the decoder thread) when the client stopped reading.
   static func start(
-    model: LoadedModel, prepared: PreparedGeneration, request: RequestContext, decoder: LoadedPlugin, queueSeconds: Double
-  ) -> AsyncStream<GenerationEvent> {
-    let (stream, continuation) = AsyncStream.makeStream(of: GenerationEvent.self, bufferingPolicy: .unbounded)
+    model: LoadedModel, prepared: PreparedGeneration, request: RequestContext, decoder: LoadedPlugin,
+    queueSeconds: Double, stallTimeout: Duration, onStall: @escaping @Sendable () -> Void
+  ) -> GenerationRun {
     let run = GenerationRun(
-      model: model, prepared: prepared, request: request, continuation: continuation, queueSeconds: queueSeconds)
+      model: model, prepared: prepared, request: request, queueSeconds: queueSeconds, stallTimeout: stallTimeout,
+      onStall: onStall)
     let thread = Thread { run.main(decoder: decoder) }
     thread.name = "zoo-decode-\(model.folder.name)"
     thread.stackSize = 8 << 20
     thread.start()
-    return stream
+    return run
   }
 
   private init(
-    model: LoadedModel, prepared: PreparedGeneration, request: RequestContext,
-    continuation: AsyncStream<GenerationEvent>.Continuation, queueSeconds: Double
+    model: LoadedModel, prepared: PreparedGeneration, request: RequestContext, queueSeconds: Double,
+    stallTimeout: Duration, onStall: @escaping @Sendable () -> Void
   ) {
     self.model = model
     self.prepared = prepared
     self.request = request
-    self.continuation = continuation
+    // Unbounded here, bounded by `pending`: the decoder never yields past maxPending.
+    (events, continuation) = AsyncStream.makeStream(of: GenerationEvent.self, bufferingPolicy: .unbounded)
     self.text = TextStream(stopStrings: prepared.options.stop)
     self.queueSeconds = queueSeconds
+    self.stallTimeout = stallTimeout
+    self.onStall = onStall
+  }
+
+  /// The writer took one event off `events` (wrote it or dropped it).
+  func taken() {
+    flow.lock()
+    pending -= 1
+    flow.signal()
+    flow.unlock()
+  }
+
+  /// Hands a token to the writer, first waiting while `maxPending` events wait for the
+  /// client. False when the request was cancelled or the client read nothing for
+  /// `stallTimeout`: the decoder is then asked to stop.
+  private func push(_ message: Zoo_V1_GenerateResponse) -> Bool {
+    flow.lock()
+    defer { flow.unlock() }
+    let giveUp = Date().addingTimeInterval(stallTimeout.seconds)
+    while pending >= Self.maxPending {
+      if request.isCancelled { return false }
+      // Woken by `taken`; the short wait also notices a cancel, which does not signal.
+      _ = flow.wait(until: min(giveUp, Date().addingTimeInterval(0.1)))
+      if pending >= Self.maxPending && Date() >= giveUp {
+        stalled = true
+        return false
+      }
+    }
+    pending += 1
+    continuation.yield(.token(message))
+    return true
   }
 
   private func main(decoder: LoadedPlugin) {
     model.track(ObjectIdentifier(self), tokens: prepared.prompt.count)
     defer {
       model.track(ObjectIdentifier(self), tokens: nil)
+      // The decoder has returned and freed its state: the slot is free now, whether or
+      // not the client has read everything.
+      model.releaseSlot()
       continuation.finish()
     }
     guard let api = decoder.decoderAPI(for: prepared.decoder) else {
@@ -181,6 +240,20 @@ final class GenerationRun: @unchecked Sendable {
         }
       }
     }
+    if stalled {
+      let seconds = Int(stallTimeout.seconds.rounded())
+      let failure = ZooError.resourceExhausted(
+        "the client read nothing for \(seconds) s, so zood stopped the generation after \(generated) tokens and freed the model for others (zood --stall-timeout)")
+      stallFailure = failure
+      continuation.yield(.finished(.failure(failure)))
+      onStall()
+      return
+    }
+    if sawNaN {
+      continuation.yield(.finished(.failure(.failedPrecondition(
+        "model '\(model.folder.name)' computed NaN logits: its weights are not finite numbers; check the checkpoint"))))
+      return
+    }
     if rc != 0 && !(rc == ZOO_ERR_CANCELLED.rawValue.asInt32) {
       continuation.yield(.finished(.failure(
         .fromPlugin(rc, PluginError(code: rc, from: err).message, context: "decoder '\(prepared.decoder)' failed"))))
@@ -215,6 +288,13 @@ final class GenerationRun: @unchecked Sendable {
 
   /// Called on the decoder thread for every token; false asks the decoder to stop.
   private func emit(_ event: zoo_token_event) -> Bool {
+    // Decoders that call the model's C table directly (not through ModelHandle, which
+    // refuses NaN logits) still report the chosen token's logprob: NaN there means NaN
+    // logits, and the token was picked from nothing.
+    if event.logprob.isNaN {
+      sawNaN = true
+      return false
+    }
     let now = ContinuousClock.now
     if firstToken == nil { firstToken = now }
     lastToken = now
@@ -239,11 +319,41 @@ final class GenerationRun: @unchecked Sendable {
         for i in 0..<Int(event.n_top) { $0.top.append(entry(event.top_tokens[i], event.top_logprobs[i])) }
       }]
     }
-    continuation.yield(.token(message))
-    return !text.stopped && !request.isCancelled
+    return push(message) && !text.stopped && !request.isCancelled
   }
 }
 
 extension UInt32 {
   fileprivate var asInt32: Int32 { Int32(bitPattern: self) }
+}
+
+/// What one request may carry, checked before a model is even looked up: far above any
+/// real prompt or batch, and below the transport's hard limit on a message
+/// (`ConnectionLimits.maxMessageBytes`), so an oversized request gets a sentence naming
+/// the limit rather than a reset stream.
+enum RequestLimits {
+  static let textBytes = 4 << 20
+  static let promptTokens = 1 << 20
+}
+
+extension Runtime {
+  static func checkSize(_ request: Zoo_V1_GenerateRequest) throws {
+    let bytes = request.prompt.utf8.count
+    guard bytes <= RequestLimits.textBytes else {
+      throw ZooError.resourceExhausted(
+        "the prompt is \(bytes) bytes; zood takes at most \(RequestLimits.textBytes) bytes (4 MiB) of prompt per request")
+    }
+    guard request.promptTokenIds.count <= RequestLimits.promptTokens else {
+      throw ZooError.resourceExhausted(
+        "prompt_token_ids has \(request.promptTokenIds.count) ids; zood takes at most \(RequestLimits.promptTokens) per request")
+    }
+  }
+
+  static func checkSize(_ request: Zoo_V1_EmbedRequest) throws {
+    let bytes = request.texts.reduce(0) { $0 + $1.utf8.count }
+    guard bytes <= RequestLimits.textBytes else {
+      throw ZooError.resourceExhausted(
+        "the texts are \(bytes) bytes in all; zood takes at most \(RequestLimits.textBytes) bytes (4 MiB) per Embed request: split the batch")
+    }
+  }
 }

@@ -4,7 +4,7 @@ import Synchronization
 import ZooCore
 import ZooPluginKit
 
-/// A model in memory: its mapped weights, the plugin's handle, and its slots. Each
+/// A model in memory: its weights (read from the files), the plugin's handle, and its slots. Each
 /// model runs at most `parallel` requests at once; up to `maxQueue` more wait; past
 /// that a request is refused (RESOURCE_EXHAUSTED), as Ollama's OLLAMA_MAX_QUEUE does.
 public final class LoadedModel: @unchecked Sendable {
@@ -31,7 +31,7 @@ public final class LoadedModel: @unchecked Sendable {
   let parallel: Int
   let maxQueue: Int
 
-  /// Maps the folder's weights and asks the plugin to build the model.
+  /// Reads the folder's weights and asks the plugin to build the model.
   init(folder: ModelFolder, plugin: LoadedPlugin, parallel: Int, maxQueue: Int, keepAlive: Duration) throws {
     guard let api = plugin.modelAPI(for: folder.modelType) else {
       throw ZooError.unavailable("plugin '\(plugin.name)' gave no table for model type '\(folder.modelType)'")
@@ -64,7 +64,7 @@ public final class LoadedModel: @unchecked Sendable {
     self.plugin = plugin
     self.parallel = parallel
     self.maxQueue = maxQueue
-    self.weightBytes = files.reduce(0) { $0 + $1.mappedBytes }
+    self.weightBytes = files.reduce(0) { $0 + $1.byteCount }
     self.slots = Mutex(Slots(keepAlive: keepAlive))
     self.tokenizer = folder.loadTokenizer()
 
@@ -101,7 +101,7 @@ public final class LoadedModel: @unchecked Sendable {
 
   deinit {
     // Every state is gone (requests hold a strong reference to this model while they
-    // run), so the plugin can drop the model; then the mappings go.
+    // run), so the plugin can drop the model; then the weights' memory goes.
     handle.api.pointee.unload(handle.model)
     Self.free(names, namePointers, views)
   }

@@ -1,5 +1,11 @@
 import Foundation
+import Logging
+import Synchronization
 import ZooCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// zoo.json: zoo-specific settings beside a model's config.json. All optional.
 struct ZooSettings: Codable, Sendable {
@@ -19,7 +25,8 @@ struct ZooSettings: Codable, Sendable {
   }
 }
 
-/// One folder in the model repository, in the Hugging Face layout.
+/// One folder in the model repository, in the Hugging Face layout, as read from disk once:
+/// serving it never reads these files again.
 public struct ModelFolder: Sendable {
   /// The folder's name; requests name models by it.
   public let name: String
@@ -32,26 +39,20 @@ public struct ModelFolder: Sendable {
   /// The safetensors files holding the weights, in name order.
   public let weightFiles: [String]
   public let sizeBytes: UInt64
+  /// Elements in all tensors, from the safetensors headers.
+  public let parameters: UInt64
   public let eosTokens: [Int32]
-  /// Why the folder cannot be served, whatever the plugins; nil when it can.
-  public let problem: String?
-
-  public var defaultDecoder: String { settings.defaultDecoder ?? "ar" }
-
+  /// How text becomes token ids: "bytes", "tokenizer.json", or "" (token ids only).
+  let tokenizerKind: String
   /// sentence-transformers' `max_seq_length` (sentence_bert_config.json): the token
   /// count embeddings are cut to, which may differ from tokenizer.json's truncation.
-  var embeddingMaxTokens: Int? {
-    guard let data = FileManager.default.contents(atPath: path + "/sentence_bert_config.json"),
-      let obj = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
-    else { return nil }
-    return (obj["max_seq_length"] as? Int).flatMap { $0 > 0 ? $0 : nil }
-  }
+  let embeddingMaxTokens: Int?
+  /// Why the folder cannot be served, whatever the plugins; nil when it can.
+  public let problem: String?
+  /// The files this folder was read from, as they were: it is read again when they change.
+  let fingerprint: FolderFingerprint
 
-  /// How text becomes token ids: "bytes", "tokenizer.json", or "" (token ids only).
-  var tokenizerKind: String {
-    if settings.tokenizer == "bytes" { return "bytes" }
-    return FileManager.default.fileExists(atPath: path + "/tokenizer.json") ? "tokenizer.json" : ""
-  }
+  public var defaultDecoder: String { settings.defaultDecoder ?? "ar" }
 
   /// The tokenizer for text prompts, or the FAILED_PRECONDITION sentence saying why there
   /// is none. Read once, when the model loads.
@@ -72,100 +73,269 @@ public struct ModelFolder: Sendable {
     }
   }
 
-  /// Reads a folder. Never throws: a broken folder comes back with `problem` set, so
-  /// it is listed with the reason instead of vanishing.
+  /// Reads a folder. Never throws: a broken folder comes back with `problem` set (the
+  /// first thing found wrong), so it is listed with the reason instead of vanishing.
+  /// Every file is read as `RegularFile` does (no FIFO, capped sizes), and every number
+  /// it takes from a file is checked, so no folder can hang or crash zood.
   init(path: String) {
-    let fm = FileManager.default
     name = (path as NSString).lastPathComponent
     self.path = path
+    // Taken before reading, so a file changed while it is read is read again next time.
+    var stamped = FolderFingerprint(folder: path)
     var problem: String?
-    let configData = fm.contents(atPath: path + "/config.json")
+    func note(_ p: String) { if problem == nil { problem = p } }
+    func read(_ file: String) -> Data? {
+      do {
+        return try RegularFile.contentsIfPresent(path + "/" + file, limit: Self.maxJSONBytes)
+      } catch let failure as RegularFile.Failure {
+        note("\(file) \(failure.reason)")
+      } catch {
+        note("\(file): \(error)")
+      }
+      return nil
+    }
+
+    let configData = read("config.json")
     configJSON = configData.map { String(decoding: $0, as: UTF8.self) } ?? ""
     var modelType = ""
     var eos: [Int32] = []
     if let configData {
       if let obj = (try? JSONSerialization.jsonObject(with: configData)) as? [String: Any] {
         modelType = obj["model_type"] as? String ?? ""
-        if modelType.isEmpty { problem = "config.json has no \"model_type\"" }
-        if let one = obj["eos_token_id"] as? Int {
-          eos = [Int32(one)]
-        } else if let many = obj["eos_token_id"] as? [Int] {
-          eos = many.map(Int32.init)
+        if modelType.isEmpty { note("config.json has no \"model_type\"") }
+        switch obj["eos_token_id"] {
+        case nil, is NSNull: break
+        case let value?:
+          let list = value as? [Any] ?? [value]
+          eos = list.compactMap { tokenId(fromJSON: $0) }
+          if eos.count != list.count {
+            eos = []
+            note("config.json's eos_token_id \("\(value)".clipped()) is not a token id or a list of them (integers in 0...2147483647)")
+          }
         }
       } else {
-        problem = "config.json is not a JSON object"
+        note("config.json is not a JSON object")
       }
     } else {
-      problem = "no config.json in the folder"
+      note("no config.json in the folder")
     }
-    let zooData = fm.contents(atPath: path + "/zoo.json")
+    let zooData = read("zoo.json")
     zooJSON = zooData.map { String(decoding: $0, as: UTF8.self) } ?? ""
     var settings = ZooSettings()
     if let zooData {
       do {
         settings = try JSONDecoder().decode(ZooSettings.self, from: zooData)
       } catch {
-        problem = problem ?? "zoo.json is invalid: \(error)"
+        note("zoo.json is invalid: \(error)")
       }
     }
     if let t = settings.tokenizer, t != "bytes" {
-      problem = problem ?? "zoo.json names tokenizer '\(t)'; the only built-in one is \"bytes\""
+      note("zoo.json names tokenizer '\(t.clipped())'; the only built-in one is \"bytes\"")
     }
-    let files = Self.weightFileNames(in: path)
-    if files.isEmpty && problem == nil { problem = "no .safetensors weights in the folder" }
+    var files: [String] = []
+    do {
+      files = try Self.weightFileNames(in: path, index: read("model.safetensors.index.json"))
+    } catch {
+      note("\(error)")
+    }
+    if files.isEmpty { note("no .safetensors weights in the folder") }
     weightFiles = files.map { path + "/" + $0 }
-    sizeBytes = weightFiles.reduce(0) { acc, f in
-      acc + ((try? fm.attributesOfItem(atPath: f)[.size] as? NSNumber)?.uint64Value ?? 0)
+    stamped.add(weightFiles)
+    // The headers are checked now (a read of a few kilobytes each), so a broken
+    // checkpoint is listed as unavailable with its reason before anyone loads it.
+    var sizeBytes: UInt64 = 0
+    var parameters: UInt64 = 0
+    for (name, file) in zip(files, weightFiles) {
+      do {
+        let header = try SafetensorsHeader(path: file)
+        sizeBytes += UInt64(header.fileSize)
+        parameters += header.entries.reduce(0) { $0 + UInt64($1.elementCount) }
+      } catch let failure as RegularFile.Failure {
+        note("\(name) \(failure.reason)")
+      } catch let error as SafetensorsError {
+        note("\(name) is not a usable safetensors file: \(error.tensor.map { "tensor '\($0.clipped())': " } ?? "")\(error.reason)")
+      } catch {
+        note("\(name): \(error)")
+      }
     }
+    self.sizeBytes = sizeBytes
+    self.parameters = parameters
+    if settings.tokenizer == "bytes" {
+      tokenizerKind = "bytes"
+    } else {
+      tokenizerKind = FileManager.default.fileExists(atPath: path + "/tokenizer.json") ? "tokenizer.json" : ""
+    }
+    let sentenceConfig = read("sentence_bert_config.json").flatMap { try? JSONSerialization.jsonObject(with: $0) }
+    embeddingMaxTokens = ((sentenceConfig as? [String: Any])?["max_seq_length"] as? Int).flatMap { $0 > 0 ? $0 : nil }
     self.modelType = modelType
     self.settings = settings
     self.eosTokens = settings.eosTokenIds ?? eos
     self.problem = problem
+    self.fingerprint = stamped
+  }
+
+  /// The largest JSON file zood reads from a folder (config.json, zoo.json, the shard
+  /// index): real ones are kilobytes.
+  static let maxJSONBytes = 16 << 20
+
+  /// The weight files as Hugging Face finds them: the shards named by
+  /// model.safetensors.index.json, else model.safetensors, else every .safetensors file.
+  /// A shard name must stay inside the folder.
+  static func weightFileNames(in path: String, index: Data?) throws -> [String] {
+    if let index {
+      guard let obj = (try? JSONSerialization.jsonObject(with: index)) as? [String: Any],
+        let map = obj["weight_map"] as? [String: String]
+      else {
+        throw ZooError.failedPrecondition(
+          "model.safetensors.index.json has no \"weight_map\" object of tensor names to file names")
+      }
+      let shards = Set(map.values).sorted()
+      if let outside = shards.first(where: { RegularFile.path($0, inside: path) == nil }) {
+        throw ZooError.failedPrecondition(
+          "model.safetensors.index.json names the file '\(outside.clipped())', which is not inside the model folder")
+      }
+      return shards
+    }
+    if FileManager.default.fileExists(atPath: path + "/model.safetensors") { return ["model.safetensors"] }
+    return (try directoryEntries(path)).filter { $0.hasSuffix(".safetensors") }.sorted()
+  }
+}
+
+/// The (device, inode, size, mtime) of the files a model folder is read from, and of the
+/// folder itself (its mtime changes when a file is added, removed or renamed in). Equal
+/// fingerprints mean nothing zood read has changed; computing one is a few stat calls.
+struct FolderFingerprint: Equatable, Sendable {
+  private var stamps: [String: FileStamp?]
+
+  struct FileStamp: Equatable, Sendable {
+    var device: UInt64, inode: UInt64, size: Int64, seconds: Int, nanoseconds: Int
+  }
+
+  /// The files whose contents `ModelFolder` reads or depends on, besides the shards.
+  static let files = [
+    ".", "config.json", "zoo.json", "model.safetensors.index.json", "model.safetensors", "tokenizer.json",
+    "sentence_bert_config.json", "modules.json",
+  ]
+
+  init(folder: String, weightFiles: [String] = []) {
+    stamps = [:]
+    for name in Self.files { stamps[name] = Self.stamp(folder + "/" + name) }
+    add(weightFiles)
+  }
+
+  mutating func add(_ files: [String]) {
+    for file in files { stamps[file] = Self.stamp(file) }
+  }
+
+  private static func stamp(_ path: String) -> FileStamp? {
+    var st = stat()
+    guard stat(path, &st) == 0 else { return nil }
+    return FileStamp(
+      device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: Int64(st.st_size), seconds: st.st_mtim.tv_sec,
+      nanoseconds: st.st_mtim.tv_nsec)
   }
 }
 
 extension ModelFolder {
-  /// The weight files as Hugging Face finds them: the shards named by
-  /// model.safetensors.index.json, else model.safetensors, else every .safetensors file.
-  static func weightFileNames(in path: String) -> [String] {
-    let fm = FileManager.default
-    if let index = fm.contents(atPath: path + "/model.safetensors.index.json"),
-      let obj = (try? JSONSerialization.jsonObject(with: index)) as? [String: Any],
-      let map = obj["weight_map"] as? [String: String]
-    {
-      return Set(map.values).sorted()
-    }
-    if fm.fileExists(atPath: path + "/model.safetensors") { return ["model.safetensors"] }
-    return ((try? fm.contentsOfDirectory(atPath: path)) ?? []).filter { $0.hasSuffix(".safetensors") }.sorted()
-  }
+  /// Whether the folder's files are as they were when it was read.
+  var isUnchangedOnDisk: Bool { FolderFingerprint(folder: path, weightFiles: weightFiles) == fingerprint }
 }
 
-/// The folders of model folders zood serves from (--models, repeatable). Scanned at
-/// start and on every listing, so a folder dropped in is served without a restart.
-public struct ModelRepository: Sendable {
+/// The names in a folder, or an error saying why they cannot be listed (out of file
+/// descriptors, permissions), never an empty list in its place.
+func directoryEntries(_ path: String) throws -> [String] {
+  guard let dir = opendir(path) else {
+    throw ZooError.unavailable("cannot read the folder \(path): \(String(cString: strerror(errno)))")
+  }
+  defer { closedir(dir) }
+  var names: [String] = []
+  while let entry = readdir(dir) {
+    let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+    if name != "." && name != ".." { names.append(name) }
+  }
+  return names
+}
+
+/// The folders of model folders zood serves from (--models, repeatable). Folders are read
+/// once and kept: a rescan (a listing, or a request for a name not seen yet) stats what it
+/// knows and reads again only folders whose files changed, so a folder dropped in is served
+/// without a restart, and serving a known model never rereads it.
+public final class ModelRepository: Sendable {
   public let roots: [String]
 
-  public init(roots: [String]) { self.roots = roots }
+  private struct State {
+    var folders: [ModelFolder] = []
+    /// root → why it could not be listed at the last scan.
+    var unreadable: [String: String] = [:]
+  }
+  private let state = Mutex(State())
+  private let logger: Logger
 
-  /// Every subfolder holding a config.json or safetensors files. When two roots hold the
-  /// same name, the first root wins.
+  public init(roots: [String], logger: Logger = Logger(label: "zood")) {
+    self.roots = roots
+    self.logger = logger
+  }
+
+  /// Every subfolder holding a config.json or safetensors files, read again where its
+  /// files changed. When two roots hold the same name, the first root wins. A root that
+  /// cannot be listed keeps the folders it had, and says why in `scanProblem`.
+  @discardableResult
   public func scan() -> [ModelFolder] {
-    let fm = FileManager.default
+    let previous = state.withLock { $0.folders }
+    let known = Dictionary(previous.map { ($0.path, $0) }) { first, _ in first }
     var seen = Set<String>()
     var out: [ModelFolder] = []
+    var unreadable: [String: String] = [:]
     for root in roots {
-      for entry in ((try? fm.contentsOfDirectory(atPath: root)) ?? []).sorted() where !entry.hasPrefix(".") {
+      let entries: [String]
+      do {
+        entries = try directoryEntries(root).sorted()
+      } catch {
+        unreadable[root] = "\(error)"
+        for folder in previous where (folder.path as NSString).deletingLastPathComponent == root {
+          if seen.insert(folder.name).inserted { out.append(folder) }
+        }
+        continue
+      }
+      for entry in entries where !entry.hasPrefix(".") {
         let path = (root as NSString).appendingPathComponent(entry)
         var isDir: ObjCBool = false
-        guard fm.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue, !seen.contains(entry) else { continue }
-        let items = (try? fm.contentsOfDirectory(atPath: path)) ?? []
-        guard items.contains("config.json") || items.contains(where: { $0.hasSuffix(".safetensors") }) else { continue }
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue, !seen.contains(entry)
+        else { continue }
+        if let folder = known[path], folder.isUnchangedOnDisk {
+          seen.insert(entry)
+          out.append(folder)
+          continue
+        }
+        guard let items = try? directoryEntries(path),
+          items.contains("config.json") || items.contains(where: { $0.hasSuffix(".safetensors") })
+        else { continue }
         seen.insert(entry)
         out.append(ModelFolder(path: path))
       }
     }
+    state.withLock {
+      $0.folders = out
+      $0.unreadable = unreadable
+    }
+    let reread = out.count { folder in known[folder.path].map { $0.fingerprint != folder.fingerprint } ?? true }
+    logger.debug("scanned the models folders: \(out.count) models, \(reread) read from disk")
+    for (root, problem) in unreadable { logger.warning("cannot list models folder \(root): \(problem)") }
     return out
   }
 
-  public func find(_ name: String) -> ModelFolder? { scan().first { $0.name == name } }
+  /// The folder named `name`: the one already read if its files have not changed, else
+  /// read again; a name not seen yet rescans the roots.
+  public func find(_ name: String) -> ModelFolder? {
+    if let folder = state.withLock({ state in state.folders.first { $0.name == name } }), folder.isUnchangedOnDisk {
+      return folder
+    }
+    return scan().first { $0.name == name }
+  }
+
+  /// Why a models folder could not be listed at the last scan (out of file descriptors,
+  /// permissions), or nil when every one could.
+  public var scanProblem: String? {
+    state.withLock { s in s.unreadable.isEmpty ? nil : s.unreadable.values.sorted().joined(separator: "; ") }
+  }
 }

@@ -96,11 +96,15 @@ public struct PluginLoader {
     func failed(_ reason: String, _ manifest: Zoo_V1_PluginManifest? = nil) -> PluginRecord {
       PluginRecord(path: path, plugin: nil, error: reason, manifest: manifest)
     }
-    if let problem = Self.permissionProblem(path) { return failed(problem) }
+    let resolved: String
+    switch Self.checkedPath(path) {
+    case .success(let checked): resolved = checked
+    case .failure(let refusal): return failed(refusal.reason)
+    }
 
     // RTLD_NODELETE: a Swift plugin can never really be unloaded (the runtime keeps
     // pointers into its metadata), so zood never dlcloses and says so to the loader.
-    guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) else {
+    guard let handle = dlopen(resolved, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) else {
       let reason = dlerror().map { String(cString: $0) } ?? "unknown error"
       return failed("not a loadable shared library: \(reason)")
     }
@@ -151,21 +155,53 @@ public struct PluginLoader {
       manifest: manifest)
   }
 
-  /// ssh's rule for authorized_keys: refuse a file, or a folder holding it, that
-  /// another user could write (group/other write bits), or that someone other than
-  /// us or root owns.
-  static func permissionProblem(_ path: String) -> String? {
-    let folder = (path as NSString).deletingLastPathComponent
-    for (what, p) in [("plugin file", path), ("plugin folder", folder.isEmpty ? "." : folder)] {
-      var st = stat()
-      guard stat(p, &st) == 0 else { return "cannot stat \(what) \(p): \(String(cString: strerror(errno)))" }
-      if st.st_mode & (S_IWGRP | S_IWOTH) != 0 {
-        return "refused: the \(what) \(p) is writable by other users (mode \(String(st.st_mode & 0o777, radix: 8))); run chmod go-w on it"
+  /// The path to `dlopen` for a plugin file, after the checks of ssh's StrictModes: the
+  /// file (followed through any symlink) must be a regular file that no one but us or root
+  /// owns or can write, and so must every folder above it up to `/`, or another user could
+  /// swap the library zood runs. A folder writable by others passes only with the sticky
+  /// bit (like /tmp: there only an entry's owner may replace it). Since no one else can
+  /// change any of them, the file checked is the file loaded. Returns the resolved path,
+  /// or the reason the file is refused.
+  static func checkedPath(_ path: String) -> Result<String, PluginLoadFailure> {
+    guard let resolvedC = realpath(path, nil) else {
+      return .failure(.init("cannot resolve \(path): \(String(cString: strerror(errno)))"))
+    }
+    let resolved = String(cString: resolvedC)
+    free(resolvedC)
+    let via = resolved == path ? "" : " (\(path) leads there)"
+    func problem(_ what: String, _ p: String, _ st: stat, allowSticky: Bool) -> PluginLoadFailure? {
+      let writable = st.st_mode & (S_IWGRP | S_IWOTH) != 0
+      if writable && !(allowSticky && st.st_mode & S_ISVTX != 0) {
+        return .init(
+          "refused: the \(what) \(p)\(via) is writable by other users (mode \(String(st.st_mode & 0o7777, radix: 8))); run chmod go-w on it")
       }
       if st.st_uid != getuid() && st.st_uid != 0 {
-        return "refused: the \(what) \(p) is owned by uid \(st.st_uid), neither this user nor root"
+        return .init("refused: the \(what) \(p)\(via) is owned by uid \(st.st_uid), neither this user nor root")
       }
+      return nil
     }
-    return nil
+    var folder = (resolved as NSString).deletingLastPathComponent
+    while true {
+      var st = stat()
+      guard stat(folder, &st) == 0 else {
+        return .failure(.init("cannot stat the plugin folder \(folder)\(via): \(String(cString: strerror(errno)))"))
+      }
+      if let p = problem("plugin folder", folder, st, allowSticky: true) { return .failure(p) }
+      if folder == "/" || folder.isEmpty { break }
+      folder = (folder as NSString).deletingLastPathComponent
+    }
+    // A FIFO named like a plugin is refused here, before dlopen could wait on it.
+    var st = stat()
+    guard stat(resolved, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
+      return .failure(.init("refused: \(resolved)\(via) is not a regular file"))
+    }
+    if let p = problem("plugin file", resolved, st, allowSticky: false) { return .failure(p) }
+    return .success(resolved)
   }
+}
+
+/// Why a plugin file was not loaded.
+struct PluginLoadFailure: Error {
+  let reason: String
+  init(_ reason: String) { self.reason = reason }
 }

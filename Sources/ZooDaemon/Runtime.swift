@@ -12,11 +12,17 @@ public struct ServingLimits: Sendable {
   public var maxQueue: Int
   /// Idle time after which a model unloads itself; zero = never.
   public var keepAlive: Duration
+  /// How long a generation waits for a client that reads nothing before it is stopped
+  /// and its slot freed.
+  public var stallTimeout: Duration
 
-  public init(parallel: Int = 1, maxQueue: Int = 16, keepAlive: Duration = .seconds(300)) {
+  public init(
+    parallel: Int = 1, maxQueue: Int = 16, keepAlive: Duration = .seconds(300), stallTimeout: Duration = .seconds(30)
+  ) {
     self.parallel = parallel
     self.maxQueue = maxQueue
     self.keepAlive = keepAlive
+    self.stallTimeout = stallTimeout
   }
 }
 
@@ -106,33 +112,39 @@ public final class Runtime: Sendable {
         $0.modelType = t
       }
       $0.tokenizer = folder.tokenizerKind
-      $0.parameters = Self.parameterCount(folder)
+      $0.parameters = folder.parameters
       $0.license = folder.settings.license ?? ""
     }
   }
 
-  private static func parameterCount(_ folder: ModelFolder) -> UInt64 {
-    // Maps the files to read their headers; the data pages are never touched.
-    folder.weightFiles.reduce(0) { acc, path in
-      guard let f = try? SafetensorsFile(path: path) else { return acc }
-      return acc + f.tensors.values.reduce(0) { $0 + UInt64($1.elementCount) }
+  func findFolder(_ name: String) throws -> ModelFolder {
+    try Self.checkName(name)
+    if let folder = repository.find(name) { return folder }
+    if let problem = repository.scanProblem {
+      throw ZooError.unavailable("model '\(name)' was not found, but zood could not read all its models folders: \(problem)")
     }
+    let known = repository.scan().map(\.name)
+    let listed = known.prefix(20).joined(separator: ", ") + (known.count > 20 ? ", and \(known.count - 20) more" : "")
+    throw ZooError.notFound(
+      "model '\(name)' not found; known models: \(known.isEmpty ? "none (check zood --models)" : listed)")
   }
 
-  func findFolder(_ name: String) throws -> ModelFolder {
+  /// A model name is a folder name: refused before anything looks for it when it cannot be
+  /// one, so a huge or binary name is never echoed back whole.
+  static func checkName(_ name: String) throws {
     guard !name.isEmpty else { throw ZooError.invalidArgument("no model named: set the request's model field") }
-    guard let folder = repository.find(name) else {
-      let known = repository.scan().map(\.name)
-      throw ZooError.notFound(
-        "model '\(name)' not found; known models: \(known.isEmpty ? "none (check zood --models)" : known.joined(separator: ", "))")
+    guard name.utf8.count <= 255, !name.contains("/"), !name.contains("\0"), name != ".", name != ".." else {
+      throw ZooError.invalidArgument(
+        "'\(name.clipped())' cannot be a model name: a model is named by its folder, at most 255 bytes without '/'")
     }
-    return folder
   }
 
   // MARK: Loading
 
-  /// The loaded model, loading it first if needed (concurrent callers share one load).
+  /// The loaded model, loading it first if needed (concurrent callers share one load). A
+  /// loaded model is found without touching the disk.
   public func model(_ name: String, keepAlive: Duration? = nil) async throws -> LoadedModel {
+    if let task = loaded.withLock({ $0[name] }) { return try await value(of: task, name, keepAlive: keepAlive) }
     let folder = try findFolder(name)
     if let reason = unavailableReason(folder) {
       throw folder.problem != nil
@@ -162,13 +174,19 @@ public final class Runtime: Sendable {
       map[name] = t
       return t
     }
+    return try await value(of: task, name, keepAlive: keepAlive)
+  }
+
+  private func value(of task: Task<LoadedModel, any Error>, _ name: String, keepAlive: Duration?) async throws
+    -> LoadedModel
+  {
     do {
       let model = try await task.value
       if let keepAlive { model.setKeepAlive(keepAlive) }
       return model
     } catch {
       // A failed load is not cached: the next request tries again.
-      loaded.withLock { map in _ = map.removeValue(forKey: name) }
+      loaded.withLock { map in if map[name] == task { map.removeValue(forKey: name) } }
       if let e = error as? ZooError { throw e }
       throw ZooError.internalError("loading model '\(name)' failed: \(error)")
     }
@@ -176,6 +194,7 @@ public final class Runtime: Sendable {
 
   /// Forgets a loaded model; it is freed once its running requests finish.
   public func unload(_ name: String) throws {
+    try Self.checkName(name)
     let removed = loaded.withLock { $0.removeValue(forKey: name) }
     guard removed != nil else { throw ZooError.notFound("model '\(name)' is not loaded") }
     logger.info("unloaded model \(name)")
@@ -206,15 +225,25 @@ public final class Runtime: Sendable {
     }
   }
 
-  /// Unloads models idle past their keep-alive. zood calls this periodically.
-  public func unloadExpired() async {
+  /// Unloads models idle past their keep-alive, and models whose files changed on disk
+  /// (a re-download, an edit): those keep serving their running requests from memory, and
+  /// the next request loads the new files. zood calls this every second.
+  public func unloadExpiredAndChanged() async {
     let tasks = loaded.withLock { $0 }
     for (name, task) in tasks {
-      guard let m = try? await task.value, m.expired else { continue }
+      guard let m = try? await task.value else { continue }
+      let reason: String
+      if m.expired {
+        reason = "after its keep-alive of \(m.activity.keepAlive)"
+      } else if !m.folder.isUnchangedOnDisk {
+        reason = "because its files changed on disk; the next request loads them again"
+      } else {
+        continue
+      }
       loaded.withLock { map in
         if map[name] == task { map.removeValue(forKey: name) }
       }
-      logger.info("unloaded model \(name) after its keep-alive of \(m.activity.keepAlive)")
+      logger.info("unloaded model \(name) \(reason)")
     }
   }
 }

@@ -41,9 +41,7 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
   public func generate(
     request: ServerRequest<Zoo_V1_GenerateRequest>, context: ServerContext
   ) async throws -> StreamingServerResponse<Zoo_V1_GenerateResponse> {
-    let received = ContinuousClock.now
-    let deadline = Array(request.metadata[stringValues: "grpc-timeout"]).first
-      .flatMap(Self.parseTimeout).map { received + $0 }
+    let (received, deadline) = Self.arrival(request.metadata)
     return StreamingServerResponse { writer in
       try await generate(request: request.message, response: writer, received: received, deadline: deadline)
       return [:]
@@ -62,8 +60,11 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
     received: ContinuousClock.Instant, deadline: ContinuousClock.Instant?
   ) async throws {
     let requestContext = RequestContext()
-    // 1. Validate options that need no model, so a bad request never loads one.
-    let options = try mapped { try Runtime.validate(request.options) }
+    // 1. Validate what needs no model (sizes, options), so a bad request never loads one.
+    let options = try mapped {
+      try Runtime.checkSize(request)
+      return try Runtime.validate(request.options)
+    }
     // 2. Find (and if needed load) the model, then check the request against it.
     let model = try await mappedAsync { try await runtime.model(request.model) }
     let prepared = try mapped { try runtime.prepare(request, options: options, model: model) }
@@ -76,40 +77,27 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
       let token = shutdown.register(requestContext)
       defer { shutdown.unregister(token) }
       // 3. Wait for a slot on the model.
-      try await mappedAsync { try await model.acquireSlot(for: requestContext) }
+      try await mappedAsync { try await acquire(model, for: requestContext, received: received, deadline: deadline) }
       let queueSeconds = (ContinuousClock.now - received).seconds
-      // 4. Run the decoder on its own thread; stream each token as it arrives.
-      let events = GenerationRun.start(
-        model: model, prepared: prepared, request: requestContext, decoder: decoder, queueSeconds: queueSeconds)
-      var failure: ZooError?
-      var clientGone = false
-      for await event in events {
-        switch event {
-        case .token(let message) where !clientGone:
-          do { try await response.write(message) } catch {
-            // The client vanished: stop the decoder, keep draining until it has.
-            clientGone = true
-            requestContext.cancel()
-          }
-        case .token:
-          continue
-        case .finished(.success(let last)):
-          if last.finishReason == .cancelled, let deadline, ContinuousClock.now >= deadline {
-            failure = .deadlineExceeded(
-              "timed out: the client's deadline passed after \(last.stats.generatedTokens) generated tokens")
-          } else if !clientGone {
-            try? await response.write(last)
-          }
-          let s = last.stats
-          logger.info(
-            "generate \(model.folder.name) decoder=\(prepared.decoder) prompt=\(s.promptTokens) generated=\(s.generatedTokens) finish=\(last.finishReason) prefill=\(String(format: "%.3f", s.prefillSeconds))s decode=\(String(format: "%.3f", s.decodeSeconds))s\(clientGone ? " (client gone)" : "")")
-        case .finished(.failure(let error)):
-          logger.warning("generate \(model.folder.name) failed: \(error.message)")
-          failure = error
+      // 4. Run the decoder on its own thread (it frees the slot when it returns) and
+      // stream each token as it arrives. Writing is a child task, so that a client that
+      // stopped reading can be cut off: a write waiting on HTTP/2 flow control ends only
+      // when its task is cancelled.
+      let (stalls, stall) = AsyncStream.makeStream(of: Void.self)
+      let run = GenerationRun.start(
+        model: model, prepared: prepared, request: requestContext, decoder: decoder, queueSeconds: queueSeconds,
+        stallTimeout: runtime.limits.stallTimeout, onStall: { stall.finish() })
+      let failure: ZooError? = await withTaskGroup(of: ZooError?.self) { group in
+        group.addTask { await write(run, to: response, deadline: deadline) }
+        group.addTask {
+          for await _ in stalls {}
+          return run.stallFailure
         }
+        let first = await group.next()!
+        group.cancelAll()
+        // The writer's answer wins; a stall ends the writer too, which then reports it.
+        return await group.reduce(first) { $0 ?? $1 }
       }
-      // 5. The decoder has returned and freed its state: the slot is free now.
-      model.releaseSlot()
       if let failure { throw failure.rpcError }
     } onCancelRPC: {
       requestContext.cancel()
@@ -117,23 +105,113 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
     }
   }
 
+  /// Writes a run's events to the client until the run finishes; the error to end the
+  /// RPC with, if any. When the client vanishes, or this task is cancelled because the
+  /// client stopped reading, the decoder is stopped and the rest drained unwritten.
+  private func write(
+    _ run: GenerationRun, to response: RPCWriter<Zoo_V1_GenerateResponse>, deadline: ContinuousClock.Instant?
+  ) async -> ZooError? {
+    var failure: ZooError?
+    var clientGone = false
+    for await event in run.events {
+      switch event {
+      case .token(let message):
+        defer { run.taken() }
+        guard !clientGone else { continue }
+        do { try await response.write(message) } catch {
+          clientGone = true
+          run.request.cancel()
+        }
+      case .finished(.success(let last)):
+        if last.finishReason == .cancelled, !clientGone, endedByDeadline(deadline) {
+          failure = .deadlineExceeded(
+            "timed out: the client's deadline passed after \(last.stats.generatedTokens) generated tokens")
+        } else if !clientGone {
+          try? await response.write(last)
+        }
+        let s = last.stats
+        logger.info(
+          "generate \(run.model.folder.name) decoder=\(run.prepared.decoder) prompt=\(s.promptTokens) generated=\(s.generatedTokens) finish=\(last.finishReason) prefill=\(String(format: "%.3f", s.prefillSeconds))s decode=\(String(format: "%.3f", s.decodeSeconds))s\(clientGone ? " (client gone)" : "")")
+      case .finished(.failure(let error)):
+        logger.warning("generate \(run.model.folder.name) failed: \(error.message)")
+        failure = error
+      }
+    }
+    return failure
+  }
+
+  /// Embed with the request metadata in reach, for the client's deadline (as `generate`).
+  public func embed(
+    request: ServerRequest<Zoo_V1_EmbedRequest>, context: ServerContext
+  ) async throws -> ServerResponse<Zoo_V1_EmbedResponse> {
+    let (received, deadline) = Self.arrival(request.metadata)
+    return ServerResponse(
+      message: try await embed(request: request.message, received: received, deadline: deadline))
+  }
+
+  /// Required by `SimpleServiceProtocol`; gRPC calls the overload above.
   public func embed(request: Zoo_V1_EmbedRequest, context: ServerContext) async throws -> Zoo_V1_EmbedResponse {
+    try await embed(request: request, received: .now, deadline: nil)
+  }
+
+  func embed(
+    request: Zoo_V1_EmbedRequest, received: ContinuousClock.Instant, deadline: ContinuousClock.Instant?
+  ) async throws -> Zoo_V1_EmbedResponse {
     let requestContext = RequestContext()
+    try mapped { try Runtime.checkSize(request) }
     let model = try await mappedAsync { try await runtime.model(request.model) }
-    let prepared = try mapped { try runtime.prepareEmbedding(request, model: model) }
     return try await withRPCCancellationHandler {
       let token = shutdown.register(requestContext)
       defer { shutdown.unregister(token) }
-      try await mappedAsync { try await model.acquireSlot(for: requestContext) }
-      defer { model.releaseSlot() }
-      let response = try await mappedAsync { try await runtime.embed(prepared, model: model, request: requestContext) }
-      logger.info(
-        "embed \(model.folder.name) texts=\(request.texts.count) tokens=\(response.totalTokens) model=\(String(format: "%.3f", response.seconds))s")
-      return response
+      do {
+        // Tokenising a large batch takes a while too: it stops when the request does.
+        let prepared = try runtime.prepareEmbedding(request, model: model, request: requestContext)
+        try await acquire(model, for: requestContext, received: received, deadline: deadline)
+        defer { model.releaseSlot() }
+        let response = try await runtime.embed(prepared, model: model, request: requestContext)
+        logger.info(
+          "embed \(model.folder.name) texts=\(request.texts.count) tokens=\(response.totalTokens) model=\(String(format: "%.3f", response.seconds))s")
+        return response
+      } catch let error as ZooError {
+        if error.code == .cancelled && endedByDeadline(deadline) {
+          throw ZooError.deadlineExceeded(
+            "timed out: the client's deadline passed while embedding \(request.texts.count) texts").rpcError
+        }
+        throw error.rpcError
+      }
     } onCancelRPC: {
       requestContext.cancel()
       model.cancelWaiter(for: requestContext)
     }
+  }
+
+  /// Waits for a slot on `model`; a wait that ends by the client's deadline is
+  /// DEADLINE_EXCEEDED, saying how long it waited.
+  private func acquire(
+    _ model: LoadedModel, for request: RequestContext, received: ContinuousClock.Instant,
+    deadline: ContinuousClock.Instant?
+  ) async throws {
+    do {
+      try await model.acquireSlot(for: request)
+    } catch let error as ZooError where error.code == .cancelled && endedByDeadline(deadline) {
+      throw ZooError.deadlineExceeded(
+        "timed out after \(String(format: "%.1f", (ContinuousClock.now - received).seconds)) s waiting for a slot on '\(model.folder.name)' (zood --parallel, --max-queue)")
+    }
+  }
+
+  /// Whether a cancelled request ended by its deadline. gRPC reports a passed deadline as
+  /// a cancel, with its own timer that starts before this handler runs, so comparing
+  /// clocks here races it. A client that cancels never sees the status, so: a cancelled
+  /// request that carried a timeout timed out, unless zood itself is stopping.
+  private func endedByDeadline(_ deadline: ContinuousClock.Instant?) -> Bool {
+    deadline != nil && !shutdown.isShuttingDown
+  }
+
+  /// When a request arrived, and its deadline if the client sent `grpc-timeout`.
+  static func arrival(_ metadata: Metadata) -> (received: ContinuousClock.Instant, deadline: ContinuousClock.Instant?) {
+    let received = ContinuousClock.now
+    let deadline = Array(metadata[stringValues: "grpc-timeout"]).first.flatMap(parseTimeout).map { received + $0 }
+    return (received, deadline)
   }
 
   /// `grpc-timeout` per the gRPC HTTP/2 spec: up to 8 digits and a unit (H M S m u n).

@@ -157,9 +157,45 @@ public struct ModelLoadContext: @unchecked Sendable {
     } catch let DecodingError.typeMismatch(_, ctx), let DecodingError.valueNotFound(_, ctx) {
       let path = ctx.codingPath.map(\.stringValue).joined(separator: ".")
       throw PluginError.invalidArgument("config.json key '\(path)' has the wrong type: \(ctx.debugDescription)")
+    } catch let DecodingError.dataCorrupted(ctx) where !ctx.codingPath.isEmpty {
+      let path = ctx.codingPath.map(\.stringValue).joined(separator: ".")
+      throw PluginError.invalidArgument("config.json key '\(path)' has a value it cannot hold: \(ctx.debugDescription)")
+    } catch let DecodingError.dataCorrupted(ctx) {
+      if let key = misfitNumberKey(C.self) {
+        throw PluginError.invalidArgument("config.json key '\(key.name)' is \(key.value), which its field cannot hold (it takes an integer)")
+      }
+      throw PluginError.invalidArgument("config.json is not valid JSON: \(ctx.debugDescription)")
     } catch {
       throw PluginError.invalidArgument("config.json is not valid JSON: \(error)")
     }
+  }
+}
+
+extension ModelLoadContext {
+  /// The top-level key whose number stopped `C` from decoding, when one did: Foundation's
+  /// JSONDecoder on Linux reports a number that does not fit an integer field (256.5,
+  /// 1e30) as "not valid JSON" with no key, so each key holding a number that is not an
+  /// exact Int is tried with an integer in its place.
+  fileprivate func misfitNumberKey<C: Decodable>(_ type: C.Type) -> (name: String, value: String)? {
+    guard var object = (try? JSONSerialization.jsonObject(with: configJSON)) as? [String: Any] else { return nil }
+    let candidates = object.compactMap { key, value -> (String, NSNumber)? in
+      guard let number = value as? NSNumber, Int(exactly: number.doubleValue) == nil else { return nil }
+      return (key, number)
+    }
+    for (key, number) in candidates.sorted(by: { $0.0 < $1.0 }) {
+      object[key] = 1
+      defer { object[key] = number }
+      guard let data = try? JSONSerialization.data(withJSONObject: object) else { continue }
+      do {
+        _ = try JSONDecoder().decode(C.self, from: data)
+        return (key, "\(number)")
+      } catch DecodingError.dataCorrupted(let ctx) where ctx.codingPath.isEmpty {
+        continue  // still a misfit elsewhere
+      } catch {
+        return (key, "\(number)")
+      }
+    }
+    return nil
   }
 }
 

@@ -112,6 +112,14 @@ public final class ModelHandle: @unchecked Sendable {
     args.request = request
     var err = zoo_error.empty
     try check(api.pointee.forward(model, state.pointer, &args, &err), err)
+    // A NaN logit is never a prediction: it comes from NaN (or overflowing) weights, and
+    // sampling would turn it into a constant token stream that looks like output.
+    if let logits, UnsafeBufferPointer(start: logits, count: Int(args.n_logit_rows) * info.vocabularySize)
+      .contains(where: \.isNaN)
+    {
+      throw PluginError.failedPrecondition(
+        "the model computed NaN logits: its weights (or what they overflow to) are not finite numbers; check the checkpoint")
+    }
   }
 }
 

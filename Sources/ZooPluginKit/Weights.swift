@@ -1,7 +1,7 @@
 import CZooPlugin
 import ZooCore
 
-/// A float32 weight: a read-only view into zood's mapped safetensors file, or, for
+/// A float32 weight: a read-only view into zood's copy of a safetensors file, or, for
 /// F16/BF16/F64 checkpoints, a float32 copy this object owns.
 public final class Weight: @unchecked Sendable {
   public let name: String
@@ -40,7 +40,7 @@ public final class Weight: @unchecked Sendable {
 public struct Weights: @unchecked Sendable {
   private let entries: [String: zoo_tensor_view]
   /// The in-process file the views point into, kept alive by every borrowed Weight;
-  /// nil for zood's weights, which zood keeps mapped until the model is unloaded.
+  /// nil for zood's weights, which zood keeps until the model is unloaded.
   private let file: SafetensorsFile?
 
   init(_ weights: UnsafePointer<zoo_weights>) {
@@ -54,7 +54,7 @@ public struct Weights: @unchecked Sendable {
   }
 
   /// Weights from a safetensors file opened in-process (tests, benchmarks); the
-  /// tensors keep the file mapped for as long as they live.
+  /// tensors keep the file's memory alive for as long as they live.
   public init(_ file: SafetensorsFile) {
     var entries: [String: zoo_tensor_view] = [:]
     for (name, t) in file.tensors { entries[name] = zoo_tensor_view(t) }
@@ -98,7 +98,7 @@ public struct Weights: @unchecked Sendable {
 }
 
 extension zoo_tensor_view {
-  /// A view of a mapped safetensors tensor (row-major, contiguous).
+  /// A view of a safetensors tensor in memory (row-major, contiguous).
   public init(_ t: TensorEntry) {
     self.init()
     size = UInt32(MemoryLayout<zoo_tensor_view>.size)

@@ -39,6 +39,16 @@ struct Zood: AsyncParsableCommand {
 
   @Option(
     help: """
+      Seconds a generation waits for a client that reads nothing; then it is stopped \
+      (RESOURCE_EXHAUSTED) and its model slot freed.
+      """)
+  var stallTimeout: Int = 30
+
+  @Option(help: "Seconds a connection with no request stays open.")
+  var idleTimeout: Int = 300
+
+  @Option(
+    help: """
       Threads each OpenBLAS call may use (default: OpenBLAS's own, one per core). 1 suits small \
       models and machines shared with other work: OpenBLAS's threads wait on each other, so a \
       busy core stalls every matrix-vector product.
@@ -52,6 +62,8 @@ struct Zood: AsyncParsableCommand {
     guard parallel >= 1 else { throw ValidationError("--parallel must be at least 1") }
     guard maxQueue >= 0 else { throw ValidationError("--max-queue must be at least 0") }
     guard keepAlive >= 0 else { throw ValidationError("--keep-alive must be at least 0") }
+    guard stallTimeout >= 1 else { throw ValidationError("--stall-timeout must be at least 1") }
+    guard idleTimeout >= 1 else { throw ValidationError("--idle-timeout must be at least 1") }
     if let blasThreads, blasThreads < 1 { throw ValidationError("--blas-threads must be at least 1") }
   }
 
@@ -69,7 +81,11 @@ struct Zood: AsyncParsableCommand {
     let config = DaemonConfiguration(
       socketPath: absolute(socket ?? UnixSocket.defaultPath),
       modelFolders: modelFolders.map(absolute), pluginFolders: pluginFolders.map(absolute),
-      limits: ServingLimits(parallel: parallel, maxQueue: maxQueue, keepAlive: .seconds(keepAlive)))
+      limits: ServingLimits(
+        parallel: parallel, maxQueue: maxQueue, keepAlive: .seconds(keepAlive), stallTimeout: .seconds(stallTimeout)),
+      // A full queue fits on one connection, with room for listings and health checks.
+      connections: ConnectionLimits(
+        idleTimeout: .seconds(idleTimeout), streamsPerConnection: max(256, parallel + maxQueue + 64)))
     do {
       try await Daemon.run(config, logger: logger)
     } catch let e as StartupError {

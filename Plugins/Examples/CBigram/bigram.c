@@ -25,7 +25,7 @@
  *   - The zoo_plugin, zoo_model_api and zoo_decoder_api tables and the manifest bytes
  *     are static: zood keeps pointers to them for the life of the process.
  *   - A zoo_model is malloc'd by bigram_load and freed by bigram_unload. It BORROWS
- *     the weight data (a pointer into zood's read-only mmap of the safetensors file),
+ *     the weight data (a pointer into zood's read-only copy of the safetensors file),
  *     which zood keeps valid until unload returns. Nothing is copied.
  *   - A zoo_state is malloc'd by state_new/state_copy and freed by state_free; it
  *     holds no pointers.
@@ -267,7 +267,7 @@ static cb_cfg_result cb_config_int(const char *json, const char *key, int64_t *o
 
 struct zoo_model {
   int64_t vocab;              /* V */
-  /* The [V, V] F32 table, row-major. BORROWED from zood's mmap of the safetensors
+  /* The [V, V] F32 table, row-major. BORROWED from zood's copy of the safetensors
    * file (valid until bigram_unload returns); never written, never freed here.
    * Read through memcpy, so it need not be 4-byte aligned. */
   const unsigned char *table;

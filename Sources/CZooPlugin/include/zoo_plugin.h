@@ -157,9 +157,10 @@ typedef enum zoo_mask_kind {
 } zoo_mask_kind;
 
 /* Weights: every tensor of the model folder's safetensors files, by name. The array,
- * the names and the data are owned by zood (the data is the read-only mmap of the
- * files) and stay valid until the model's `unload` returns: a plugin may keep
- * pointers into them instead of copying. */
+ * the names and the data are owned by zood (the data is zood's read-only copy of the
+ * files, page-aligned like a mapping, unaffected by later changes to the files) and
+ * stay valid until the model's `unload` returns: a plugin may keep pointers into them
+ * instead of copying. */
 typedef struct zoo_weights {
   uint32_t size;
   int64_t count;

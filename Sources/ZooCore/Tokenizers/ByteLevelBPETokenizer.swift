@@ -62,8 +62,8 @@ public struct ByteLevelBPETokenizer: HuggingFaceTokenizer {
     guard let vocab = model["vocab"] as? [String: Any] else { throw TokenizerLoadError("BPE model without a 'vocab' object") }
     var vocabulary: [String: Int32] = [:]
     for (token, value) in vocab {
-      guard let id = (value as? NSNumber)?.int32Value else {
-        throw TokenizerLoadError("BPE vocab entry '\(token)' has no integer id")
+      guard let id = tokenId(fromJSON: value) else {
+        throw TokenizerLoadError("BPE vocab entry '\(token.clipped())' has no token id (an integer in 0...2147483647)")
       }
       vocabulary[token] = id
     }
@@ -73,10 +73,7 @@ public struct ByteLevelBPETokenizer: HuggingFaceTokenizer {
     for token in added { vocabulary[token.content] = token.id }
     self.vocabulary = vocabulary
 
-    let size = Int(vocabulary.values.max() ?? -1) + 1
-    var tokensById = [String](repeating: "", count: size)
-    for (token, id) in vocabulary where id >= 0 { tokensById[Int(id)] = token }
-    self.tokensById = tokensById
+    self.tokensById = try tokenTable(Dictionary(vocabulary.map { ($1, $0) }) { first, _ in first })
 
     var byteSymbolIds = [Int32](repeating: -1, count: 256)
     for byte in 0..<256 {

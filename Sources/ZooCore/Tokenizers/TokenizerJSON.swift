@@ -47,11 +47,29 @@ public protocol HuggingFaceTokenizer: Tokenizer {
 public func loadTokenizer(path: String) throws -> any HuggingFaceTokenizer {
   let data: Data
   do {
-    data = try Data(contentsOf: URL(fileURLWithPath: path))
+    data = try RegularFile.contents(path, limit: maxTokenizerBytes)
   } catch {
     throw TokenizerLoadError("cannot read tokenizer file '\(path)': \(error)")
   }
   return try loadTokenizer(jsonData: data)
+}
+
+/// The largest tokenizer.json zoo reads: the biggest real ones are tens of MB.
+let maxTokenizerBytes = 512 << 20
+
+/// The token strings indexed by id, from id → token. Refuses a vocabulary whose largest
+/// id is far beyond its number of entries: the table is as long as the largest id, so one
+/// entry with id 2147483647 would ask for 34 GB. Real vocabularies are dense (added
+/// tokens sit just past the model's), so twice the entries plus 1024 is ample.
+func tokenTable(_ byId: [Int32: String]) throws -> [String] {
+  guard let largest = byId.max(by: { $0.key < $1.key }) else { return [] }
+  guard Int(largest.key) < 2 * byId.count + 1024 else {
+    throw TokenizerLoadError(
+      "token id \(largest.key) ('\(largest.value.clipped())') is far beyond the vocabulary's \(byId.count) entries; zoo needs ids numbered from 0 without large gaps")
+  }
+  var table = [String](repeating: "", count: Int(largest.key) + 1)
+  for (id, token) in byId { table[Int(id)] = token }
+  return table
 }
 
 /// Loads a tokenizer from the bytes of a `tokenizer.json` file. See `loadTokenizer(path:)`.
@@ -109,9 +127,8 @@ struct TokenizerJSONConfig {
   /// Parses `added_tokens`, refusing entries it cannot interpret.
   func parseAddedTokens() throws -> [AddedToken] {
     try addedTokens.map { entry in
-      guard let id = (entry["id"] as? NSNumber)?.int32Value, let content = entry["content"] as? String,
-        !content.isEmpty
-      else { throw TokenizerLoadError("added_tokens: entry without id/content: \(entry)") }
+      guard let id = tokenId(fromJSON: entry["id"]), let content = entry["content"] as? String, !content.isEmpty
+      else { throw TokenizerLoadError("added_tokens: an entry without a token id or content: \("\(entry)".clipped())") }
       return AddedToken(
         content: content, id: id,
         singleWord: entry["single_word"] as? Bool ?? false,

@@ -29,8 +29,8 @@ public struct WordPieceTokenizer: HuggingFaceTokenizer {
     var vocabulary: [[UInt8]: Int32] = [:]
     var tokensByIdTable: [Int32: String] = [:]
     for (token, value) in vocab {
-      guard let id = (value as? NSNumber)?.int32Value, id >= 0 else {
-        throw TokenizerLoadError("WordPiece vocab entry '\(token)' has no integer id")
+      guard let id = tokenId(fromJSON: value) else {
+        throw TokenizerLoadError("WordPiece vocab entry '\(token.clipped())' has no token id (an integer in 0...2147483647)")
       }
       vocabulary[Array(token.utf8)] = id
       tokensByIdTable[id] = token
@@ -41,10 +41,7 @@ public struct WordPieceTokenizer: HuggingFaceTokenizer {
       tokensByIdTable[token.id] = token.content
     }
     self.vocabulary = vocabulary
-    let size = Int(tokensByIdTable.keys.max() ?? -1) + 1
-    var tokensById = [String](repeating: "", count: size)
-    for (id, token) in tokensByIdTable { tokensById[Int(id)] = token }
-    self.tokensById = tokensById
+    self.tokensById = try tokenTable(tokensByIdTable)
 
     let unknown = model["unk_token"] as? String ?? "[UNK]"
     guard let unknownId = vocabulary[Array(unknown.utf8)] else {
@@ -102,8 +99,8 @@ public struct WordPieceTokenizer: HuggingFaceTokenizer {
     switch type {
     case "BertProcessing":
       // tokenizers' BertProcessing: [CLS] A [SEP], each given as [token, id].
-      guard let cls = processor["cls"] as? [Any], cls.count == 2, let clsId = (cls[1] as? NSNumber)?.int32Value,
-        let sep = processor["sep"] as? [Any], sep.count == 2, let sepId = (sep[1] as? NSNumber)?.int32Value
+      guard let cls = processor["cls"] as? [Any], cls.count == 2, let clsId = tokenId(fromJSON: cls[1]),
+        let sep = processor["sep"] as? [Any], sep.count == 2, let sepId = tokenId(fromJSON: sep[1])
       else { throw TokenizerLoadError("post_processor 'BertProcessing' without cls/sep pairs") }
       return ([clsId], [sepId])
     case "TemplateProcessing":
@@ -121,7 +118,8 @@ public struct WordPieceTokenizer: HuggingFaceTokenizer {
           seenSequence = true
         } else if let special = piece["SpecialToken"] as? [String: Any], let name = special["id"] as? String {
           guard let entry = specials[name] as? [String: Any],
-            let ids = (entry["ids"] as? [NSNumber])?.map(\.int32Value)
+            let list = entry["ids"] as? [Any], case let ids = list.compactMap({ tokenId(fromJSON: $0) }),
+            ids.count == list.count
           else { throw TokenizerLoadError("post_processor 'TemplateProcessing': special token '\(name)' has no ids") }
           if seenSequence { after += ids } else { before += ids }
         } else {

@@ -76,8 +76,10 @@ final class ZoodInstance: @unchecked Sendable {
     "libZooOrchid.so",
   ]
 
-  /// Creates the folders and copies every plugin in.
-  init(extraArguments: [String] = []) throws {
+  /// Creates the folders and copies every plugin in. `descriptorLimit` starts zood under
+  /// `ulimit -n` (soft and hard).
+  init(extraArguments: [String] = [], descriptorLimit: Int? = nil) throws {
+    self.descriptorLimit = descriptorLimit
     root = URL(fileURLWithPath: "/tmp").appendingPathComponent("zoo-e2e-\(UUID().uuidString.prefix(8))")
     plugins = root.appendingPathComponent("plugins")
     models = root.appendingPathComponent("models")
@@ -92,6 +94,7 @@ final class ZoodInstance: @unchecked Sendable {
     self.extraArguments = extraArguments
   }
   let extraArguments: [String]
+  let descriptorLimit: Int?
 
   /// zoo.json for fixture models that must generate until stopped: the fixtures'
   /// config.json says eos_token_id 0, which a sampled (random-seed) generation from
@@ -118,12 +121,20 @@ final class ZoodInstance: @unchecked Sendable {
   /// Starts zood and waits until it accepts connections.
   func start() throws {
     let p = Process()
-    p.executableURL = try Paths.product("zood")
-    p.arguments =
+    let zood = try Paths.product("zood")
+    let arguments =
       ["--socket", socket, "--models", models.path, "--plugins", plugins.path, "--log-level", "debug"]
       // The test models are tiny: one BLAS thread keeps them fast on a busy CI machine,
       // where OpenBLAS's threads stall waiting for each other.
       + ["--blas-threads", "1"] + extraArguments
+    if let descriptorLimit {
+      // exec keeps the pid: the process is zood itself.
+      p.executableURL = URL(fileURLWithPath: "/bin/sh")
+      p.arguments = ["-c", "ulimit -n \(descriptorLimit) && exec \"$0\" \"$@\"", zood.path] + arguments
+    } else {
+      p.executableURL = zood
+      p.arguments = arguments
+    }
     p.standardError = logPipe
     p.standardOutput = logPipe
     logPipe.fileHandleForReading.readabilityHandler = { [weak self] h in
@@ -142,6 +153,28 @@ final class ZoodInstance: @unchecked Sendable {
       Thread.sleep(forTimeInterval: 0.05)
     }
     throw ZoodFailure(message: "zood did not start listening within 60 s:\n\(log)")
+  }
+
+  /// zood's resident memory, from /proc.
+  var residentBytes: Int {
+    guard let pid = process?.processIdentifier,
+      let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+      let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+      let kb = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1])
+    else { return 0 }
+    return kb * 1024
+  }
+
+  /// CPU time zood has used (user + system), from /proc.
+  var cpuSeconds: Double {
+    guard let pid = process?.processIdentifier,
+      let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+      let close = stat.lastIndex(of: ")")
+    else { return 0 }
+    // Fields after the command name: state is field 3, utime 14 and stime 15.
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    let ticks = (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)
+    return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
   }
 
   var log: String {

@@ -106,4 +106,51 @@ final class SafetensorsTests: XCTestCase {
   func testRefusesMissingFile() {
     assertRefused(folder.appendingPathComponent("nope.safetensors").path, mentions: ["cannot open"])
   }
+
+  func testRefusesHeaderLengthOf2To63OrMore() throws {
+    // Once converted with Int(UInt64), which traps: now compared as UInt64 first.
+    for length: UInt64 in [1 << 63, .max] {
+      assertRefused(try write("huge-\(length).safetensors", header: "{}", data: [], lengthOverride: length), mentions: ["header length"])
+    }
+  }
+
+  func testRefusesWhatIsNotARegularFile() throws {
+    let fifo = folder.appendingPathComponent("fifo.safetensors").path
+    XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+    // Opening a FIFO for reading blocks until a writer comes; the reader must not wait.
+    assertRefused(fifo, mentions: ["FIFO", "not a regular file"])
+    XCTAssertThrowsError(try SafetensorsHeader(path: folder.path)) { XCTAssertTrue("\($0)".contains("directory"), "\($0)") }
+    XCTAssertThrowsError(try RegularFile.contents(fifo, limit: 100)) { XCTAssertTrue("\($0)".contains("FIFO"), "\($0)") }
+  }
+
+  func testContentsRefusesFilesOverTheLimit() throws {
+    let path = try write("big.safetensors", header: "{}", data: Array(repeating: 0, count: 100))
+    XCTAssertThrowsError(try RegularFile.contents(path, limit: 50)) { XCTAssertTrue("\($0)".contains("at most 50"), "\($0)") }
+    XCTAssertEqual(try RegularFile.contents(path, limit: 200).count, 110)
+    XCTAssertNil(try RegularFile.contentsIfPresent(folder.appendingPathComponent("absent").path, limit: 10))
+  }
+
+  /// The tensors are zoo's own copy: truncating the file afterwards (which kills a
+  /// process reading a mapping of it with SIGBUS) changes nothing.
+  func testTruncatingTheFileAfterLoadingIsHarmless() throws {
+    let path = try write(
+      "w.safetensors", header: #"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, data: floats([1.5, -2]))
+    let file = try SafetensorsFile(path: path)
+    XCTAssertEqual(truncate(path, 0), 0)
+    XCTAssertEqual(file.tensors["w"]?.floats(), [1.5, -2])
+  }
+
+  func testPathsInsideAFolder() {
+    XCTAssertEqual(RegularFile.path("model-00001.safetensors", inside: "/m"), "/m/model-00001.safetensors")
+    XCTAssertEqual(RegularFile.path("1_Pooling/config.json", inside: "/m"), "/m/1_Pooling/config.json")
+    for outside in ["../x", "a/../../x", "/etc/passwd", "", "a\0b", ".."] {
+      XCTAssertNil(RegularFile.path(outside, inside: "/m"), outside)
+    }
+  }
+
+  func testClippedQuotesAtMost64Characters() {
+    XCTAssertEqual("short".clipped(), "short")
+    XCTAssertEqual(String(repeating: "a", count: 100).clipped(), String(repeating: "a", count: 64) + "… (100 bytes)")
+    XCTAssertEqual("a\u{7}b".clipped(), "a\\u{07}b")
+  }
 }

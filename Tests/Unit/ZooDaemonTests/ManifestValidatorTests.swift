@@ -64,18 +64,66 @@ final class ManifestValidatorTests: XCTestCase {
     }
   }
 
+  /// Why `PluginLoader` refuses to open `path`, or nil when it opens it.
+  private func refusal(_ path: String) -> String? {
+    switch PluginLoader.checkedPath(path) {
+    case .success:
+      return nil
+    case .failure(let failure):
+      return failure.reason
+    }
+  }
+
   func testPermissionRuleRefusesWritableByOthers() throws {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("zoo-perm-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-    defer { try? FileManager.default.removeItem(at: dir) }
+    let fm = FileManager.default
+    let dir = fm.temporaryDirectory.appendingPathComponent("zoo-perm-\(UUID().uuidString)")
+    try fm.createDirectory(at: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    defer { try? fm.removeItem(at: dir) }
     let file = dir.appendingPathComponent("libx.so")
     try Data([0]).write(to: file)
-    try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file.path)
-    XCTAssertNil(PluginLoader.permissionProblem(file.path))
-    try FileManager.default.setAttributes([.posixPermissions: 0o664], ofItemAtPath: file.path)
-    XCTAssertTrue(PluginLoader.permissionProblem(file.path)?.contains("writable by other users") == true)
-    try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file.path)
-    try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: dir.path)
-    XCTAssertTrue(PluginLoader.permissionProblem(file.path)?.contains("plugin folder") == true)
+    try fm.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file.path)
+    XCTAssertNil(refusal(file.path))
+    try fm.setAttributes([.posixPermissions: 0o664], ofItemAtPath: file.path)
+    XCTAssertTrue(refusal(file.path)?.contains("writable by other users") == true)
+    try fm.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file.path)
+    try fm.setAttributes([.posixPermissions: 0o777], ofItemAtPath: dir.path)
+    XCTAssertTrue(refusal(file.path)?.contains("plugin folder") == true)
+    // The sticky bit (as on /tmp) makes a world-writable folder safe: only an entry's
+    // owner may replace it.
+    try fm.setAttributes([.posixPermissions: 0o1777], ofItemAtPath: dir.path)
+    XCTAssertNil(refusal(file.path))
+  }
+
+  /// The rule covers the file a symlink leads to and every folder above it, not the
+  /// path as written.
+  func testPermissionRuleFollowsSymlinksAndCoversEveryParent() throws {
+    let fm = FileManager.default
+    let root = fm.temporaryDirectory.appendingPathComponent("zoo-perm-\(UUID().uuidString)")
+    try fm.createDirectory(at: root, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    defer { try? fm.removeItem(at: root) }
+    // A plugin in a world-writable folder, reached through a link in a safe one.
+    let open = root.appendingPathComponent("open")
+    let safe = root.appendingPathComponent("safe")
+    for folder in [open, safe] { try fm.createDirectory(at: folder, withIntermediateDirectories: true) }
+    let target = open.appendingPathComponent("libx.so")
+    try Data([0]).write(to: target)
+    try fm.setAttributes([.posixPermissions: 0o644], ofItemAtPath: target.path)
+    try fm.setAttributes([.posixPermissions: 0o777], ofItemAtPath: open.path)
+    let link = safe.appendingPathComponent("libx.so")
+    try fm.createSymbolicLink(at: link, withDestinationURL: target)
+    XCTAssertTrue(refusal(link.path)?.contains("\(open.path) (\(link.path) leads there) is writable by other users") == true,
+      refusal(link.path) ?? "opened")
+    // A 0755 folder under a world-writable parent.
+    let deep = open.appendingPathComponent("plugins")
+    try fm.createDirectory(at: deep, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+    let file = deep.appendingPathComponent("liby.so")
+    try Data([0]).write(to: file)
+    try fm.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file.path)
+    XCTAssertTrue(refusal(file.path)?.contains("plugin folder \(open.path) is writable") == true, refusal(file.path) ?? "opened")
+    // A FIFO named like a plugin is refused, not waited on.
+    try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: open.path)
+    let fifo = safe.appendingPathComponent("libfifo.so")
+    XCTAssertEqual(mkfifo(fifo.path, 0o644), 0)
+    XCTAssertTrue(refusal(fifo.path)?.contains("not a regular file") == true, refusal(fifo.path) ?? "opened")
   }
 }
