@@ -55,34 +55,40 @@ let package = Package(
     .target(name: "ZooRPC", dependencies: ["ZooProto"] + grpc),
 
     .target(name: "ZooCore", dependencies: ["COpenBLAS"]),
+    // Where zood listens, for zood and its clients.
+    .target(name: "ZooSocket"),
+    // Both sides of the C ABI in Swift: the model handle, model info, tensor views and
+    // errors. zood uses it to drive plugins; ZooPluginKit re-exports it to plugins.
+    .target(name: "ZooABI", dependencies: ["CZooPlugin", "ZooCore"]),
+    // What a Swift plugin author needs: protocols, the C thunks, shared builders.
     .target(
       name: "ZooPluginKit",
-      dependencies: ["CZooPlugin", "ZooCore", "ZooProto"]),
+      dependencies: ["CZooPlugin", "ZooABI", "ZooCore", "ZooProto"]),
     .target(
       name: "ZooDaemon",
       dependencies: [
-        "CZooPlugin", "ZooCore", "ZooProto", "ZooRPC", "ZooPluginKit",
+        "CZooPlugin", "ZooABI", "ZooCore", "ZooProto", "ZooRPC", "ZooSocket",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "NIOCore", package: "swift-nio"),
       ] + grpc),
     .executableTarget(
       name: "zood",
       dependencies: [
-        "ZooDaemon", "ZooCore",
+        "ZooDaemon", "ZooCore", "ZooSocket",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ]),
     .executableTarget(
       name: "zoo",
       dependencies: [
-        "ZooCore", "ZooProto", "ZooRPC",
+        "ZooCore", "ZooProto", "ZooRPC", "ZooSocket",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Crypto", package: "swift-crypto"),
       ] + grpc),
     .executableTarget(
       name: "zoo-bench",
       dependencies: [
-        "ZooDaemon", "ZooCore",
+        "ZooDaemon", "ZooABI", "ZooCore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     // Prefill scaling of one layer per architecture, in-process. Links the plugin code
@@ -142,7 +148,7 @@ let package = Package(
       name: "OrchidParityTests", dependencies: ["Orchid", "ZooPluginKit", "ZooCore", "ZooProto", "ZooTestSupport"],
       path: "Tests/Parity/OrchidParityTests"),
     .testTarget(
-      name: "EndToEndTests", dependencies: ["ZooProto", "ZooRPC", "ZooCore", "ZooTestSupport"] + grpc,
+      name: "EndToEndTests", dependencies: ["ZooProto", "ZooRPC", "ZooCore", "ZooSocket", "ZooTestSupport"] + grpc,
       path: "Tests/EndToEnd/EndToEndTests"),
   ]
 )

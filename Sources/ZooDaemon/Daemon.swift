@@ -3,6 +3,7 @@ import GRPCCore
 import GRPCNIOTransportHTTP2Posix
 import Logging
 import ZooCore
+import ZooSocket
 import ZooRPC
 
 #if canImport(Glibc)
@@ -66,6 +67,12 @@ public enum Daemon {
     let grace = config.connections.shutdownGrace
     let socketPath = config.socketPath
     let signals = installSignalHandlers { signal in
+      if signal == SIGHUP {
+        // Rescan the models folders now (as ListModels does); loaded models are kept.
+        let folders = runtime.repository.scan()
+        logger.info("received SIGHUP: rescanned the models folders, \(folders.count) models")
+        return
+      }
       logger.info("received \(signal == SIGTERM ? "SIGTERM" : "SIGINT"): stopping")
       shutdown.begin()
       server.beginGracefulShutdown()
@@ -126,7 +133,7 @@ public enum Daemon {
   }
 
   private static func installSignalHandlers(_ handler: @escaping @Sendable (Int32) -> Void) -> [DispatchSourceSignal] {
-    [SIGTERM, SIGINT].map { sig in
+    [SIGTERM, SIGINT, SIGHUP].map { sig in
       signal(sig, SIG_IGN)
       let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
       source.setEventHandler { handler(sig) }

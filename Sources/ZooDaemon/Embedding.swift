@@ -1,6 +1,6 @@
 import Foundation
 import ZooCore
-import ZooPluginKit
+import ZooABI
 import ZooProto
 
 /// An embedding request checked against its model: every text's ids, packed.

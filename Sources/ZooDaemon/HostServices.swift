@@ -2,13 +2,22 @@ import CZooPlugin
 import Foundation
 import Logging
 import Synchronization
+import ZooABI
+import ZooCore
 
 /// One generation request as plugins see it (the opaque zoo_request): its
 /// cancellation flag, set by a client cancel, disconnect, deadline or shutdown.
 public final class RequestContext: Sendable {
   private let cancelled = Atomic<Bool>(false)
+  private let _services = Mutex<RequestServices?>(nil)
 
   public init() {}
+
+  /// What the host's text services use for this request, set once its model is known.
+  var services: RequestServices? {
+    get { _services.withLock { $0 } }
+    set { _services.withLock { $0 = newValue } }
+  }
 
   public var isCancelled: Bool { cancelled.load(ordering: .acquiring) }
   public func cancel() { cancelled.store(true, ordering: .releasing) }
@@ -17,9 +26,17 @@ public final class RequestContext: Sendable {
   var opaque: OpaquePointer { OpaquePointer(Unmanaged.passUnretained(self).toOpaque()) }
 }
 
+/// What a request's host services work with: the model it runs on (its tokenizer) and
+/// the runtime (for embeddings under another model).
+struct RequestServices: Sendable {
+  let model: LoadedModel
+  let runtime: Runtime
+}
+
 /// The zoo_host_api table zood gives each plugin: logging tagged with the plugin's
-/// file name, cancellation polling, progress. One per plugin, never freed (plugins
-/// keep the pointer for the life of the process). The table is written once, in init.
+/// file name, cancellation polling, progress, and (since ABI 1.2) tokenize, detokenize
+/// and embed for the request's model. One per plugin, never freed (plugins keep the
+/// pointer for the life of the process). The table is written once, in init.
 final class HostServices: @unchecked Sendable {
   let logger: Logger
   let table: UnsafeMutablePointer<zoo_host_api>
@@ -46,8 +63,80 @@ final class HostServices: @unchecked Sendable {
         guard let context else { return }
         let services = Unmanaged<HostServices>.fromOpaque(context).takeUnretainedValue()
         services.logger.debug("progress \(Int(fraction * 100))% \(what.map { String(cString: $0) } ?? "")")
+      },
+      tokenize: { _, request, text, length, out, capacity, count, err in
+        HostServices.serve(request, err) { services in
+          let bytes = text.map { UnsafeRawBufferPointer(start: $0, count: length) } ?? UnsafeRawBufferPointer(start: nil, count: 0)
+          let ids = try services.model.tokenizer.get().encode(String(decoding: bytes, as: UTF8.self))
+          return try HostServices.deliver(ids, to: out, capacity: capacity, count: count)
+        }
+      },
+      detokenize: { _, request, tokens, n, out, capacity, count, err in
+        HostServices.serve(request, err) { services in
+          let tokenizer = try services.model.tokenizer.get()
+          let ids = tokens.map { Array(UnsafeBufferPointer(start: $0, count: Int(max(0, n)))) } ?? []
+          let bytes = ids.flatMap { tokenizer.bytes(of: $0) }.map { CChar(bitPattern: $0) }
+          return try HostServices.deliver(bytes, to: out, capacity: capacity, count: count)
+        }
+      },
+      embed: { _, request, model, text, length, out, capacity, count, err in
+        HostServices.serve(request, err) { services in
+          guard let model else { throw ZooError.invalidArgument("embed needs a model name") }
+          let name = String(cString: model)
+          let bytes = text.map { UnsafeRawBufferPointer(start: $0, count: length) } ?? UnsafeRawBufferPointer(start: nil, count: 0)
+          let string = String(decoding: bytes, as: UTF8.self)
+          let context = Unmanaged<RequestContext>.fromOpaque(UnsafeRawPointer(request!)).takeUnretainedValue()
+          // The caller is a plugin's own thread (middleware, decoder), never the async pool.
+          let vector = try HostServices.blocking { try await services.runtime.embedText(string, model: name, request: context) }
+          return try HostServices.deliver(vector, to: out, capacity: capacity, count: count)
+        }
       }))
     // Retained forever: the plugin may call back at any time.
     table.pointee.host_context = Unmanaged.passRetained(self).toOpaque()
+  }
+}
+
+extension HostServices {
+  /// Runs a text service for `request`, writing a failure into `err`.
+  fileprivate static func serve(
+    _ request: OpaquePointer?, _ err: UnsafeMutablePointer<zoo_error>?, _ body: (RequestServices) throws -> Int32
+  ) -> Int32 {
+    do {
+      guard let request,
+        let services = Unmanaged<RequestContext>.fromOpaque(UnsafeRawPointer(request)).takeUnretainedValue().services
+      else { throw ZooError.failedPrecondition("this call has no request with a model; the text services need one") }
+      return try body(services)
+    } catch let e as ZooError {
+      return PluginError(e.pluginStatus, e.message).write(to: err)
+    } catch let e as PluginError {
+      return e.write(to: err)
+    } catch {
+      return PluginError.internalError("\(error)").write(to: err)
+    }
+  }
+
+  /// The host's output rule: the needed count always, the elements only when they fit.
+  fileprivate static func deliver<T>(
+    _ values: [T], to out: UnsafeMutablePointer<T>?, capacity: Int64, count: UnsafeMutablePointer<Int64>?
+  ) throws -> Int32 {
+    count?.pointee = Int64(values.count)
+    guard values.count <= capacity, let out else {
+      if values.isEmpty { return 0 }
+      return Int32(ZOO_ERR_RESOURCE_EXHAUSTED.rawValue)
+    }
+    out.update(from: values, count: values.count)
+    return 0
+  }
+
+  /// Waits on this (plugin-owned) thread for async work.
+  fileprivate static func blocking<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
+    let done = DispatchSemaphore(value: 0)
+    nonisolated(unsafe) var result: Result<T, any Error>!
+    Task {
+      do { result = .success(try await work()) } catch { result = .failure(error) }
+      done.signal()
+    }
+    done.wait()
+    return try result.get()
   }
 }

@@ -1,12 +1,10 @@
 import CZooPlugin
 import Foundation
-import Synchronization
 import ZooCore
-import ZooPluginKit
+import ZooABI
 
-/// A model in memory: its weights (read from the files), the plugin's handle, and its slots. Each
-/// model runs at most `parallel` requests at once; up to `maxQueue` more wait; past
-/// that a request is refused (RESOURCE_EXHAUSTED), as Ollama's OLLAMA_MAX_QUEUE does.
+/// A model in memory: its weights (read from the files), the plugin's handle, its
+/// tokenizer, and the scheduler that decides who runs on it.
 public final class LoadedModel: @unchecked Sendable {
   public let folder: ModelFolder
   public let plugin: LoadedPlugin
@@ -20,16 +18,8 @@ public final class LoadedModel: @unchecked Sendable {
   private let views: UnsafeMutableBufferPointer<zoo_tensor_view>
   private let namePointers: UnsafeMutableBufferPointer<UnsafePointer<CChar>?>
 
-  private struct Slots {
-    var active = 0
-    var activeTokens: [ObjectIdentifier: Int] = [:]
-    var waiting: [(request: RequestContext, continuation: CheckedContinuation<Void, any Error>)] = []
-    var lastUsed = ContinuousClock.now
-    var keepAlive: Duration
-  }
-  private let slots: Mutex<Slots>
-  let parallel: Int
-  let maxQueue: Int
+  /// Slots, queue and keep-alive of this model.
+  let scheduler: Scheduler
 
   /// Reads the folder's weights and asks the plugin to build the model.
   init(folder: ModelFolder, plugin: LoadedPlugin, parallel: Int, maxQueue: Int, keepAlive: Duration) throws {
@@ -62,10 +52,8 @@ public final class LoadedModel: @unchecked Sendable {
     self.files = files
     self.folder = folder
     self.plugin = plugin
-    self.parallel = parallel
-    self.maxQueue = maxQueue
     self.weightBytes = files.reduce(0) { $0 + $1.byteCount }
-    self.slots = Mutex(Slots(keepAlive: keepAlive))
+    self.scheduler = Scheduler(modelName: folder.name, parallel: parallel, maxQueue: maxQueue, keepAlive: keepAlive)
     self.tokenizer = folder.loadTokenizer()
 
     var weights = zoo_weights(
@@ -115,86 +103,9 @@ public final class LoadedModel: @unchecked Sendable {
     views.deallocate()
   }
 
-  // MARK: Slots
-
-  /// Waits for a free slot. Throws RESOURCE_EXHAUSTED when the queue is full and
-  /// CANCELLED when `request` is cancelled while waiting.
-  func acquireSlot(for request: RequestContext) async throws {
-    let mustWait: Bool = try slots.withLock { s in
-      if s.active < parallel {
-        s.active += 1
-        return false
-      }
-      guard s.waiting.count < maxQueue else {
-        throw ZooError.resourceExhausted(
-          "model '\(folder.name)' is busy: \(s.active) running and \(s.waiting.count) queued (limit \(maxQueue)); retry later or raise zood --max-queue")
-      }
-      return true
-    }
-    guard mustWait else { return }
-    try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
-      let cancelledAlready = slots.withLock { s in
-        if request.isCancelled { return true }
-        s.waiting.append((request, c))
-        return false
-      }
-      if cancelledAlready { c.resume(throwing: ZooError.cancelled("cancelled while waiting for a slot")) }
-    }
-  }
-
-  /// Takes a cancelled request out of the queue, if it is waiting there.
-  func cancelWaiter(for request: RequestContext) {
-    let waiter: CheckedContinuation<Void, any Error>? = slots.withLock { s in
-      guard let i = s.waiting.firstIndex(where: { $0.request === request }) else { return nil }
-      return s.waiting.remove(at: i).continuation
-    }
-    waiter?.resume(throwing: ZooError.cancelled("cancelled while waiting for a slot"))
-  }
-
-  /// Frees the slot taken by `acquireSlot`: hands it to the oldest waiter, if any.
-  func releaseSlot() {
-    let next: CheckedContinuation<Void, any Error>? = slots.withLock { s in
-      s.lastUsed = .now
-      if s.waiting.isEmpty {
-        s.active -= 1
-        return nil
-      }
-      return s.waiting.removeFirst().continuation
-    }
-    next?.resume()
-  }
-
-  /// Records how many tokens a running request's state holds, for `zoo ps`.
-  func track(_ run: ObjectIdentifier, tokens: Int?) {
-    slots.withLock { s in s.activeTokens[run] = tokens }
-  }
-
-  struct Activity {
-    var active: Int
-    var queued: Int
-    var idle: Duration
-    var keepAlive: Duration
-    var stateBytes: Int
-  }
-
-  var activity: Activity {
-    slots.withLock { s in
-      let info = handle.info
-      let stateBytes =
-        info.stateIsFixed
-        ? s.activeTokens.count * info.stateBytes : s.activeTokens.values.reduce(0, +) * info.stateBytes
-      return Activity(
-        active: s.active, queued: s.waiting.count, idle: s.active > 0 ? .zero : .now - s.lastUsed,
-        keepAlive: s.keepAlive, stateBytes: stateBytes)
-    }
-  }
-
-  func setKeepAlive(_ d: Duration) { slots.withLock { $0.keepAlive = d } }
-
-  /// True when nothing runs or waits and the keep-alive has passed.
-  var expired: Bool {
-    slots.withLock { s in
-      s.active == 0 && s.waiting.isEmpty && s.keepAlive > .zero && ContinuousClock.now - s.lastUsed >= s.keepAlive
-    }
+  /// Bytes held by the running requests' states now.
+  func stateBytes(_ snapshot: Scheduler.Snapshot) -> Int {
+    let info = handle.info
+    return info.stateIsFixed ? snapshot.runningTokens.count * info.stateBytes : snapshot.runningTokens.reduce(0, +) * info.stateBytes
   }
 }

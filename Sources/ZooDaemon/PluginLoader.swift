@@ -34,6 +34,14 @@ public final class LoadedPlugin: @unchecked Sendable {
     guard manifest.decoders.contains(where: { $0.name == decoder }) else { return nil }
     return decoder.withCString { table.pointee.decoder_api?($0) }
   }
+
+  /// The C table for a middleware the manifest declares (ABI 1.2 plugins only).
+  func middlewareAPI(for middleware: String) -> UnsafePointer<zoo_middleware_api>? {
+    guard manifest.middleware.contains(where: { $0.name == middleware }), zoo_plugin_has_middleware(table) != 0 else {
+      return nil
+    }
+    return middleware.withCString { table.pointee.middleware_api?($0) }
+  }
 }
 
 /// The outcome of trying one plugin file: READY with the plugin, or FAILED with why.
@@ -124,7 +132,7 @@ public struct PluginLoader {
     }
     guard let table else { return failed("zoo_plugin_init returned success but no plugin table") }
     let t = table.pointee
-    guard Int(t.size) >= MemoryLayout<zoo_plugin>.offset(of: \zoo_plugin.decoder_api)! + MemoryLayout<Int>.size else {
+    guard zoo_plugin_has_decoder_api(table) != 0 else {
       return failed("the plugin table is \(t.size) bytes, smaller than any ABI version's table")
     }
     guard t.abi_major == ZOO_ABI_MAJOR else {

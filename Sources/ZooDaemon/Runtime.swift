@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Synchronization
+import ZooABI
 import ZooCore
 import ZooProto
 
@@ -37,6 +38,8 @@ public final class Runtime: Sendable {
   private let builders: [String: LoadedPlugin]
   /// decoder name → the READY plugin that provides it.
   let decoders: [String: (plugin: LoadedPlugin, kind: Zoo_V1_DecoderKind)]
+  /// middleware name → the READY plugin that provides it.
+  let middleware: [String: (plugin: LoadedPlugin, kind: Zoo_V1_MiddlewareKind)]
   private let loaded = Mutex<[String: Task<LoadedModel, any Error>]>([:])
 
   public init(plugins: [PluginRecord], repository: ModelRepository, limits: ServingLimits, logger: Logger) {
@@ -46,6 +49,7 @@ public final class Runtime: Sendable {
     self.logger = logger
     var builders: [String: LoadedPlugin] = [:]
     var decoders: [String: (LoadedPlugin, Zoo_V1_DecoderKind)] = [:]
+    var middleware: [String: (LoadedPlugin, Zoo_V1_MiddlewareKind)] = [:]
     for plugin in plugins.compactMap(\.plugin) {
       for t in plugin.manifest.modelTypes {
         if let other = builders[t.modelType] {
@@ -55,9 +59,11 @@ public final class Runtime: Sendable {
         }
       }
       for d in plugin.manifest.decoders where decoders[d.name] == nil { decoders[d.name] = (plugin, d) }
+      for m in plugin.manifest.middleware where middleware[m.name] == nil { middleware[m.name] = (plugin, m) }
     }
     self.builders = builders
     self.decoders = decoders
+    self.middleware = middleware
   }
 
   // MARK: Listing
@@ -182,7 +188,7 @@ public final class Runtime: Sendable {
   {
     do {
       let model = try await task.value
-      if let keepAlive { model.setKeepAlive(keepAlive) }
+      if let keepAlive { model.scheduler.setKeepAlive(keepAlive) }
       return model
     } catch {
       // A failed load is not cached: the next request tries again.
@@ -211,17 +217,28 @@ public final class Runtime: Sendable {
   }
 
   static func describe(_ m: LoadedModel) -> Zoo_V1_LoadedModel {
-    let a = m.activity
+    let a = m.scheduler.snapshot
+    let info = m.handle.info
     return .with {
       $0.name = m.folder.name
       $0.modelType = m.folder.modelType
       $0.plugin = m.plugin.name
       $0.weightBytes = UInt64(m.weightBytes)
-      $0.stateBytes = UInt64(a.stateBytes)
+      $0.stateBytes = UInt64(m.stateBytes(a))
       $0.activeRequests = Int32(a.active)
       $0.queuedRequests = Int32(a.queued)
       $0.idleSeconds = a.idle.seconds
       $0.expiresInSeconds = a.keepAlive > .zero ? max(0, (a.keepAlive - a.idle).seconds) : 0
+      $0.facts = .with {
+        let t = info.specialTokens
+        $0.maskTokenID = t.mask ?? -1
+        $0.bosTokenID = t.bos ?? -1
+        $0.clsTokenID = t.cls ?? -1
+        $0.padTokenID = t.pad ?? -1
+        $0.eosTokenIds = m.folder.eosTokens
+        $0.heads = info.heads.map(\.name)
+        $0.maskKinds = MaskKind.allCases.filter(info.maskKinds.contains).map(\.name)
+      }
     }
   }
 
@@ -233,8 +250,8 @@ public final class Runtime: Sendable {
     for (name, task) in tasks {
       guard let m = try? await task.value else { continue }
       let reason: String
-      if m.expired {
-        reason = "after its keep-alive of \(m.activity.keepAlive)"
+      if m.scheduler.expired {
+        reason = "after its keep-alive of \(m.scheduler.snapshot.keepAlive)"
       } else if !m.folder.isUnchangedOnDisk {
         reason = "because its files changed on disk; the next request loads them again"
       } else {

@@ -19,6 +19,9 @@ public struct ZooError: Error, CustomStringConvertible, Sendable {
   static func deadlineExceeded(_ m: String) -> Self { .init(code: .deadlineExceeded, message: m) }
   static func internalError(_ m: String) -> Self { .init(code: .internalError, message: m) }
 
+  /// The zoo_status for this error, for answers to plugins (the codes are gRPC's).
+  var pluginStatus: zoo_status { zoo_status(rawValue: UInt32(code.rawValue)) }
+
   /// A plugin's zoo_status: the numbers were chosen to equal gRPC's codes.
   static func fromPlugin(_ status: Int32, _ message: String, context: String) -> Self {
     let code: RPCError.Code =

@@ -62,36 +62,46 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
     let requestContext = RequestContext()
     // 1. Validate what needs no model (sizes, options), so a bad request never loads one.
     let options = try mapped {
-      try Runtime.checkSize(request)
-      return try Runtime.validate(request.options)
+      try RequestValidation.checkSize(request)
+      return try RequestValidation.validate(request.options)
     }
-    // 2. Find (and if needed load) the model, then check the request against it.
+    // 2. Find (and if needed load) the model.
     let model = try await mappedAsync { try await runtime.model(request.model) }
-    let prepared = try mapped { try runtime.prepare(request, options: options, model: model) }
-    guard let decoder = runtime.decoders[prepared.decoder]?.plugin else {
-      throw RPCError(code: .invalidArgument, message: "unknown decoder '\(prepared.decoder)'")
-    }
+    requestContext.services = RequestServices(model: model, runtime: runtime)
     // gRPC signals cancellation (client cancel, disconnect, deadline) through this
     // handler, not by cancelling the task; shutdown cancels every request the same way.
     try await withRPCCancellationHandler {
       let token = shutdown.register(requestContext)
       defer { shutdown.unregister(token) }
-      // 3. Wait for a slot on the model.
+      // 3. Middleware the request names may rewrite it (checked again if it does).
+      var validated = request
+      validated.options = options
+      let rewritten = try await mappedAsync {
+        try await runtime.applyMiddleware(validated, model: model, context: requestContext)
+      }
+      // 4. Resolve the decoder (once), check it fits the model, tokenize the prompt.
+      let prepared = try mapped {
+        let decoder = try runtime.resolveDecoder(rewritten.options, for: model)
+        return try runtime.prepare(rewritten, options: rewritten.options, decoder: decoder, model: model)
+      }
+      // 5. Wait for a slot on the model.
       try await mappedAsync { try await acquire(model, for: requestContext, received: received, deadline: deadline) }
       let queueSeconds = (ContinuousClock.now - received).seconds
-      // 4. Run the decoder on its own thread (it frees the slot when it returns) and
-      // stream each token as it arrives. Writing is a child task, so that a client that
-      // stopped reading can be cut off: a write waiting on HTTP/2 flow control ends only
-      // when its task is cancelled.
+      // 6. Run the decoder on its own thread (it frees the slot when it returns) and
+      // stream what it commits. Writing is a child task, so that a client that stopped
+      // reading can be cut off: a write waiting on HTTP/2 flow control ends only when
+      // its task is cancelled.
       let (stalls, stall) = AsyncStream.makeStream(of: Void.self)
+      let shutdown = self.shutdown
       let run = GenerationRun.start(
-        model: model, prepared: prepared, request: requestContext, decoder: decoder, queueSeconds: queueSeconds,
-        stallTimeout: runtime.limits.stallTimeout, onStall: { stall.finish() })
+        model: model, prepared: prepared, request: requestContext, queueSeconds: queueSeconds,
+        stallTimeout: runtime.limits.stallTimeout, onStall: { stall.finish() },
+        endedByDeadline: { deadline != nil && !shutdown.isShuttingDown })
       let failure: ZooError? = await withTaskGroup(of: ZooError?.self) { group in
-        group.addTask { await write(run, to: response, deadline: deadline) }
+        group.addTask { await write(run, to: response) }
         group.addTask {
           for await _ in stalls {}
-          return run.stallFailure
+          return run.stall
         }
         let first = await group.next()!
         group.cancelAll()
@@ -101,21 +111,19 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
       if let failure { throw failure.rpcError }
     } onCancelRPC: {
       requestContext.cancel()
-      model.cancelWaiter(for: requestContext)
+      model.scheduler.cancelWaiter(for: requestContext)
     }
   }
 
   /// Writes a run's events to the client until the run finishes; the error to end the
   /// RPC with, if any. When the client vanishes, or this task is cancelled because the
   /// client stopped reading, the decoder is stopped and the rest drained unwritten.
-  private func write(
-    _ run: GenerationRun, to response: RPCWriter<Zoo_V1_GenerateResponse>, deadline: ContinuousClock.Instant?
-  ) async -> ZooError? {
+  private func write(_ run: GenerationRun, to response: RPCWriter<Zoo_V1_GenerateResponse>) async -> ZooError? {
     var failure: ZooError?
     var clientGone = false
     for await event in run.events {
       switch event {
-      case .token(let message):
+      case .progress(let message):
         defer { run.taken() }
         guard !clientGone else { continue }
         do { try await response.write(message) } catch {
@@ -123,15 +131,10 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
           run.request.cancel()
         }
       case .finished(.success(let last)):
-        if last.finishReason == .cancelled, !clientGone, endedByDeadline(deadline) {
-          failure = .deadlineExceeded(
-            "timed out: the client's deadline passed after \(last.stats.generatedTokens) generated tokens")
-        } else if !clientGone {
-          try? await response.write(last)
-        }
+        if !clientGone { try? await response.write(last) }
         let s = last.stats
         logger.info(
-          "generate \(run.model.folder.name) decoder=\(run.prepared.decoder) prompt=\(s.promptTokens) generated=\(s.generatedTokens) finish=\(last.finishReason) prefill=\(String(format: "%.3f", s.prefillSeconds))s decode=\(String(format: "%.3f", s.decodeSeconds))s\(clientGone ? " (client gone)" : "")")
+          "generate \(run.model.folder.name) decoder=\(run.prepared.decoder.name) prompt=\(s.promptTokens) generated=\(s.generatedTokens) forward=\(s.forwardPasses) finish=\(last.finishReason) prefill=\(String(format: "%.3f", s.prefillSeconds))s decode=\(String(format: "%.3f", s.decodeSeconds))s\(clientGone ? " (client gone)" : "")")
       case .finished(.failure(let error)):
         logger.warning("generate \(run.model.folder.name) failed: \(error.message)")
         failure = error
@@ -158,7 +161,7 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
     request: Zoo_V1_EmbedRequest, received: ContinuousClock.Instant, deadline: ContinuousClock.Instant?
   ) async throws -> Zoo_V1_EmbedResponse {
     let requestContext = RequestContext()
-    try mapped { try Runtime.checkSize(request) }
+    try mapped { try RequestValidation.checkSize(request) }
     let model = try await mappedAsync { try await runtime.model(request.model) }
     return try await withRPCCancellationHandler {
       let token = shutdown.register(requestContext)
@@ -167,7 +170,7 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
         // Tokenising a large batch takes a while too: it stops when the request does.
         let prepared = try runtime.prepareEmbedding(request, model: model, request: requestContext)
         try await acquire(model, for: requestContext, received: received, deadline: deadline)
-        defer { model.releaseSlot() }
+        defer { model.scheduler.release() }
         let response = try await runtime.embed(prepared, model: model, request: requestContext)
         logger.info(
           "embed \(model.folder.name) texts=\(request.texts.count) tokens=\(response.totalTokens) model=\(String(format: "%.3f", response.seconds))s")
@@ -181,7 +184,7 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
       }
     } onCancelRPC: {
       requestContext.cancel()
-      model.cancelWaiter(for: requestContext)
+      model.scheduler.cancelWaiter(for: requestContext)
     }
   }
 
@@ -192,7 +195,7 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
     deadline: ContinuousClock.Instant?
   ) async throws {
     do {
-      try await model.acquireSlot(for: request)
+      try await model.scheduler.acquire(for: request)
     } catch let error as ZooError where error.code == .cancelled && endedByDeadline(deadline) {
       throw ZooError.deadlineExceeded(
         "timed out after \(String(format: "%.1f", (ContinuousClock.now - received).seconds)) s waiting for a slot on '\(model.folder.name)' (zood --parallel, --max-queue)")

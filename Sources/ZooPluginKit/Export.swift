@@ -15,18 +15,28 @@ import ZooProto
 /// }
 /// ```
 public struct PluginDefinition: @unchecked Sendable {
+  /// Unique plugin name, lowercase [a-z0-9_-].
   public var name: String
+  /// The plugin's own semantic version.
   public var version: String
+  /// One sentence on what the plugin is for.
   public var description: String
   /// Paper and official code the math follows.
   public var source: String
+  /// Sequence layers the plugin implements.
   public var layers: [Zoo_V1_LayerKind]
+  /// Model types it builds.
   public var models: [any ModelBuilder.Type]
+  /// Decoders it provides.
   public var decoders: [any DecodingStrategy.Type]
+  /// Request middleware it provides.
+  public var middleware: [any RequestMiddleware.Type]
 
+  /// A plugin made of the given parts; any part may be empty.
   public init(
     name: String, version: String, description: String, source: String = "", layers: [Zoo_V1_LayerKind] = [],
-    models: [any ModelBuilder.Type] = [], decoders: [any DecodingStrategy.Type] = []
+    models: [any ModelBuilder.Type] = [], decoders: [any DecodingStrategy.Type] = [],
+    middleware: [any RequestMiddleware.Type] = []
   ) {
     self.name = name
     self.version = version
@@ -35,6 +45,7 @@ public struct PluginDefinition: @unchecked Sendable {
     self.layers = layers
     self.models = models
     self.decoders = decoders
+    self.middleware = middleware
   }
 
   /// The manifest zood validates and shows to clients.
@@ -49,6 +60,7 @@ public struct PluginDefinition: @unchecked Sendable {
       $0.layers = layers
       $0.modelTypes = models.map { $0.declaration }
       $0.decoders = decoders.map { $0.declaration }
+      $0.middleware = middleware.map { $0.declaration }
     }
   }
 }
@@ -57,6 +69,7 @@ public struct PluginDefinition: @unchecked Sendable {
 public enum PluginHost {
   nonisolated(unsafe) static var api: UnsafePointer<zoo_host_api>?
 
+  /// Log levels (zoo_log_level).
   public enum Level: Int32 { case trace = 0, debug, info, warning, error }
 
   /// Writes into zood's log, tagged with this plugin's name.
@@ -76,7 +89,8 @@ public enum PluginHost {
 // life of the process (zood never unloads plugins), so they are leaked on purpose.
 nonisolated(unsafe) private var exported: (
   definition: PluginDefinition, plugin: UnsafeMutablePointer<zoo_plugin>,
-  modelAPI: UnsafeMutablePointer<zoo_model_api>, decoderAPI: UnsafeMutablePointer<zoo_decoder_api>
+  modelAPI: UnsafeMutablePointer<zoo_model_api>, decoderAPI: UnsafeMutablePointer<zoo_decoder_api>,
+  middlewareAPI: UnsafeMutablePointer<zoo_middleware_api>
 )?
 
 /// Implements `zoo_plugin_init` for a Swift plugin: builds the manifest and the C
@@ -107,6 +121,9 @@ public func exportPlugin(
       state_copy: stateCopy, state_truncate: stateTruncate, forward: modelForward, embed: modelEmbed))
     let decoderAPI = UnsafeMutablePointer<zoo_decoder_api>.allocate(capacity: 1)
     decoderAPI.initialize(to: zoo_decoder_api(size: UInt32(MemoryLayout<zoo_decoder_api>.size), run: decoderRun))
+    let middlewareAPI = UnsafeMutablePointer<zoo_middleware_api>.allocate(capacity: 1)
+    middlewareAPI.initialize(
+      to: zoo_middleware_api(size: UInt32(MemoryLayout<zoo_middleware_api>.size), on_generate: middlewareRun))
 
     let plugin = UnsafeMutablePointer<zoo_plugin>.allocate(capacity: 1)
     plugin.initialize(to: zoo_plugin(
@@ -121,18 +138,64 @@ public func exportPlugin(
         guard let name, let e = exported else { return nil }
         let n = String(cString: name)
         return e.definition.decoders.contains { $0.declaration.name == n } ? UnsafePointer(e.decoderAPI) : nil
+      },
+      middleware_api: { name in
+        guard let name, let e = exported else { return nil }
+        let n = String(cString: name)
+        return e.definition.middleware.contains { $0.declaration.name == n } ? UnsafePointer(e.middlewareAPI) : nil
       }))
-    exported = (definition, plugin, modelAPI, decoderAPI)
+    exported = (definition, plugin, modelAPI, decoderAPI, middlewareAPI)
     out.pointee = UnsafePointer(plugin)
   }
 }
 
 // MARK: - C thunks: zoo_model_api and zoo_decoder_api over the Swift protocols.
 
-/// What a zoo_model handle points at.
+/// What a zoo_model handle points at: the model, and the arrays `describe` hands out
+/// (owned here so they stay valid until unload).
 private final class ModelBox {
   let model: any Model
-  init(_ model: any Model) { self.model = model }
+  let info: ModelInfo
+  let eos: UnsafeMutableBufferPointer<Int32>
+  let headNames: [UnsafeMutablePointer<CChar>]
+  let heads: UnsafeMutableBufferPointer<zoo_head_info>
+
+  /// `configTokens` fills the special tokens the model's own info leaves unset.
+  init(_ model: any Model, configTokens: SpecialTokens) {
+    self.model = model
+    var info = model.info
+    let own = info.specialTokens
+    info.specialTokens = SpecialTokens(
+      mask: own.mask ?? configTokens.mask, bos: own.bos ?? configTokens.bos, cls: own.cls ?? configTokens.cls,
+      pad: own.pad ?? configTokens.pad, eos: own.eos.isEmpty ? configTokens.eos : own.eos)
+    self.info = info
+    eos = .allocate(capacity: max(info.specialTokens.eos.count, 1))
+    _ = eos.initialize(from: info.specialTokens.eos)
+    headNames = info.heads.map { strdup($0.name)! }
+    heads = .allocate(capacity: max(info.heads.count, 1))
+    for (i, head) in info.heads.enumerated() {
+      heads[i] = zoo_head_info(
+        size: UInt32(MemoryLayout<zoo_head_info>.size), name: UnsafePointer(headNames[i]), width: Int64(head.width))
+    }
+  }
+
+  deinit {
+    eos.deallocate()
+    headNames.forEach { free($0) }
+    heads.deallocate()
+  }
+}
+
+/// The special token ids config.json states (Hugging Face names; eos_token_id may be a
+/// list), for models that do not set their own.
+private func specialTokens(inConfig json: Data) -> SpecialTokens {
+  guard let object = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any] else { return SpecialTokens() }
+  func id(_ key: String) -> Int32? { (object[key] as? NSNumber).flatMap { Int32(exactly: $0.doubleValue) } }
+  let eos: [Int32] =
+    if let list = object["eos_token_id"] as? [NSNumber] { list.compactMap { Int32(exactly: $0.doubleValue) } }
+    else { id("eos_token_id").map { [$0] } ?? [] }
+  return SpecialTokens(
+    mask: id("mask_token_id"), bos: id("bos_token_id"), cls: id("cls_token_id"), pad: id("pad_token_id"), eos: eos)
 }
 
 /// What a zoo_state handle points at.
@@ -158,11 +221,12 @@ private let modelLoad: @convention(c) (
     guard let builder = e.definition.models.first(where: { $0.declaration.modelType == type }) else {
       throw PluginError.notFound("plugin '\(e.definition.name)' does not build model_type '\(type)'")
     }
+    let config = Data(bytes: a.config_json, count: strlen(a.config_json))
     let context = ModelLoadContext(
-      modelType: type, configJSON: Data(bytes: a.config_json, count: strlen(a.config_json)),
-      folder: String(cString: a.folder), weights: Weights(a.weights))
+      modelType: type, configJSON: config, folder: String(cString: a.folder), weights: Weights(a.weights))
     let model = try builder.load(context)
-    out.pointee = OpaquePointer(Unmanaged.passRetained(ModelBox(model)).toOpaque())
+    let box = ModelBox(model, configTokens: specialTokens(inConfig: config))
+    out.pointee = OpaquePointer(Unmanaged.passRetained(box).toOpaque())
   }
 }
 
@@ -174,7 +238,8 @@ private let modelUnload: @convention(c) (OpaquePointer?) -> Void = { model in
 private let modelDescribe: @convention(c) (OpaquePointer?, UnsafeMutablePointer<zoo_model_info>?) -> Int32 = {
   model, info in
   guard let model, let info else { return Int32(ZOO_ERR_INVALID_ARGUMENT.rawValue) }
-  let i = box(model).model.info
+  let b = box(model)
+  let i = b.info
   var out = zoo_model_info()
   out.size = UInt32(MemoryLayout<zoo_model_info>.size)
   out.vocab_size = Int64(i.vocabularySize)
@@ -184,7 +249,16 @@ private let modelDescribe: @convention(c) (OpaquePointer?, UnsafeMutablePointer<
   out.state_is_fixed = i.stateIsFixed ? 1 : 0
   out.state_bytes = Int64(i.stateBytes)
   out.weight_bytes = Int64(i.weightBytes)
-  out.embedding_size = box(model).model is any EmbeddingModel ? Int64(i.embeddingSize) : 0
+  out.embedding_size = b.model is any EmbeddingModel ? Int64(i.embeddingSize) : 0
+  let tokens = i.specialTokens
+  out.mask_token_id = tokens.mask ?? -1
+  out.bos_token_id = tokens.bos ?? -1
+  out.cls_token_id = tokens.cls ?? -1
+  out.pad_token_id = tokens.pad ?? -1
+  out.n_eos_tokens = Int32(tokens.eos.count)
+  out.eos_token_ids = UnsafePointer(b.eos.baseAddress)
+  out.n_heads = Int32(i.heads.count)
+  out.heads = UnsafePointer(b.heads.baseAddress)
   // Write no more than the caller's struct holds (it may be an older minor).
   withUnsafeBytes(of: &out) { src in
     UnsafeMutableRawPointer(info).copyMemory(
@@ -241,16 +315,27 @@ private let modelForward: @convention(c) (
     guard let mask = MaskKind(rawValue: a.mask_kind) else { throw PluginError.invalidArgument("unknown mask kind \(a.mask_kind)") }
     let n = Int(a.n_tokens)
     let request = a.request
+    // A head is asked for only by callers that know the field (ABI 1.2) and pass a buffer.
+    let head: (index: Int, output: UnsafeMutablePointer<Float>)? = {
+      guard zoo_forward_args_has_head(args) != 0, let output = a.head_output else { return nil }
+      return (Int(a.head), output)
+    }()
+    let b = box(model)
+    if let head, !b.info.heads.indices.contains(head.index) {
+      throw PluginError.failedPrecondition(
+        "forward asked for output head \(head.index); this model has \(b.info.heads.isEmpty ? "none" : b.info.heads.map(\.name).joined(separator: ", "))")
+    }
     let input = ForwardInput(
       tokens: UnsafeBufferPointer(start: tokens, count: n),
       positions: a.positions.map { UnsafeBufferPointer(start: $0, count: n) },
       mask: mask, blockSize: Int(a.block_size),
       logitRows: a.logit_rows.map { UnsafeBufferPointer(start: $0, count: Int(a.n_logit_rows)) },
-      isCancelled: { PluginHost.isCancelled(request) })
+      head: head?.index, isCancelled: { PluginHost.isCancelled(request) })
     if let rows = input.logitRows, let bad = rows.first(where: { $0 < 0 || $0 >= n }) {
       throw PluginError.invalidArgument("logit row \(bad) is outside the \(n) tokens of this call")
     }
-    try box(model).model.forward(input, state: stateBox(state).state, output: ForwardOutput(logits: a.logits, hidden: a.hidden))
+    try b.model.forward(
+      input, state: stateBox(state).state, output: ForwardOutput(logits: a.logits, hidden: a.hidden, head: head?.output))
   }
 }
 
@@ -290,8 +375,30 @@ private let decoderRun: @convention(c) (
       throw PluginError.notFound("plugin '\(e.definition.name)' has no decoder '\(name)'")
     }
     let session = try DecodeSession(args: args)
-    let reason = try decoder.run(session)
+    let reason: FinishReason
+    do {
+      reason = try decoder.run(session)
+    } catch let e as PluginError where e.code == ZOO_ERR_CANCELLED {
+      reason = .cancelled
+    }
     finish?.pointee = reason.rawValue
     if reason == .cancelled { throw PluginError.cancelled() }
+  }
+}
+
+private let middlewareRun: @convention(c) (UnsafePointer<zoo_middleware_args>?, UnsafeMutablePointer<zoo_error>?) -> Int32 = {
+  args, err in
+  catchingPluginErrors(err) {
+    guard let args, let e = exported, let nameC = args.pointee.middleware else {
+      throw PluginError.invalidArgument("on_generate needs args naming a middleware")
+    }
+    let name = String(cString: nameC)
+    guard let middleware = e.definition.middleware.first(where: { $0.declaration.name == name }) else {
+      throw PluginError.notFound("plugin '\(e.definition.name)' has no middleware '\(name)'")
+    }
+    guard let replacement = try middleware.handle(MiddlewareCall(args: args, name: name)) else { return }
+    let bytes: [UInt8] = try replacement.serializedBytes()
+    let rc = bytes.withUnsafeBufferPointer { args.pointee.rewrite(args.pointee.rewrite_context, $0.baseAddress, $0.count) }
+    guard rc == 0 else { throw PluginError.internalError("zood refused middleware '\(name)'s rewritten request (\(rc))") }
   }
 }

@@ -2,43 +2,6 @@ import CZooPlugin
 import Foundation
 import ZooProto
 
-/// How query positions see each other in one forward call (zoo_mask_kind).
-public enum MaskKind: Int32, Sendable {
-  case causal = 0
-  case bidirectional = 1
-  case blockCausal = 2
-}
-
-/// What a loaded model reports about itself (zoo_model_info).
-public struct ModelInfo: Sendable {
-  public var vocabularySize: Int
-  public var hiddenSize: Int
-  /// 0 = unbounded.
-  public var maxPositions: Int
-  public var maskKinds: Set<MaskKind>
-  /// True when state size does not grow with length (recurrent).
-  public var stateIsFixed: Bool
-  /// Fixed state bytes, or bytes per token when growing.
-  public var stateBytes: Int
-  public var weightBytes: Int
-  /// Length of the vectors `EmbeddingModel.embed` returns; 0 = cannot embed.
-  public var embeddingSize: Int
-
-  public init(
-    vocabularySize: Int, hiddenSize: Int, maxPositions: Int = 0, maskKinds: Set<MaskKind> = [.causal],
-    stateIsFixed: Bool, stateBytes: Int, weightBytes: Int, embeddingSize: Int = 0
-  ) {
-    self.embeddingSize = embeddingSize
-    self.vocabularySize = vocabularySize
-    self.hiddenSize = hiddenSize
-    self.maxPositions = maxPositions
-    self.maskKinds = maskKinds
-    self.stateIsFixed = stateIsFixed
-    self.stateBytes = stateBytes
-    self.weightBytes = weightBytes
-  }
-}
-
 /// One forward call's input: new tokens of one sequence, appended to its state.
 public struct ForwardInput {
   public var tokens: UnsafeBufferPointer<Int32>
@@ -48,18 +11,24 @@ public struct ForwardInput {
   public var blockSize: Int
   /// Rows of `tokens` whose logits are wanted, or nil for all.
   public var logitRows: UnsafeBufferPointer<Int64>?
+  /// The index (into `ModelInfo.heads`) of a head whose output is wanted for the same
+  /// rows, written to `ForwardOutput.head`; nil for none.
+  public var head: Int?
   /// Polled during long prefills; true once the request is cancelled.
   public var isCancelled: () -> Bool
 
+  /// One call's input; see each property.
   public init(
     tokens: UnsafeBufferPointer<Int32>, positions: UnsafeBufferPointer<Int64>? = nil, mask: MaskKind = .causal,
-    blockSize: Int = 0, logitRows: UnsafeBufferPointer<Int64>? = nil, isCancelled: @escaping () -> Bool = { false }
+    blockSize: Int = 0, logitRows: UnsafeBufferPointer<Int64>? = nil, head: Int? = nil,
+    isCancelled: @escaping () -> Bool = { false }
   ) {
     self.tokens = tokens
     self.positions = positions
     self.mask = mask
     self.blockSize = blockSize
     self.logitRows = logitRows
+    self.head = head
     self.isCancelled = isCancelled
   }
 
@@ -73,10 +42,17 @@ public struct ForwardOutput {
   public var logits: UnsafeMutablePointer<Float>?
   /// tokens.count × hiddenSize floats (after the final norm), or nil.
   public var hidden: UnsafeMutablePointer<Float>?
+  /// logitRowCount × the head's width floats, when `ForwardInput.head` is set.
+  public var head: UnsafeMutablePointer<Float>?
 
-  public init(logits: UnsafeMutablePointer<Float>? = nil, hidden: UnsafeMutablePointer<Float>? = nil) {
+  /// Output buffers; nil ones are not written.
+  public init(
+    logits: UnsafeMutablePointer<Float>? = nil, hidden: UnsafeMutablePointer<Float>? = nil,
+    head: UnsafeMutablePointer<Float>? = nil
+  ) {
     self.logits = logits
     self.hidden = hidden
+    self.head = head
   }
 }
 

@@ -238,6 +238,15 @@ public nonisolated struct Zoo_V1_ConfigField: Sendable {
   /// What the field means.
   public var description_p: String = String()
 
+  /// Bounds of an INT or FLOAT value (of each element for lists), as JSON numbers;
+  /// empty = unbounded. Inclusive.
+  public var minimum: String = String()
+
+  public var maximum: String = String()
+
+  /// The only values a STRING field takes; empty = any.
+  public var allowed: [String] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -355,8 +364,21 @@ public nonisolated struct Zoo_V1_DecoderKind: Sendable {
   /// The causality it needs from a model (CAUSAL for left-to-right sampling).
   public var requires: Zoo_V1_Causality = .unspecified
 
-  /// Options it reads beyond the common GenerateOptions.
+  /// Options it reads beyond the common GenerateOptions (GenerateOptions.decoder_options).
   public var options: [Zoo_V1_ConfigField] = []
+
+  /// What else it needs from a model; zood refuses a model that lacks it
+  /// (FAILED_PRECONDITION naming both) before the decoder runs.
+  /// A mask token id (masked diffusion).
+  public var requiresMaskToken: Bool = false
+
+  /// Output heads by name (e.g. "stop" for insertion LMs).
+  public var requiresHeads: [String] = []
+
+  /// Per-sequence state that can be copied / truncated to a prefix.
+  public var requiresStateCopy: Bool = false
+
+  public var requiresStateTruncate: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -473,7 +495,7 @@ nonisolated extension Zoo_V1_PluginManifest: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Zoo_V1_ConfigField: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ConfigField"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}type\0\u{3}default_json\0\u{1}required\0\u{1}description\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}type\0\u{3}default_json\0\u{1}required\0\u{1}description\0\u{1}minimum\0\u{1}maximum\0\u{1}allowed\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -486,6 +508,9 @@ nonisolated extension Zoo_V1_ConfigField: SwiftProtobuf.Message, SwiftProtobuf._
       case 3: try { try decoder.decodeSingularStringField(value: &self.defaultJson) }()
       case 4: try { try decoder.decodeSingularBoolField(value: &self.required) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.description_p) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.minimum) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.maximum) }()
+      case 8: try { try decoder.decodeRepeatedStringField(value: &self.allowed) }()
       default: break
       }
     }
@@ -507,6 +532,15 @@ nonisolated extension Zoo_V1_ConfigField: SwiftProtobuf.Message, SwiftProtobuf._
     if !self.description_p.isEmpty {
       try visitor.visitSingularStringField(value: self.description_p, fieldNumber: 5)
     }
+    if !self.minimum.isEmpty {
+      try visitor.visitSingularStringField(value: self.minimum, fieldNumber: 6)
+    }
+    if !self.maximum.isEmpty {
+      try visitor.visitSingularStringField(value: self.maximum, fieldNumber: 7)
+    }
+    if !self.allowed.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.allowed, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -516,6 +550,9 @@ nonisolated extension Zoo_V1_ConfigField: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.defaultJson != rhs.defaultJson {return false}
     if lhs.required != rhs.required {return false}
     if lhs.description_p != rhs.description_p {return false}
+    if lhs.minimum != rhs.minimum {return false}
+    if lhs.maximum != rhs.maximum {return false}
+    if lhs.allowed != rhs.allowed {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -696,7 +733,7 @@ nonisolated extension Zoo_V1_ModelType: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension Zoo_V1_DecoderKind: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".DecoderKind"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}description\0\u{1}requires\0\u{1}options\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}description\0\u{1}requires\0\u{1}options\0\u{3}requires_mask_token\0\u{3}requires_heads\0\u{3}requires_state_copy\0\u{3}requires_state_truncate\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -708,6 +745,10 @@ nonisolated extension Zoo_V1_DecoderKind: SwiftProtobuf.Message, SwiftProtobuf._
       case 2: try { try decoder.decodeSingularStringField(value: &self.description_p) }()
       case 3: try { try decoder.decodeSingularEnumField(value: &self.requires) }()
       case 4: try { try decoder.decodeRepeatedMessageField(value: &self.options) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.requiresMaskToken) }()
+      case 6: try { try decoder.decodeRepeatedStringField(value: &self.requiresHeads) }()
+      case 7: try { try decoder.decodeSingularBoolField(value: &self.requiresStateCopy) }()
+      case 8: try { try decoder.decodeSingularBoolField(value: &self.requiresStateTruncate) }()
       default: break
       }
     }
@@ -726,6 +767,18 @@ nonisolated extension Zoo_V1_DecoderKind: SwiftProtobuf.Message, SwiftProtobuf._
     if !self.options.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.options, fieldNumber: 4)
     }
+    if self.requiresMaskToken != false {
+      try visitor.visitSingularBoolField(value: self.requiresMaskToken, fieldNumber: 5)
+    }
+    if !self.requiresHeads.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.requiresHeads, fieldNumber: 6)
+    }
+    if self.requiresStateCopy != false {
+      try visitor.visitSingularBoolField(value: self.requiresStateCopy, fieldNumber: 7)
+    }
+    if self.requiresStateTruncate != false {
+      try visitor.visitSingularBoolField(value: self.requiresStateTruncate, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -734,6 +787,10 @@ nonisolated extension Zoo_V1_DecoderKind: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.description_p != rhs.description_p {return false}
     if lhs.requires != rhs.requires {return false}
     if lhs.options != rhs.options {return false}
+    if lhs.requiresMaskToken != rhs.requiresMaskToken {return false}
+    if lhs.requiresHeads != rhs.requiresHeads {return false}
+    if lhs.requiresStateCopy != rhs.requiresStateCopy {return false}
+    if lhs.requiresStateTruncate != rhs.requiresStateTruncate {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

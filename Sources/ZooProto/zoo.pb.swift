@@ -375,6 +375,18 @@ public nonisolated struct Zoo_V1_GenerateOptions: Sendable {
   /// (0 = none, at most 20).
   public var logprobs: Int32 = 0
 
+  /// Options of the chosen decoder, by the names its manifest declares
+  /// (DecoderKind.options, see `zoo plugins`), values as text: "64", "0.9", "true",
+  /// "low_confidence". zood checks each against its declared type, range and allowed
+  /// values (INVALID_ARGUMENT naming the option and what it takes) and fills every
+  /// declared default, so the decoder sees all of its options.
+  public var decoderOptions: Dictionary<String,String> = [:]
+
+  /// Also report each decoding event (GenerateResponse.steps): where every token was
+  /// placed, for decoders that do not write left to right (masked diffusion,
+  /// insertion), e.g. to redraw the text as it forms.
+  public var reportSteps: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -383,6 +395,23 @@ public nonisolated struct Zoo_V1_GenerateOptions: Sendable {
   fileprivate var _topK: Int32? = nil
   fileprivate var _topP: Float? = nil
   fileprivate var _seed: UInt64? = nil
+}
+
+/// A middleware the request runs through before its decoder, with its options (as
+/// declared in the middleware's MiddlewareKind.config, checked like decoder_options).
+public nonisolated struct Zoo_V1_MiddlewareCall: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// A middleware name from a plugin manifest (see `zoo plugins`).
+  public var name: String = String()
+
+  public var options: Dictionary<String,String> = [:]
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Zoo_V1_GenerateRequest: Sendable {
@@ -409,6 +438,10 @@ public nonisolated struct Zoo_V1_GenerateRequest: Sendable {
   public var hasOptions: Bool {self._options != nil}
   /// Clears the value of `options`. Subsequent reads from it will return its default value.
   public mutating func clearOptions() {self._options = nil}
+
+  /// Middleware to apply, in order, after validation and before the decoder. Each may
+  /// rewrite the request (zood validates the result again).
+  public var middleware: [Zoo_V1_MiddlewareCall] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -479,7 +512,80 @@ public nonisolated struct Zoo_V1_GenerateStats: Sendable {
   /// Time spent waiting for a free slot before starting.
   public var queueSeconds: Double = 0
 
+  /// Forward calls the decoder made on the model, prefill included: the decoder's cost
+  /// in model evaluations (1 + generated tokens for `ar`; fewer per token for
+  /// decoders that commit several tokens per pass).
+  public var forwardPasses: Int32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// One decoding event, when GenerateOptions.report_steps is set. Positions count the
+/// generated tokens from 0 (the prompt is not counted).
+public nonisolated struct Zoo_V1_TokenStep: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var op: Zoo_V1_TokenStep.Op = .append
+
+  public var position: Int64 = 0
+
+  public var token: Int32 = 0
+
+  /// The token's text (bytes decoded leniently; may be part of a character).
+  public var text: String = String()
+
+  /// Generated positions [0, committed) are final after this event.
+  public var committed: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum Op: SwiftProtobuf.Enum, Swift.CaseIterable {
+    public typealias RawValue = Int
+
+    /// The token was appended after the last generated token.
+    case append // = 0
+
+    /// Position `position` now holds the token (it may replace a masked or earlier one).
+    case set // = 1
+
+    /// The token was inserted at `position`; later tokens moved up by one.
+    case insert // = 2
+    case UNRECOGNIZED(Int)
+
+    public init() {
+      self = .append
+    }
+
+    public init?(rawValue: Int) {
+      switch rawValue {
+      case 0: self = .append
+      case 1: self = .set
+      case 2: self = .insert
+      default: self = .UNRECOGNIZED(rawValue)
+      }
+    }
+
+    public var rawValue: Int {
+      switch self {
+      case .append: return 0
+      case .set: return 1
+      case .insert: return 2
+      case .UNRECOGNIZED(let i): return i
+      }
+    }
+
+    // The compiler won't synthesize support with the UNRECOGNIZED case.
+    public static let allCases: [Zoo_V1_TokenStep.Op] = [
+      .append,
+      .set,
+      .insert,
+    ]
+
+  }
 
   public init() {}
 }
@@ -489,11 +595,13 @@ public nonisolated struct Zoo_V1_GenerateResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// New text since the previous message. Text that might still become a stop
-  /// string, or an incomplete UTF-8 sequence, is held back until it cannot.
+  /// New text since the previous message. Only committed tokens become text (a
+  /// decoder may place tokens out of order, and commits them when final). Text that
+  /// might still become a stop string, or an incomplete UTF-8 sequence, is held back
+  /// until it cannot.
   public var text: String = String()
 
-  /// Ids of the tokens generated since the previous message.
+  /// Ids of the tokens committed since the previous message, in text order.
   public var tokenIds: [Int32] = []
 
   /// Per token in token_ids, when options.logprobs > 0.
@@ -512,6 +620,9 @@ public nonisolated struct Zoo_V1_GenerateResponse: Sendable {
   public var hasStats: Bool {self._stats != nil}
   /// Clears the value of `stats`. Subsequent reads from it will return its default value.
   public mutating func clearStats() {self._stats = nil}
+
+  /// The decoding events since the previous message, when options.report_steps.
+  public var steps: [Zoo_V1_TokenStep] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -638,6 +749,45 @@ public nonisolated struct Zoo_V1_LoadedModel: Sendable {
 
   /// Seconds until it unloads itself; 0 = never.
   public var expiresInSeconds: Double = 0
+
+  /// What the model reports about itself to decoders.
+  public var facts: Zoo_V1_ModelFacts {
+    get {_facts ?? Zoo_V1_ModelFacts()}
+    set {_facts = newValue}
+  }
+  /// Returns true if `facts` has been explicitly set.
+  public var hasFacts: Bool {self._facts != nil}
+  /// Clears the value of `facts`. Subsequent reads from it will return its default value.
+  public mutating func clearFacts() {self._facts = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _facts: Zoo_V1_ModelFacts? = nil
+}
+
+/// A loaded model's special tokens and output heads (zoo_model_info); -1 = none.
+public nonisolated struct Zoo_V1_ModelFacts: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var maskTokenID: Int32 = 0
+
+  public var bosTokenID: Int32 = 0
+
+  public var clsTokenID: Int32 = 0
+
+  public var padTokenID: Int32 = 0
+
+  public var eosTokenIds: [Int32] = []
+
+  /// Named outputs besides the logits, e.g. "stop" for an insertion LM.
+  public var heads: [String] = []
+
+  /// Mask kinds forward accepts: "causal", "bidirectional", "block_causal".
+  public var maskKinds: [String] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1094,7 +1244,7 @@ nonisolated extension Zoo_V1_ShowModelResponse: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Zoo_V1_GenerateOptions: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GenerateOptions"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}decoder\0\u{3}max_tokens\0\u{1}temperature\0\u{3}top_k\0\u{3}top_p\0\u{1}seed\0\u{1}stop\0\u{1}logprobs\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}decoder\0\u{3}max_tokens\0\u{1}temperature\0\u{3}top_k\0\u{3}top_p\0\u{1}seed\0\u{1}stop\0\u{1}logprobs\0\u{3}decoder_options\0\u{3}report_steps\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1110,6 +1260,8 @@ nonisolated extension Zoo_V1_GenerateOptions: SwiftProtobuf.Message, SwiftProtob
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self._seed) }()
       case 7: try { try decoder.decodeRepeatedStringField(value: &self.stop) }()
       case 8: try { try decoder.decodeSingularInt32Field(value: &self.logprobs) }()
+      case 9: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.decoderOptions) }()
+      case 10: try { try decoder.decodeSingularBoolField(value: &self.reportSteps) }()
       default: break
       }
     }
@@ -1144,6 +1296,12 @@ nonisolated extension Zoo_V1_GenerateOptions: SwiftProtobuf.Message, SwiftProtob
     if self.logprobs != 0 {
       try visitor.visitSingularInt32Field(value: self.logprobs, fieldNumber: 8)
     }
+    if !self.decoderOptions.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.decoderOptions, fieldNumber: 9)
+    }
+    if self.reportSteps != false {
+      try visitor.visitSingularBoolField(value: self.reportSteps, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1156,6 +1314,43 @@ nonisolated extension Zoo_V1_GenerateOptions: SwiftProtobuf.Message, SwiftProtob
     if lhs._seed != rhs._seed {return false}
     if lhs.stop != rhs.stop {return false}
     if lhs.logprobs != rhs.logprobs {return false}
+    if lhs.decoderOptions != rhs.decoderOptions {return false}
+    if lhs.reportSteps != rhs.reportSteps {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Zoo_V1_MiddlewareCall: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MiddlewareCall"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}options\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.options) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if !self.options.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.options, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Zoo_V1_MiddlewareCall, rhs: Zoo_V1_MiddlewareCall) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.options != rhs.options {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1163,7 +1358,7 @@ nonisolated extension Zoo_V1_GenerateOptions: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Zoo_V1_GenerateRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GenerateRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}model\0\u{1}prompt\0\u{3}prompt_token_ids\0\u{1}options\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}model\0\u{1}prompt\0\u{3}prompt_token_ids\0\u{1}options\0\u{1}middleware\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1175,6 +1370,7 @@ nonisolated extension Zoo_V1_GenerateRequest: SwiftProtobuf.Message, SwiftProtob
       case 2: try { try decoder.decodeSingularStringField(value: &self.prompt) }()
       case 3: try { try decoder.decodeRepeatedInt32Field(value: &self.promptTokenIds) }()
       case 4: try { try decoder.decodeSingularMessageField(value: &self._options) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.middleware) }()
       default: break
       }
     }
@@ -1197,6 +1393,9 @@ nonisolated extension Zoo_V1_GenerateRequest: SwiftProtobuf.Message, SwiftProtob
     try { if let v = self._options {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
     } }()
+    if !self.middleware.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.middleware, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1205,6 +1404,7 @@ nonisolated extension Zoo_V1_GenerateRequest: SwiftProtobuf.Message, SwiftProtob
     if lhs.prompt != rhs.prompt {return false}
     if lhs.promptTokenIds != rhs.promptTokenIds {return false}
     if lhs._options != rhs._options {return false}
+    if lhs.middleware != rhs.middleware {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1291,7 +1491,7 @@ nonisolated extension Zoo_V1_TokenLogprobs: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Zoo_V1_GenerateStats: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GenerateStats"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}prompt_tokens\0\u{3}generated_tokens\0\u{3}prefill_seconds\0\u{3}decode_seconds\0\u{3}queue_seconds\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}prompt_tokens\0\u{3}generated_tokens\0\u{3}prefill_seconds\0\u{3}decode_seconds\0\u{3}queue_seconds\0\u{3}forward_passes\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1304,6 +1504,7 @@ nonisolated extension Zoo_V1_GenerateStats: SwiftProtobuf.Message, SwiftProtobuf
       case 3: try { try decoder.decodeSingularDoubleField(value: &self.prefillSeconds) }()
       case 4: try { try decoder.decodeSingularDoubleField(value: &self.decodeSeconds) }()
       case 5: try { try decoder.decodeSingularDoubleField(value: &self.queueSeconds) }()
+      case 6: try { try decoder.decodeSingularInt32Field(value: &self.forwardPasses) }()
       default: break
       }
     }
@@ -1325,6 +1526,9 @@ nonisolated extension Zoo_V1_GenerateStats: SwiftProtobuf.Message, SwiftProtobuf
     if self.queueSeconds.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.queueSeconds, fieldNumber: 5)
     }
+    if self.forwardPasses != 0 {
+      try visitor.visitSingularInt32Field(value: self.forwardPasses, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1334,14 +1538,69 @@ nonisolated extension Zoo_V1_GenerateStats: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.prefillSeconds != rhs.prefillSeconds {return false}
     if lhs.decodeSeconds != rhs.decodeSeconds {return false}
     if lhs.queueSeconds != rhs.queueSeconds {return false}
+    if lhs.forwardPasses != rhs.forwardPasses {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
 }
 
+nonisolated extension Zoo_V1_TokenStep: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TokenStep"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}op\0\u{1}position\0\u{1}token\0\u{1}text\0\u{1}committed\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.op) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.position) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.token) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.text) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.committed) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.op != .append {
+      try visitor.visitSingularEnumField(value: self.op, fieldNumber: 1)
+    }
+    if self.position != 0 {
+      try visitor.visitSingularInt64Field(value: self.position, fieldNumber: 2)
+    }
+    if self.token != 0 {
+      try visitor.visitSingularInt32Field(value: self.token, fieldNumber: 3)
+    }
+    if !self.text.isEmpty {
+      try visitor.visitSingularStringField(value: self.text, fieldNumber: 4)
+    }
+    if self.committed != 0 {
+      try visitor.visitSingularInt64Field(value: self.committed, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Zoo_V1_TokenStep, rhs: Zoo_V1_TokenStep) -> Bool {
+    if lhs.op != rhs.op {return false}
+    if lhs.position != rhs.position {return false}
+    if lhs.token != rhs.token {return false}
+    if lhs.text != rhs.text {return false}
+    if lhs.committed != rhs.committed {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Zoo_V1_TokenStep.Op: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0OP_APPEND\0\u{1}OP_SET\0\u{1}OP_INSERT\0")
+}
+
 nonisolated extension Zoo_V1_GenerateResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GenerateResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}text\0\u{3}token_ids\0\u{1}logprobs\0\u{1}done\0\u{3}finish_reason\0\u{1}stats\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}text\0\u{3}token_ids\0\u{1}logprobs\0\u{1}done\0\u{3}finish_reason\0\u{1}stats\0\u{1}steps\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1355,6 +1614,7 @@ nonisolated extension Zoo_V1_GenerateResponse: SwiftProtobuf.Message, SwiftProto
       case 4: try { try decoder.decodeSingularBoolField(value: &self.done) }()
       case 5: try { try decoder.decodeSingularEnumField(value: &self.finishReason) }()
       case 6: try { try decoder.decodeSingularMessageField(value: &self._stats) }()
+      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.steps) }()
       default: break
       }
     }
@@ -1383,6 +1643,9 @@ nonisolated extension Zoo_V1_GenerateResponse: SwiftProtobuf.Message, SwiftProto
     try { if let v = self._stats {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
     } }()
+    if !self.steps.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.steps, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1393,6 +1656,7 @@ nonisolated extension Zoo_V1_GenerateResponse: SwiftProtobuf.Message, SwiftProto
     if lhs.done != rhs.done {return false}
     if lhs.finishReason != rhs.finishReason {return false}
     if lhs._stats != rhs._stats {return false}
+    if lhs.steps != rhs.steps {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1571,7 +1835,7 @@ nonisolated extension Zoo_V1_ListLoadedResponse: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Zoo_V1_LoadedModel: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".LoadedModel"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}model_type\0\u{1}plugin\0\u{3}weight_bytes\0\u{3}state_bytes\0\u{3}active_requests\0\u{3}queued_requests\0\u{3}idle_seconds\0\u{3}expires_in_seconds\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}model_type\0\u{1}plugin\0\u{3}weight_bytes\0\u{3}state_bytes\0\u{3}active_requests\0\u{3}queued_requests\0\u{3}idle_seconds\0\u{3}expires_in_seconds\0\u{1}facts\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1588,12 +1852,17 @@ nonisolated extension Zoo_V1_LoadedModel: SwiftProtobuf.Message, SwiftProtobuf._
       case 7: try { try decoder.decodeSingularInt32Field(value: &self.queuedRequests) }()
       case 8: try { try decoder.decodeSingularDoubleField(value: &self.idleSeconds) }()
       case 9: try { try decoder.decodeSingularDoubleField(value: &self.expiresInSeconds) }()
+      case 10: try { try decoder.decodeSingularMessageField(value: &self._facts) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.name.isEmpty {
       try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
     }
@@ -1621,6 +1890,9 @@ nonisolated extension Zoo_V1_LoadedModel: SwiftProtobuf.Message, SwiftProtobuf._
     if self.expiresInSeconds.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.expiresInSeconds, fieldNumber: 9)
     }
+    try { if let v = self._facts {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1634,6 +1906,67 @@ nonisolated extension Zoo_V1_LoadedModel: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.queuedRequests != rhs.queuedRequests {return false}
     if lhs.idleSeconds != rhs.idleSeconds {return false}
     if lhs.expiresInSeconds != rhs.expiresInSeconds {return false}
+    if lhs._facts != rhs._facts {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Zoo_V1_ModelFacts: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ModelFacts"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}mask_token_id\0\u{3}bos_token_id\0\u{3}cls_token_id\0\u{3}pad_token_id\0\u{3}eos_token_ids\0\u{1}heads\0\u{3}mask_kinds\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt32Field(value: &self.maskTokenID) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.bosTokenID) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.clsTokenID) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self.padTokenID) }()
+      case 5: try { try decoder.decodeRepeatedInt32Field(value: &self.eosTokenIds) }()
+      case 6: try { try decoder.decodeRepeatedStringField(value: &self.heads) }()
+      case 7: try { try decoder.decodeRepeatedStringField(value: &self.maskKinds) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.maskTokenID != 0 {
+      try visitor.visitSingularInt32Field(value: self.maskTokenID, fieldNumber: 1)
+    }
+    if self.bosTokenID != 0 {
+      try visitor.visitSingularInt32Field(value: self.bosTokenID, fieldNumber: 2)
+    }
+    if self.clsTokenID != 0 {
+      try visitor.visitSingularInt32Field(value: self.clsTokenID, fieldNumber: 3)
+    }
+    if self.padTokenID != 0 {
+      try visitor.visitSingularInt32Field(value: self.padTokenID, fieldNumber: 4)
+    }
+    if !self.eosTokenIds.isEmpty {
+      try visitor.visitPackedInt32Field(value: self.eosTokenIds, fieldNumber: 5)
+    }
+    if !self.heads.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.heads, fieldNumber: 6)
+    }
+    if !self.maskKinds.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.maskKinds, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Zoo_V1_ModelFacts, rhs: Zoo_V1_ModelFacts) -> Bool {
+    if lhs.maskTokenID != rhs.maskTokenID {return false}
+    if lhs.bosTokenID != rhs.bosTokenID {return false}
+    if lhs.clsTokenID != rhs.clsTokenID {return false}
+    if lhs.padTokenID != rhs.padTokenID {return false}
+    if lhs.eosTokenIds != rhs.eosTokenIds {return false}
+    if lhs.heads != rhs.heads {return false}
+    if lhs.maskKinds != rhs.maskKinds {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

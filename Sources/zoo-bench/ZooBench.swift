@@ -3,7 +3,7 @@ import Foundation
 import Logging
 import ZooCore
 import ZooDaemon
-import ZooPluginKit
+import ZooABI
 
 /// zoo-bench: prefill and decode throughput of a model served exactly as zood serves
 /// it (the plugin shared library, through the C ABI), without gRPC in the way.

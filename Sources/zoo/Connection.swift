@@ -4,6 +4,7 @@ import GRPCCore
 import GRPCNIOTransportHTTP2Posix
 import SwiftProtobuf
 import ZooCore
+import ZooSocket
 import ZooRPC
 
 

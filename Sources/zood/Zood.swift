@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ZooCore
+import ZooSocket
 import ZooDaemon
 
 /// zood: the model-zoo daemon.

@@ -47,12 +47,13 @@ extern "C" {
 #endif
 
 #define ZOO_ABI_MAJOR 1
-#define ZOO_ABI_MINOR 1
+#define ZOO_ABI_MINOR 2
 
 /* The exported entry symbol's name, for dlsym. */
 #define ZOO_PLUGIN_ENTRY_SYMBOL "zoo_plugin_init"
 
-/* True when the struct at `ptr`, as its writer built it, contains `field`. */
+/* True when the struct at `ptr`, as its writer built it, contains `field`. Swift cannot
+ * call a macro: the zoo_*_has_* inline functions further down wrap it per field. */
 #define ZOO_HAS_FIELD(ptr, field) \
   ((ptr) != NULL && (size_t)(ptr)->size >= offsetof(__typeof__(*(ptr)), field) + sizeof((ptr)->field))
 
@@ -141,6 +142,23 @@ typedef struct zoo_host_api {
   int32_t (*is_cancelled)(void *host_context, const zoo_request *request);
   /* Reports progress of a long step (0..1) with a short label; may be ignored. */
   void (*progress)(void *host_context, const zoo_request *request, double fraction, const char *what);
+
+  /* Since 1.2: text and embedding services, for middleware and decoders. The three
+   * calls below follow one rule for output: they write at most `capacity` elements and
+   * always set the count the whole result needs; when it does not fit they write
+   * nothing and return ZOO_ERR_RESOURCE_EXHAUSTED, so the caller can retry with room. */
+
+  /* Token ids of `text` (text_len bytes of UTF-8) under the tokenizer of the model the
+   * request runs on. ZOO_ERR_FAILED_PRECONDITION when that model has no tokenizer. */
+  int32_t (*tokenize)(void *host_context, const zoo_request *request, const char *text, size_t text_len,
+                      int32_t *tokens, int64_t capacity, int64_t *n_tokens, zoo_error *err);
+  /* The text of `tokens` under the same tokenizer (bytes; not NUL-terminated). */
+  int32_t (*detokenize)(void *host_context, const zoo_request *request, const int32_t *tokens, int64_t n_tokens,
+                        char *text, int64_t capacity, int64_t *text_len, zoo_error *err);
+  /* The sentence embedding of `text` under the model named `model` (any model zood
+   * serves that can embed; loaded if needed). Blocks until done or cancelled. */
+  int32_t (*embed)(void *host_context, const zoo_request *request, const char *model, const char *text,
+                   size_t text_len, float *vector, int64_t capacity, int64_t *dimensions, zoo_error *err);
 } zoo_host_api;
 
 /* ---------------------------------------------------------------------------------
@@ -177,6 +195,13 @@ typedef struct zoo_model_load_args {
   const zoo_host_api *host;
 } zoo_model_load_args;
 
+/* Since 1.2: an output head. Passed in arrays, so its layout is frozen for major 1. */
+typedef struct zoo_head_info {
+  uint32_t size;
+  const char *name;           /* e.g. "stop" */
+  int64_t width;              /* floats per row */
+} zoo_head_info;
+
 /* What a loaded model reports about itself. Filled by `describe`. */
 typedef struct zoo_model_info {
   uint32_t size;
@@ -189,6 +214,18 @@ typedef struct zoo_model_info {
   int64_t weight_bytes;       /* bytes of weights the model reads */
   /* Since 1.1. Length of the vectors `embed` returns; 0 = the model cannot embed. */
   int64_t embedding_size;
+  /* Since 1.2. Special token ids, -1 when the model has none (the caller writes -1
+   * before calling describe, so an older plugin reads as "none"). */
+  int32_t mask_token_id;      /* masked-diffusion [MASK] */
+  int32_t bos_token_id;
+  int32_t cls_token_id;
+  int32_t pad_token_id;
+  int32_t n_eos_tokens;
+  const int32_t *eos_token_ids;   /* owned by the model, valid until unload */
+  /* Named outputs besides the logits (e.g. an insertion LM's "stop" head), which
+   * forward writes on request (zoo_forward_args.head). */
+  int32_t n_heads;
+  const struct zoo_head_info *heads; /* owned by the model, valid until unload */
 } zoo_model_info;
 
 /* One forward call over `n_tokens` tokens of one sequence.
@@ -222,6 +259,11 @@ typedef struct zoo_forward_args {
   float *hidden;              /* caller-owned, n_tokens * hidden_size final hidden states
                                  (after the final norm), or NULL */
   const zoo_request *request; /* for is_cancelled during long prefills; may be NULL */
+  /* Since 1.2. When head_output is non-NULL, also writes head `head` (an index into
+   * zoo_model_info.heads) for the same rows as the logits: n_logit_rows * width floats.
+   * A model without that head returns ZOO_ERR_FAILED_PRECONDITION. */
+  int32_t head;
+  float *head_output;
 } zoo_forward_args;
 
 /* Since 1.1: a batch of sequences to embed (see zoo_model_api.embed). */
@@ -279,7 +321,26 @@ typedef enum zoo_finish_reason {
   ZOO_FINISH_CANCELLED = 4,   /* is_cancelled became true */
 } zoo_finish_reason;
 
-/* One generated token. Borrowed for the duration of the emit call. */
+/* Since 1.2: where an event's token goes in the generated sequence (the tokens after
+ * the prompt, numbered from 0). */
+typedef enum zoo_token_op {
+  ZOO_TOKEN_APPEND = 0,  /* after the last generated token (left to right) */
+  ZOO_TOKEN_SET = 1,     /* position `position` now holds the token (masked diffusion);
+                            positions past the end leave unset holes before them */
+  ZOO_TOKEN_INSERT = 2,  /* the token becomes position `position`, i.e. goes right after
+                            position-1 (0 = first); later tokens move up by one (insertion LMs) */
+} zoo_token_op;
+
+/* One decoding event: a token placed in the generated sequence, and how much of the
+ * sequence is final. Borrowed for the duration of the emit call.
+ *
+ * zood keeps the generated sequence, and only its committed prefix is text: it streams
+ * committed text, matches stop strings and holds text back on it, and ends the request
+ * at a committed end-of-sequence token (the EOS and what follows are not text). A
+ * decoder never changes a committed position. When the decoder returns ZOO_OK the
+ * whole sequence is committed; it must then have no unset position.
+ * Events of plugins built before 1.2 end at `top_logprobs`: each appends its token and
+ * commits everything. */
 typedef struct zoo_token_event {
   uint32_t size;
   int32_t token;
@@ -289,6 +350,11 @@ typedef struct zoo_token_event {
   int32_t n_top;              /* number of alternatives below (<= options' logprobs) */
   const int32_t *top_tokens;  /* most likely first */
   const float *top_logprobs;
+  /* Since 1.2. */
+  int32_t op;                 /* a zoo_token_op */
+  int64_t position;           /* for SET and INSERT (ignored by APPEND) */
+  int64_t committed;          /* positions [0, committed) are final; commits never shrink,
+                                 so a smaller value (0 included) changes nothing */
 } zoo_token_event;
 
 typedef struct zoo_decode_args {
@@ -300,15 +366,19 @@ typedef struct zoo_decode_args {
   int64_t n_prompt;
   /* Serialized zoo.v1.GenerateOptions (proto/zoo/v1/zoo.proto). zood has checked
    * ranges and written every field explicitly (max_tokens > 0, temperature, top_k,
-   * top_p, seed), so a decoder needs no defaults of its own. */
+   * top_p, seed, and every decoder_options key the decoder declares, defaults
+   * included, each checked against its ConfigField), so a decoder needs no defaults
+   * of its own. */
   const uint8_t *options;
   size_t options_len;
   const int32_t *eos_tokens;      /* ids that end the sequence */
   int32_t n_eos_tokens;
   const zoo_request *request;
   const zoo_host_api *host;
-  /* Called once per generated token in order. Returns 0 to continue, non-zero to
-   * stop (the decoder then returns ZOO_OK with ZOO_FINISH_STOP). */
+  /* Reports one event (see zoo_token_event). Returns 0 to continue, non-zero to stop
+   * (the decoder then returns ZOO_OK with ZOO_FINISH_STOP): zood has what it needs,
+   * e.g. a stop string, an EOS or max_tokens in the committed text, or a cancel. The
+   * model table above is zood's: zood counts its forward calls per request. */
   int32_t (*emit)(void *emit_context, const zoo_token_event *event);
   void *emit_context;
 } zoo_decode_args;
@@ -316,11 +386,39 @@ typedef struct zoo_decode_args {
 typedef struct zoo_decoder_api {
   uint32_t size;
   /* Generates until max_tokens, EOS, a stop from emit, or cancellation; sets
-   * *finish_reason. An end-of-sequence token is not emitted. Returns
-   * ZOO_ERR_CANCELLED (and finish CANCELLED) when cancelled; on other errors
-   * *finish_reason is not meaningful. */
+   * *finish_reason. An end-of-sequence token may be emitted (zood ends the text there)
+   * or not (the decoder returns ZOO_FINISH_EOS). Returns ZOO_ERR_CANCELLED (and finish
+   * CANCELLED) when cancelled; on other errors *finish_reason is not meaningful. zood
+   * decides the reason the client sees, from this one and what it saw in emit. */
   int32_t (*run)(const zoo_decode_args *args, int32_t *finish_reason, zoo_error *err);
 } zoo_decoder_api;
+
+/* ---------------------------------------------------------------------------------
+ * Since 1.2: request middleware. zood calls each middleware a request names
+ * (zoo.v1.GenerateRequest.middleware, in order) after validating the request and
+ * finding its model, before the prompt is tokenized and the decoder runs. A middleware
+ * reads the request and may replace it; zood validates the replacement like a new
+ * request. Middleware runs on its own thread and may block (e.g. on host->embed).
+ * ------------------------------------------------------------------------------ */
+typedef struct zoo_middleware_args {
+  uint32_t size;
+  const char *middleware;         /* the middleware name requested */
+  const uint8_t *generate_request; /* serialized zoo.v1.GenerateRequest, options filled */
+  size_t generate_request_len;
+  const zoo_request *request;     /* for the host's services and is_cancelled */
+  const zoo_host_api *host;
+  /* Replaces the request with a serialized zoo.v1.GenerateRequest (copied; the model
+   * must stay the same). Not calling it keeps the request as it is. */
+  int32_t (*rewrite)(void *rewrite_context, const uint8_t *bytes, size_t len);
+  void *rewrite_context;
+} zoo_middleware_args;
+
+typedef struct zoo_middleware_api {
+  uint32_t size;
+  /* Called once per Generate request that names this middleware. An error refuses the
+   * request with the error's code and message. */
+  int32_t (*on_generate)(const zoo_middleware_args *args, zoo_error *err);
+} zoo_middleware_api;
 
 /* ---------------------------------------------------------------------------------
  * The plugin table, returned by the entry point.
@@ -336,12 +434,30 @@ typedef struct zoo_plugin {
   const zoo_model_api *(*model_api)(const char *model_type);
   /* The decoder table for a decoder the manifest declares, or NULL. */
   const zoo_decoder_api *(*decoder_api)(const char *decoder);
+  /* Since 1.2: the middleware table for a middleware the manifest declares, or NULL. */
+  const zoo_middleware_api *(*middleware_api)(const char *middleware);
 } zoo_plugin;
 
 /* The entry point. Called once, before anything else, on the loading thread.
  * `host` stays valid for the life of the process. On success sets *out to a table
  * with static storage and returns ZOO_OK; on failure fills `err`. */
 typedef int32_t (*zoo_plugin_init_fn)(const zoo_host_api *host, const zoo_plugin **out, zoo_error *err);
+
+/* ---------------------------------------------------------------------------------
+ * Field checks as functions: ZOO_HAS_FIELD for each field added after 1.0, so Swift
+ * (which cannot expand the macro) and C read older structs the same way.
+ * ------------------------------------------------------------------------------ */
+static inline int zoo_model_api_has_embed(const zoo_model_api *api) { return ZOO_HAS_FIELD(api, embed) && api->embed != NULL; }
+static inline int zoo_model_info_has_embedding_size(const zoo_model_info *info) { return ZOO_HAS_FIELD(info, embedding_size); }
+static inline int zoo_model_info_has_special_tokens(const zoo_model_info *info) { return ZOO_HAS_FIELD(info, eos_token_ids); }
+static inline int zoo_model_info_has_heads(const zoo_model_info *info) { return ZOO_HAS_FIELD(info, heads); }
+static inline int zoo_forward_args_has_head(const zoo_forward_args *args) { return ZOO_HAS_FIELD(args, head_output); }
+static inline int zoo_token_event_has_placement(const zoo_token_event *event) { return ZOO_HAS_FIELD(event, committed); }
+static inline int zoo_host_api_has_text_services(const zoo_host_api *host) { return ZOO_HAS_FIELD(host, embed); }
+static inline int zoo_plugin_has_decoder_api(const zoo_plugin *plugin) { return ZOO_HAS_FIELD(plugin, decoder_api); }
+static inline int zoo_plugin_has_middleware(const zoo_plugin *plugin) {
+  return ZOO_HAS_FIELD(plugin, middleware_api) && plugin->middleware_api != NULL;
+}
 
 #ifdef __cplusplus
 }

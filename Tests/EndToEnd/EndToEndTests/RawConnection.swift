@@ -1,5 +1,6 @@
 import Foundation
 import ZooCore
+import ZooSocket
 
 #if canImport(Glibc)
 import Glibc

@@ -477,7 +477,7 @@ const ProtobufCMessageDescriptor zoo__v1__plugin_manifest__descriptor =
   (ProtobufCMessageInit) zoo__v1__plugin_manifest__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor zoo__v1__config_field__field_descriptors[5] =
+static const ProtobufCFieldDescriptor zoo__v1__config_field__field_descriptors[8] =
 {
   {
     "name",
@@ -539,10 +539,49 @@ static const ProtobufCFieldDescriptor zoo__v1__config_field__field_descriptors[5
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "minimum",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__ConfigField, minimum),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "maximum",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__ConfigField, maximum),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "allowed",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Zoo__V1__ConfigField, n_allowed),
+    offsetof(Zoo__V1__ConfigField, allowed),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned zoo__v1__config_field__field_indices_by_name[] = {
+  7,   /* field[7] = allowed */
   2,   /* field[2] = default_json */
   4,   /* field[4] = description */
+  6,   /* field[6] = maximum */
+  5,   /* field[5] = minimum */
   0,   /* field[0] = name */
   3,   /* field[3] = required */
   1,   /* field[1] = type */
@@ -550,7 +589,7 @@ static const unsigned zoo__v1__config_field__field_indices_by_name[] = {
 static const ProtobufCIntRange zoo__v1__config_field__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor zoo__v1__config_field__descriptor =
 {
@@ -560,7 +599,7 @@ const ProtobufCMessageDescriptor zoo__v1__config_field__descriptor =
   "Zoo__V1__ConfigField",
   "zoo.v1",
   sizeof(Zoo__V1__ConfigField),
-  5,
+  8,
   zoo__v1__config_field__field_descriptors,
   zoo__v1__config_field__field_indices_by_name,
   1,  zoo__v1__config_field__number_ranges,
@@ -876,7 +915,7 @@ const ProtobufCMessageDescriptor zoo__v1__model_type__descriptor =
   (ProtobufCMessageInit) zoo__v1__model_type__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor zoo__v1__decoder_kind__field_descriptors[4] =
+static const ProtobufCFieldDescriptor zoo__v1__decoder_kind__field_descriptors[8] =
 {
   {
     "name",
@@ -926,17 +965,69 @@ static const ProtobufCFieldDescriptor zoo__v1__decoder_kind__field_descriptors[4
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "requires_mask_token",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__DecoderKind, requires_mask_token),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "requires_heads",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Zoo__V1__DecoderKind, n_requires_heads),
+    offsetof(Zoo__V1__DecoderKind, requires_heads),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "requires_state_copy",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__DecoderKind, requires_state_copy),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "requires_state_truncate",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__DecoderKind, requires_state_truncate),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned zoo__v1__decoder_kind__field_indices_by_name[] = {
   1,   /* field[1] = description */
   0,   /* field[0] = name */
   3,   /* field[3] = options */
   2,   /* field[2] = requires */
+  5,   /* field[5] = requires_heads */
+  4,   /* field[4] = requires_mask_token */
+  6,   /* field[6] = requires_state_copy */
+  7,   /* field[7] = requires_state_truncate */
 };
 static const ProtobufCIntRange zoo__v1__decoder_kind__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor zoo__v1__decoder_kind__descriptor =
 {
@@ -946,7 +1037,7 @@ const ProtobufCMessageDescriptor zoo__v1__decoder_kind__descriptor =
   "Zoo__V1__DecoderKind",
   "zoo.v1",
   sizeof(Zoo__V1__DecoderKind),
-  4,
+  8,
   zoo__v1__decoder_kind__field_descriptors,
   zoo__v1__decoder_kind__field_indices_by_name,
   1,  zoo__v1__decoder_kind__number_ranges,

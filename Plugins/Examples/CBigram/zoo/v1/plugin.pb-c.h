@@ -157,10 +157,21 @@ struct  Zoo__V1__ConfigField
    * What the field means.
    */
   char *description;
+  /*
+   * Bounds of an INT or FLOAT value (of each element for lists), as JSON numbers;
+   * empty = unbounded. Inclusive.
+   */
+  char *minimum;
+  char *maximum;
+  /*
+   * The only values a STRING field takes; empty = any.
+   */
+  size_t n_allowed;
+  char **allowed;
 };
 #define ZOO__V1__CONFIG_FIELD__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__config_field__descriptor) \
-    , (char *)protobuf_c_empty_string, ZOO__V1__FIELD_TYPE__FIELD_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, ZOO__V1__FIELD_TYPE__FIELD_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL }
 
 
 /*
@@ -270,14 +281,30 @@ struct  Zoo__V1__DecoderKind
    */
   Zoo__V1__Causality requires;
   /*
-   * Options it reads beyond the common GenerateOptions.
+   * Options it reads beyond the common GenerateOptions (GenerateOptions.decoder_options).
    */
   size_t n_options;
   Zoo__V1__ConfigField **options;
+  /*
+   * What else it needs from a model; zood refuses a model that lacks it
+   * (FAILED_PRECONDITION naming both) before the decoder runs.
+   * A mask token id (masked diffusion).
+   */
+  protobuf_c_boolean requires_mask_token;
+  /*
+   * Output heads by name (e.g. "stop" for insertion LMs).
+   */
+  size_t n_requires_heads;
+  char **requires_heads;
+  /*
+   * Per-sequence state that can be copied / truncated to a prefix.
+   */
+  protobuf_c_boolean requires_state_copy;
+  protobuf_c_boolean requires_state_truncate;
 };
 #define ZOO__V1__DECODER_KIND__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__decoder_kind__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, ZOO__V1__CAUSALITY__CAUSALITY_UNSPECIFIED, 0,NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, ZOO__V1__CAUSALITY__CAUSALITY_UNSPECIFIED, 0,NULL, 0, 0,NULL, 0, 0 }
 
 
 /*

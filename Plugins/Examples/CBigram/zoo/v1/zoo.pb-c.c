@@ -367,6 +367,12 @@ void   zoo__v1__show_model_response__free_unpacked
   assert(message->base.descriptor == &zoo__v1__show_model_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   zoo__v1__generate_options__decoder_options_entry__init
+                     (Zoo__V1__GenerateOptions__DecoderOptionsEntry         *message)
+{
+  static const Zoo__V1__GenerateOptions__DecoderOptionsEntry init_value = ZOO__V1__GENERATE_OPTIONS__DECODER_OPTIONS_ENTRY__INIT;
+  *message = init_value;
+}
 void   zoo__v1__generate_options__init
                      (Zoo__V1__GenerateOptions         *message)
 {
@@ -410,6 +416,57 @@ void   zoo__v1__generate_options__free_unpacked
   if(!message)
     return;
   assert(message->base.descriptor == &zoo__v1__generate_options__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   zoo__v1__middleware_call__options_entry__init
+                     (Zoo__V1__MiddlewareCall__OptionsEntry         *message)
+{
+  static const Zoo__V1__MiddlewareCall__OptionsEntry init_value = ZOO__V1__MIDDLEWARE_CALL__OPTIONS_ENTRY__INIT;
+  *message = init_value;
+}
+void   zoo__v1__middleware_call__init
+                     (Zoo__V1__MiddlewareCall         *message)
+{
+  static const Zoo__V1__MiddlewareCall init_value = ZOO__V1__MIDDLEWARE_CALL__INIT;
+  *message = init_value;
+}
+size_t zoo__v1__middleware_call__get_packed_size
+                     (const Zoo__V1__MiddlewareCall *message)
+{
+  assert(message->base.descriptor == &zoo__v1__middleware_call__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t zoo__v1__middleware_call__pack
+                     (const Zoo__V1__MiddlewareCall *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &zoo__v1__middleware_call__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t zoo__v1__middleware_call__pack_to_buffer
+                     (const Zoo__V1__MiddlewareCall *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &zoo__v1__middleware_call__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Zoo__V1__MiddlewareCall *
+       zoo__v1__middleware_call__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Zoo__V1__MiddlewareCall *)
+     protobuf_c_message_unpack (&zoo__v1__middleware_call__descriptor,
+                                allocator, len, data);
+}
+void   zoo__v1__middleware_call__free_unpacked
+                     (Zoo__V1__MiddlewareCall *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &zoo__v1__middleware_call__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
 void   zoo__v1__generate_request__init
@@ -590,6 +647,51 @@ void   zoo__v1__generate_stats__free_unpacked
   if(!message)
     return;
   assert(message->base.descriptor == &zoo__v1__generate_stats__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   zoo__v1__token_step__init
+                     (Zoo__V1__TokenStep         *message)
+{
+  static const Zoo__V1__TokenStep init_value = ZOO__V1__TOKEN_STEP__INIT;
+  *message = init_value;
+}
+size_t zoo__v1__token_step__get_packed_size
+                     (const Zoo__V1__TokenStep *message)
+{
+  assert(message->base.descriptor == &zoo__v1__token_step__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t zoo__v1__token_step__pack
+                     (const Zoo__V1__TokenStep *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &zoo__v1__token_step__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t zoo__v1__token_step__pack_to_buffer
+                     (const Zoo__V1__TokenStep *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &zoo__v1__token_step__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Zoo__V1__TokenStep *
+       zoo__v1__token_step__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Zoo__V1__TokenStep *)
+     protobuf_c_message_unpack (&zoo__v1__token_step__descriptor,
+                                allocator, len, data);
+}
+void   zoo__v1__token_step__free_unpacked
+                     (Zoo__V1__TokenStep *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &zoo__v1__token_step__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
 void   zoo__v1__generate_response__init
@@ -950,6 +1052,51 @@ void   zoo__v1__loaded_model__free_unpacked
   if(!message)
     return;
   assert(message->base.descriptor == &zoo__v1__loaded_model__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   zoo__v1__model_facts__init
+                     (Zoo__V1__ModelFacts         *message)
+{
+  static const Zoo__V1__ModelFacts init_value = ZOO__V1__MODEL_FACTS__INIT;
+  *message = init_value;
+}
+size_t zoo__v1__model_facts__get_packed_size
+                     (const Zoo__V1__ModelFacts *message)
+{
+  assert(message->base.descriptor == &zoo__v1__model_facts__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t zoo__v1__model_facts__pack
+                     (const Zoo__V1__ModelFacts *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &zoo__v1__model_facts__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t zoo__v1__model_facts__pack_to_buffer
+                     (const Zoo__V1__ModelFacts *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &zoo__v1__model_facts__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Zoo__V1__ModelFacts *
+       zoo__v1__model_facts__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Zoo__V1__ModelFacts *)
+     protobuf_c_message_unpack (&zoo__v1__model_facts__descriptor,
+                                allocator, len, data);
+}
+void   zoo__v1__model_facts__free_unpacked
+                     (Zoo__V1__ModelFacts *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &zoo__v1__model_facts__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
 void   zoo__v1__embed_request__init
@@ -1615,7 +1762,58 @@ const ProtobufCMessageDescriptor zoo__v1__show_model_response__descriptor =
   (ProtobufCMessageInit) zoo__v1__show_model_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor zoo__v1__generate_options__field_descriptors[8] =
+static const ProtobufCFieldDescriptor zoo__v1__generate_options__decoder_options_entry__field_descriptors[2] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__GenerateOptions__DecoderOptionsEntry, key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__GenerateOptions__DecoderOptionsEntry, value),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned zoo__v1__generate_options__decoder_options_entry__field_indices_by_name[] = {
+  0,   /* field[0] = key */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange zoo__v1__generate_options__decoder_options_entry__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor zoo__v1__generate_options__decoder_options_entry__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "zoo.v1.GenerateOptions.DecoderOptionsEntry",
+  "DecoderOptionsEntry",
+  "Zoo__V1__GenerateOptions__DecoderOptionsEntry",
+  "zoo.v1",
+  sizeof(Zoo__V1__GenerateOptions__DecoderOptionsEntry),
+  2,
+  zoo__v1__generate_options__decoder_options_entry__field_descriptors,
+  zoo__v1__generate_options__decoder_options_entry__field_indices_by_name,
+  1,  zoo__v1__generate_options__decoder_options_entry__number_ranges,
+  (ProtobufCMessageInit) zoo__v1__generate_options__decoder_options_entry__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor zoo__v1__generate_options__field_descriptors[10] =
 {
   {
     "decoder",
@@ -1713,11 +1911,37 @@ static const ProtobufCFieldDescriptor zoo__v1__generate_options__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "decoder_options",
+    9,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Zoo__V1__GenerateOptions, n_decoder_options),
+    offsetof(Zoo__V1__GenerateOptions, decoder_options),
+    &zoo__v1__generate_options__decoder_options_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "report_steps",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__GenerateOptions, report_steps),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned zoo__v1__generate_options__field_indices_by_name[] = {
   0,   /* field[0] = decoder */
+  8,   /* field[8] = decoder_options */
   7,   /* field[7] = logprobs */
   1,   /* field[1] = max_tokens */
+  9,   /* field[9] = report_steps */
   5,   /* field[5] = seed */
   6,   /* field[6] = stop */
   2,   /* field[2] = temperature */
@@ -1727,7 +1951,7 @@ static const unsigned zoo__v1__generate_options__field_indices_by_name[] = {
 static const ProtobufCIntRange zoo__v1__generate_options__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor zoo__v1__generate_options__descriptor =
 {
@@ -1737,14 +1961,116 @@ const ProtobufCMessageDescriptor zoo__v1__generate_options__descriptor =
   "Zoo__V1__GenerateOptions",
   "zoo.v1",
   sizeof(Zoo__V1__GenerateOptions),
-  8,
+  10,
   zoo__v1__generate_options__field_descriptors,
   zoo__v1__generate_options__field_indices_by_name,
   1,  zoo__v1__generate_options__number_ranges,
   (ProtobufCMessageInit) zoo__v1__generate_options__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor zoo__v1__generate_request__field_descriptors[4] =
+static const ProtobufCFieldDescriptor zoo__v1__middleware_call__options_entry__field_descriptors[2] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__MiddlewareCall__OptionsEntry, key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__MiddlewareCall__OptionsEntry, value),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned zoo__v1__middleware_call__options_entry__field_indices_by_name[] = {
+  0,   /* field[0] = key */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange zoo__v1__middleware_call__options_entry__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor zoo__v1__middleware_call__options_entry__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "zoo.v1.MiddlewareCall.OptionsEntry",
+  "OptionsEntry",
+  "Zoo__V1__MiddlewareCall__OptionsEntry",
+  "zoo.v1",
+  sizeof(Zoo__V1__MiddlewareCall__OptionsEntry),
+  2,
+  zoo__v1__middleware_call__options_entry__field_descriptors,
+  zoo__v1__middleware_call__options_entry__field_indices_by_name,
+  1,  zoo__v1__middleware_call__options_entry__number_ranges,
+  (ProtobufCMessageInit) zoo__v1__middleware_call__options_entry__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor zoo__v1__middleware_call__field_descriptors[2] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__MiddlewareCall, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "options",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Zoo__V1__MiddlewareCall, n_options),
+    offsetof(Zoo__V1__MiddlewareCall, options),
+    &zoo__v1__middleware_call__options_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned zoo__v1__middleware_call__field_indices_by_name[] = {
+  0,   /* field[0] = name */
+  1,   /* field[1] = options */
+};
+static const ProtobufCIntRange zoo__v1__middleware_call__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor zoo__v1__middleware_call__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "zoo.v1.MiddlewareCall",
+  "MiddlewareCall",
+  "Zoo__V1__MiddlewareCall",
+  "zoo.v1",
+  sizeof(Zoo__V1__MiddlewareCall),
+  2,
+  zoo__v1__middleware_call__field_descriptors,
+  zoo__v1__middleware_call__field_indices_by_name,
+  1,  zoo__v1__middleware_call__number_ranges,
+  (ProtobufCMessageInit) zoo__v1__middleware_call__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor zoo__v1__generate_request__field_descriptors[5] =
 {
   {
     "model",
@@ -1794,8 +2120,21 @@ static const ProtobufCFieldDescriptor zoo__v1__generate_request__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "middleware",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Zoo__V1__GenerateRequest, n_middleware),
+    offsetof(Zoo__V1__GenerateRequest, middleware),
+    &zoo__v1__middleware_call__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned zoo__v1__generate_request__field_indices_by_name[] = {
+  4,   /* field[4] = middleware */
   0,   /* field[0] = model */
   3,   /* field[3] = options */
   1,   /* field[1] = prompt */
@@ -1804,7 +2143,7 @@ static const unsigned zoo__v1__generate_request__field_indices_by_name[] = {
 static const ProtobufCIntRange zoo__v1__generate_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor zoo__v1__generate_request__descriptor =
 {
@@ -1814,7 +2153,7 @@ const ProtobufCMessageDescriptor zoo__v1__generate_request__descriptor =
   "Zoo__V1__GenerateRequest",
   "zoo.v1",
   sizeof(Zoo__V1__GenerateRequest),
-  4,
+  5,
   zoo__v1__generate_request__field_descriptors,
   zoo__v1__generate_request__field_indices_by_name,
   1,  zoo__v1__generate_request__number_ranges,
@@ -1936,7 +2275,7 @@ const ProtobufCMessageDescriptor zoo__v1__token_logprobs__descriptor =
   (ProtobufCMessageInit) zoo__v1__token_logprobs__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor zoo__v1__generate_stats__field_descriptors[5] =
+static const ProtobufCFieldDescriptor zoo__v1__generate_stats__field_descriptors[6] =
 {
   {
     "prompt_tokens",
@@ -1998,9 +2337,22 @@ static const ProtobufCFieldDescriptor zoo__v1__generate_stats__field_descriptors
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "forward_passes",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__GenerateStats, forward_passes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned zoo__v1__generate_stats__field_indices_by_name[] = {
   3,   /* field[3] = decode_seconds */
+  5,   /* field[5] = forward_passes */
   1,   /* field[1] = generated_tokens */
   2,   /* field[2] = prefill_seconds */
   0,   /* field[0] = prompt_tokens */
@@ -2009,7 +2361,7 @@ static const unsigned zoo__v1__generate_stats__field_indices_by_name[] = {
 static const ProtobufCIntRange zoo__v1__generate_stats__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor zoo__v1__generate_stats__descriptor =
 {
@@ -2019,14 +2371,134 @@ const ProtobufCMessageDescriptor zoo__v1__generate_stats__descriptor =
   "Zoo__V1__GenerateStats",
   "zoo.v1",
   sizeof(Zoo__V1__GenerateStats),
-  5,
+  6,
   zoo__v1__generate_stats__field_descriptors,
   zoo__v1__generate_stats__field_indices_by_name,
   1,  zoo__v1__generate_stats__number_ranges,
   (ProtobufCMessageInit) zoo__v1__generate_stats__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor zoo__v1__generate_response__field_descriptors[6] =
+static const ProtobufCEnumValue zoo__v1__token_step__op__enum_values_by_number[3] =
+{
+  { "OP_APPEND", "ZOO__V1__TOKEN_STEP__OP__OP_APPEND", 0 },
+  { "OP_SET", "ZOO__V1__TOKEN_STEP__OP__OP_SET", 1 },
+  { "OP_INSERT", "ZOO__V1__TOKEN_STEP__OP__OP_INSERT", 2 },
+};
+static const ProtobufCIntRange zoo__v1__token_step__op__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex zoo__v1__token_step__op__enum_values_by_name[3] =
+{
+  { "OP_APPEND", 0 },
+  { "OP_INSERT", 2 },
+  { "OP_SET", 1 },
+};
+const ProtobufCEnumDescriptor zoo__v1__token_step__op__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "zoo.v1.TokenStep.Op",
+  "Op",
+  "Zoo__V1__TokenStep__Op",
+  "zoo.v1",
+  3,
+  zoo__v1__token_step__op__enum_values_by_number,
+  3,
+  zoo__v1__token_step__op__enum_values_by_name,
+  1,
+  zoo__v1__token_step__op__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCFieldDescriptor zoo__v1__token_step__field_descriptors[5] =
+{
+  {
+    "op",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__TokenStep, op),
+    &zoo__v1__token_step__op__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "position",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__TokenStep, position),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "token",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__TokenStep, token),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "text",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__TokenStep, text),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "committed",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__TokenStep, committed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned zoo__v1__token_step__field_indices_by_name[] = {
+  4,   /* field[4] = committed */
+  0,   /* field[0] = op */
+  1,   /* field[1] = position */
+  3,   /* field[3] = text */
+  2,   /* field[2] = token */
+};
+static const ProtobufCIntRange zoo__v1__token_step__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor zoo__v1__token_step__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "zoo.v1.TokenStep",
+  "TokenStep",
+  "Zoo__V1__TokenStep",
+  "zoo.v1",
+  sizeof(Zoo__V1__TokenStep),
+  5,
+  zoo__v1__token_step__field_descriptors,
+  zoo__v1__token_step__field_indices_by_name,
+  1,  zoo__v1__token_step__number_ranges,
+  (ProtobufCMessageInit) zoo__v1__token_step__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor zoo__v1__generate_response__field_descriptors[7] =
 {
   {
     "text",
@@ -2100,19 +2572,32 @@ static const ProtobufCFieldDescriptor zoo__v1__generate_response__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "steps",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Zoo__V1__GenerateResponse, n_steps),
+    offsetof(Zoo__V1__GenerateResponse, steps),
+    &zoo__v1__token_step__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned zoo__v1__generate_response__field_indices_by_name[] = {
   3,   /* field[3] = done */
   4,   /* field[4] = finish_reason */
   2,   /* field[2] = logprobs */
   5,   /* field[5] = stats */
+  6,   /* field[6] = steps */
   0,   /* field[0] = text */
   1,   /* field[1] = token_ids */
 };
 static const ProtobufCIntRange zoo__v1__generate_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor zoo__v1__generate_response__descriptor =
 {
@@ -2122,7 +2607,7 @@ const ProtobufCMessageDescriptor zoo__v1__generate_response__descriptor =
   "Zoo__V1__GenerateResponse",
   "zoo.v1",
   sizeof(Zoo__V1__GenerateResponse),
-  6,
+  7,
   zoo__v1__generate_response__field_descriptors,
   zoo__v1__generate_response__field_indices_by_name,
   1,  zoo__v1__generate_response__number_ranges,
@@ -2330,7 +2815,7 @@ const ProtobufCMessageDescriptor zoo__v1__list_loaded_response__descriptor =
   (ProtobufCMessageInit) zoo__v1__list_loaded_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor zoo__v1__loaded_model__field_descriptors[9] =
+static const ProtobufCFieldDescriptor zoo__v1__loaded_model__field_descriptors[10] =
 {
   {
     "name",
@@ -2440,10 +2925,23 @@ static const ProtobufCFieldDescriptor zoo__v1__loaded_model__field_descriptors[9
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "facts",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__LoadedModel, facts),
+    &zoo__v1__model_facts__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned zoo__v1__loaded_model__field_indices_by_name[] = {
   5,   /* field[5] = active_requests */
   8,   /* field[8] = expires_in_seconds */
+  9,   /* field[9] = facts */
   7,   /* field[7] = idle_seconds */
   1,   /* field[1] = model_type */
   0,   /* field[0] = name */
@@ -2455,7 +2953,7 @@ static const unsigned zoo__v1__loaded_model__field_indices_by_name[] = {
 static const ProtobufCIntRange zoo__v1__loaded_model__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor zoo__v1__loaded_model__descriptor =
 {
@@ -2465,11 +2963,127 @@ const ProtobufCMessageDescriptor zoo__v1__loaded_model__descriptor =
   "Zoo__V1__LoadedModel",
   "zoo.v1",
   sizeof(Zoo__V1__LoadedModel),
-  9,
+  10,
   zoo__v1__loaded_model__field_descriptors,
   zoo__v1__loaded_model__field_indices_by_name,
   1,  zoo__v1__loaded_model__number_ranges,
   (ProtobufCMessageInit) zoo__v1__loaded_model__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor zoo__v1__model_facts__field_descriptors[7] =
+{
+  {
+    "mask_token_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__ModelFacts, mask_token_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "bos_token_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__ModelFacts, bos_token_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cls_token_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__ModelFacts, cls_token_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pad_token_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__ModelFacts, pad_token_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "eos_token_ids",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_INT32,
+    offsetof(Zoo__V1__ModelFacts, n_eos_token_ids),
+    offsetof(Zoo__V1__ModelFacts, eos_token_ids),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "heads",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Zoo__V1__ModelFacts, n_heads),
+    offsetof(Zoo__V1__ModelFacts, heads),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "mask_kinds",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Zoo__V1__ModelFacts, n_mask_kinds),
+    offsetof(Zoo__V1__ModelFacts, mask_kinds),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned zoo__v1__model_facts__field_indices_by_name[] = {
+  1,   /* field[1] = bos_token_id */
+  2,   /* field[2] = cls_token_id */
+  4,   /* field[4] = eos_token_ids */
+  5,   /* field[5] = heads */
+  6,   /* field[6] = mask_kinds */
+  0,   /* field[0] = mask_token_id */
+  3,   /* field[3] = pad_token_id */
+};
+static const ProtobufCIntRange zoo__v1__model_facts__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor zoo__v1__model_facts__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "zoo.v1.ModelFacts",
+  "ModelFacts",
+  "Zoo__V1__ModelFacts",
+  "zoo.v1",
+  sizeof(Zoo__V1__ModelFacts),
+  7,
+  zoo__v1__model_facts__field_descriptors,
+  zoo__v1__model_facts__field_indices_by_name,
+  1,  zoo__v1__model_facts__number_ranges,
+  (ProtobufCMessageInit) zoo__v1__model_facts__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor zoo__v1__embed_request__field_descriptors[3] =

@@ -25,10 +25,14 @@ typedef struct Zoo__V1__ModelSummary Zoo__V1__ModelSummary;
 typedef struct Zoo__V1__ShowModelRequest Zoo__V1__ShowModelRequest;
 typedef struct Zoo__V1__ShowModelResponse Zoo__V1__ShowModelResponse;
 typedef struct Zoo__V1__GenerateOptions Zoo__V1__GenerateOptions;
+typedef struct Zoo__V1__GenerateOptions__DecoderOptionsEntry Zoo__V1__GenerateOptions__DecoderOptionsEntry;
+typedef struct Zoo__V1__MiddlewareCall Zoo__V1__MiddlewareCall;
+typedef struct Zoo__V1__MiddlewareCall__OptionsEntry Zoo__V1__MiddlewareCall__OptionsEntry;
 typedef struct Zoo__V1__GenerateRequest Zoo__V1__GenerateRequest;
 typedef struct Zoo__V1__TokenLogprob Zoo__V1__TokenLogprob;
 typedef struct Zoo__V1__TokenLogprobs Zoo__V1__TokenLogprobs;
 typedef struct Zoo__V1__GenerateStats Zoo__V1__GenerateStats;
+typedef struct Zoo__V1__TokenStep Zoo__V1__TokenStep;
 typedef struct Zoo__V1__GenerateResponse Zoo__V1__GenerateResponse;
 typedef struct Zoo__V1__LoadModelRequest Zoo__V1__LoadModelRequest;
 typedef struct Zoo__V1__LoadModelResponse Zoo__V1__LoadModelResponse;
@@ -37,6 +41,7 @@ typedef struct Zoo__V1__UnloadModelResponse Zoo__V1__UnloadModelResponse;
 typedef struct Zoo__V1__ListLoadedRequest Zoo__V1__ListLoadedRequest;
 typedef struct Zoo__V1__ListLoadedResponse Zoo__V1__ListLoadedResponse;
 typedef struct Zoo__V1__LoadedModel Zoo__V1__LoadedModel;
+typedef struct Zoo__V1__ModelFacts Zoo__V1__ModelFacts;
 typedef struct Zoo__V1__EmbedRequest Zoo__V1__EmbedRequest;
 typedef struct Zoo__V1__Embedding Zoo__V1__Embedding;
 typedef struct Zoo__V1__EmbedResponse Zoo__V1__EmbedResponse;
@@ -56,6 +61,21 @@ typedef enum _Zoo__V1__PluginStatus__State {
   ZOO__V1__PLUGIN_STATUS__STATE__STATE_FAILED = 2
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(ZOO__V1__PLUGIN_STATUS__STATE)
 } Zoo__V1__PluginStatus__State;
+typedef enum _Zoo__V1__TokenStep__Op {
+  /*
+   * The token was appended after the last generated token.
+   */
+  ZOO__V1__TOKEN_STEP__OP__OP_APPEND = 0,
+  /*
+   * Position `position` now holds the token (it may replace a masked or earlier one).
+   */
+  ZOO__V1__TOKEN_STEP__OP__OP_SET = 1,
+  /*
+   * The token was inserted at `position`; later tokens moved up by one.
+   */
+  ZOO__V1__TOKEN_STEP__OP__OP_INSERT = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(ZOO__V1__TOKEN_STEP__OP)
+} Zoo__V1__TokenStep__Op;
 /*
  * Why generation ended.
  */
@@ -243,6 +263,17 @@ struct  Zoo__V1__ShowModelResponse
     , NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
 
 
+struct  Zoo__V1__GenerateOptions__DecoderOptionsEntry
+{
+  ProtobufCMessage base;
+  char *key;
+  char *value;
+};
+#define ZOO__V1__GENERATE_OPTIONS__DECODER_OPTIONS_ENTRY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__generate_options__decoder_options_entry__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
 /*
  * Sampling and decoding options, common to every decoder. zood validates them
  * (INVALID_ARGUMENT otherwise) and hands them to the decoder serialized.
@@ -286,10 +317,55 @@ struct  Zoo__V1__GenerateOptions
    * (0 = none, at most 20).
    */
   int32_t logprobs;
+  /*
+   * Options of the chosen decoder, by the names its manifest declares
+   * (DecoderKind.options, see `zoo plugins`), values as text: "64", "0.9", "true",
+   * "low_confidence". zood checks each against its declared type, range and allowed
+   * values (INVALID_ARGUMENT naming the option and what it takes) and fills every
+   * declared default, so the decoder sees all of its options.
+   */
+  size_t n_decoder_options;
+  Zoo__V1__GenerateOptions__DecoderOptionsEntry **decoder_options;
+  /*
+   * Also report each decoding event (GenerateResponse.steps): where every token was
+   * placed, for decoders that do not write left to right (masked diffusion,
+   * insertion), e.g. to redraw the text as it forms.
+   */
+  protobuf_c_boolean report_steps;
 };
 #define ZOO__V1__GENERATE_OPTIONS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__generate_options__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0,NULL, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0,NULL, 0, 0,NULL, 0 }
+
+
+struct  Zoo__V1__MiddlewareCall__OptionsEntry
+{
+  ProtobufCMessage base;
+  char *key;
+  char *value;
+};
+#define ZOO__V1__MIDDLEWARE_CALL__OPTIONS_ENTRY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__middleware_call__options_entry__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * A middleware the request runs through before its decoder, with its options (as
+ * declared in the middleware's MiddlewareKind.config, checked like decoder_options).
+ */
+struct  Zoo__V1__MiddlewareCall
+{
+  ProtobufCMessage base;
+  /*
+   * A middleware name from a plugin manifest (see `zoo plugins`).
+   */
+  char *name;
+  size_t n_options;
+  Zoo__V1__MiddlewareCall__OptionsEntry **options;
+};
+#define ZOO__V1__MIDDLEWARE_CALL__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__middleware_call__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL }
 
 
 struct  Zoo__V1__GenerateRequest
@@ -311,10 +387,16 @@ struct  Zoo__V1__GenerateRequest
   size_t n_prompt_token_ids;
   int32_t *prompt_token_ids;
   Zoo__V1__GenerateOptions *options;
+  /*
+   * Middleware to apply, in order, after validation and before the decoder. Each may
+   * rewrite the request (zood validates the result again).
+   */
+  size_t n_middleware;
+  Zoo__V1__MiddlewareCall **middleware;
 };
 #define ZOO__V1__GENERATE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__generate_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, NULL, 0,NULL }
 
 
 /*
@@ -373,22 +455,54 @@ struct  Zoo__V1__GenerateStats
    * Time spent waiting for a free slot before starting.
    */
   double queue_seconds;
+  /*
+   * Forward calls the decoder made on the model, prefill included: the decoder's cost
+   * in model evaluations (1 + generated tokens for `ar`; fewer per token for
+   * decoders that commit several tokens per pass).
+   */
+  int32_t forward_passes;
 };
 #define ZOO__V1__GENERATE_STATS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__generate_stats__descriptor) \
-    , 0, 0, 0, 0, 0 }
+    , 0, 0, 0, 0, 0, 0 }
+
+
+/*
+ * One decoding event, when GenerateOptions.report_steps is set. Positions count the
+ * generated tokens from 0 (the prompt is not counted).
+ */
+struct  Zoo__V1__TokenStep
+{
+  ProtobufCMessage base;
+  Zoo__V1__TokenStep__Op op;
+  int64_t position;
+  int32_t token;
+  /*
+   * The token's text (bytes decoded leniently; may be part of a character).
+   */
+  char *text;
+  /*
+   * Generated positions [0, committed) are final after this event.
+   */
+  int64_t committed;
+};
+#define ZOO__V1__TOKEN_STEP__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__token_step__descriptor) \
+    , ZOO__V1__TOKEN_STEP__OP__OP_APPEND, 0, 0, (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Zoo__V1__GenerateResponse
 {
   ProtobufCMessage base;
   /*
-   * New text since the previous message. Text that might still become a stop
-   * string, or an incomplete UTF-8 sequence, is held back until it cannot.
+   * New text since the previous message. Only committed tokens become text (a
+   * decoder may place tokens out of order, and commits them when final). Text that
+   * might still become a stop string, or an incomplete UTF-8 sequence, is held back
+   * until it cannot.
    */
   char *text;
   /*
-   * Ids of the tokens generated since the previous message.
+   * Ids of the tokens committed since the previous message, in text order.
    */
   size_t n_token_ids;
   int32_t *token_ids;
@@ -403,10 +517,15 @@ struct  Zoo__V1__GenerateResponse
   protobuf_c_boolean done;
   Zoo__V1__FinishReason finish_reason;
   Zoo__V1__GenerateStats *stats;
+  /*
+   * The decoding events since the previous message, when options.report_steps.
+   */
+  size_t n_steps;
+  Zoo__V1__TokenStep **steps;
 };
 #define ZOO__V1__GENERATE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__generate_response__descriptor) \
-    , (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0, ZOO__V1__FINISH_REASON__FINISH_REASON_UNSPECIFIED, NULL }
+    , (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0, ZOO__V1__FINISH_REASON__FINISH_REASON_UNSPECIFIED, NULL, 0,NULL }
 
 
 struct  Zoo__V1__LoadModelRequest
@@ -503,10 +622,42 @@ struct  Zoo__V1__LoadedModel
    * Seconds until it unloads itself; 0 = never.
    */
   double expires_in_seconds;
+  /*
+   * What the model reports about itself to decoders.
+   */
+  Zoo__V1__ModelFacts *facts;
 };
 #define ZOO__V1__LOADED_MODEL__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__loaded_model__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, NULL }
+
+
+/*
+ * A loaded model's special tokens and output heads (zoo_model_info); -1 = none.
+ */
+struct  Zoo__V1__ModelFacts
+{
+  ProtobufCMessage base;
+  int32_t mask_token_id;
+  int32_t bos_token_id;
+  int32_t cls_token_id;
+  int32_t pad_token_id;
+  size_t n_eos_token_ids;
+  int32_t *eos_token_ids;
+  /*
+   * Named outputs besides the logits, e.g. "stop" for an insertion LM.
+   */
+  size_t n_heads;
+  char **heads;
+  /*
+   * Mask kinds forward accepts: "causal", "bidirectional", "block_causal".
+   */
+  size_t n_mask_kinds;
+  char **mask_kinds;
+};
+#define ZOO__V1__MODEL_FACTS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__model_facts__descriptor) \
+    , 0, 0, 0, 0, 0,NULL, 0,NULL, 0,NULL }
 
 
 struct  Zoo__V1__EmbedRequest
@@ -736,6 +887,9 @@ Zoo__V1__ShowModelResponse *
 void   zoo__v1__show_model_response__free_unpacked
                      (Zoo__V1__ShowModelResponse *message,
                       ProtobufCAllocator *allocator);
+/* Zoo__V1__GenerateOptions__DecoderOptionsEntry methods */
+void   zoo__v1__generate_options__decoder_options_entry__init
+                     (Zoo__V1__GenerateOptions__DecoderOptionsEntry         *message);
 /* Zoo__V1__GenerateOptions methods */
 void   zoo__v1__generate_options__init
                      (Zoo__V1__GenerateOptions         *message);
@@ -754,6 +908,28 @@ Zoo__V1__GenerateOptions *
                       const uint8_t       *data);
 void   zoo__v1__generate_options__free_unpacked
                      (Zoo__V1__GenerateOptions *message,
+                      ProtobufCAllocator *allocator);
+/* Zoo__V1__MiddlewareCall__OptionsEntry methods */
+void   zoo__v1__middleware_call__options_entry__init
+                     (Zoo__V1__MiddlewareCall__OptionsEntry         *message);
+/* Zoo__V1__MiddlewareCall methods */
+void   zoo__v1__middleware_call__init
+                     (Zoo__V1__MiddlewareCall         *message);
+size_t zoo__v1__middleware_call__get_packed_size
+                     (const Zoo__V1__MiddlewareCall   *message);
+size_t zoo__v1__middleware_call__pack
+                     (const Zoo__V1__MiddlewareCall   *message,
+                      uint8_t             *out);
+size_t zoo__v1__middleware_call__pack_to_buffer
+                     (const Zoo__V1__MiddlewareCall   *message,
+                      ProtobufCBuffer     *buffer);
+Zoo__V1__MiddlewareCall *
+       zoo__v1__middleware_call__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   zoo__v1__middleware_call__free_unpacked
+                     (Zoo__V1__MiddlewareCall *message,
                       ProtobufCAllocator *allocator);
 /* Zoo__V1__GenerateRequest methods */
 void   zoo__v1__generate_request__init
@@ -830,6 +1006,25 @@ Zoo__V1__GenerateStats *
                       const uint8_t       *data);
 void   zoo__v1__generate_stats__free_unpacked
                      (Zoo__V1__GenerateStats *message,
+                      ProtobufCAllocator *allocator);
+/* Zoo__V1__TokenStep methods */
+void   zoo__v1__token_step__init
+                     (Zoo__V1__TokenStep         *message);
+size_t zoo__v1__token_step__get_packed_size
+                     (const Zoo__V1__TokenStep   *message);
+size_t zoo__v1__token_step__pack
+                     (const Zoo__V1__TokenStep   *message,
+                      uint8_t             *out);
+size_t zoo__v1__token_step__pack_to_buffer
+                     (const Zoo__V1__TokenStep   *message,
+                      ProtobufCBuffer     *buffer);
+Zoo__V1__TokenStep *
+       zoo__v1__token_step__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   zoo__v1__token_step__free_unpacked
+                     (Zoo__V1__TokenStep *message,
                       ProtobufCAllocator *allocator);
 /* Zoo__V1__GenerateResponse methods */
 void   zoo__v1__generate_response__init
@@ -983,6 +1178,25 @@ Zoo__V1__LoadedModel *
 void   zoo__v1__loaded_model__free_unpacked
                      (Zoo__V1__LoadedModel *message,
                       ProtobufCAllocator *allocator);
+/* Zoo__V1__ModelFacts methods */
+void   zoo__v1__model_facts__init
+                     (Zoo__V1__ModelFacts         *message);
+size_t zoo__v1__model_facts__get_packed_size
+                     (const Zoo__V1__ModelFacts   *message);
+size_t zoo__v1__model_facts__pack
+                     (const Zoo__V1__ModelFacts   *message,
+                      uint8_t             *out);
+size_t zoo__v1__model_facts__pack_to_buffer
+                     (const Zoo__V1__ModelFacts   *message,
+                      ProtobufCBuffer     *buffer);
+Zoo__V1__ModelFacts *
+       zoo__v1__model_facts__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   zoo__v1__model_facts__free_unpacked
+                     (Zoo__V1__ModelFacts *message,
+                      ProtobufCAllocator *allocator);
 /* Zoo__V1__EmbedRequest methods */
 void   zoo__v1__embed_request__init
                      (Zoo__V1__EmbedRequest         *message);
@@ -1066,8 +1280,17 @@ typedef void (*Zoo__V1__ShowModelRequest_Closure)
 typedef void (*Zoo__V1__ShowModelResponse_Closure)
                  (const Zoo__V1__ShowModelResponse *message,
                   void *closure_data);
+typedef void (*Zoo__V1__GenerateOptions__DecoderOptionsEntry_Closure)
+                 (const Zoo__V1__GenerateOptions__DecoderOptionsEntry *message,
+                  void *closure_data);
 typedef void (*Zoo__V1__GenerateOptions_Closure)
                  (const Zoo__V1__GenerateOptions *message,
+                  void *closure_data);
+typedef void (*Zoo__V1__MiddlewareCall__OptionsEntry_Closure)
+                 (const Zoo__V1__MiddlewareCall__OptionsEntry *message,
+                  void *closure_data);
+typedef void (*Zoo__V1__MiddlewareCall_Closure)
+                 (const Zoo__V1__MiddlewareCall *message,
                   void *closure_data);
 typedef void (*Zoo__V1__GenerateRequest_Closure)
                  (const Zoo__V1__GenerateRequest *message,
@@ -1080,6 +1303,9 @@ typedef void (*Zoo__V1__TokenLogprobs_Closure)
                   void *closure_data);
 typedef void (*Zoo__V1__GenerateStats_Closure)
                  (const Zoo__V1__GenerateStats *message,
+                  void *closure_data);
+typedef void (*Zoo__V1__TokenStep_Closure)
+                 (const Zoo__V1__TokenStep *message,
                   void *closure_data);
 typedef void (*Zoo__V1__GenerateResponse_Closure)
                  (const Zoo__V1__GenerateResponse *message,
@@ -1104,6 +1330,9 @@ typedef void (*Zoo__V1__ListLoadedResponse_Closure)
                   void *closure_data);
 typedef void (*Zoo__V1__LoadedModel_Closure)
                  (const Zoo__V1__LoadedModel *message,
+                  void *closure_data);
+typedef void (*Zoo__V1__ModelFacts_Closure)
+                 (const Zoo__V1__ModelFacts *message,
                   void *closure_data);
 typedef void (*Zoo__V1__EmbedRequest_Closure)
                  (const Zoo__V1__EmbedRequest *message,
@@ -1215,10 +1444,15 @@ extern const ProtobufCMessageDescriptor zoo__v1__model_summary__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__show_model_request__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__show_model_response__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__generate_options__descriptor;
+extern const ProtobufCMessageDescriptor zoo__v1__generate_options__decoder_options_entry__descriptor;
+extern const ProtobufCMessageDescriptor zoo__v1__middleware_call__descriptor;
+extern const ProtobufCMessageDescriptor zoo__v1__middleware_call__options_entry__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__generate_request__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__token_logprob__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__token_logprobs__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__generate_stats__descriptor;
+extern const ProtobufCMessageDescriptor zoo__v1__token_step__descriptor;
+extern const ProtobufCEnumDescriptor    zoo__v1__token_step__op__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__generate_response__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__load_model_request__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__load_model_response__descriptor;
@@ -1227,6 +1461,7 @@ extern const ProtobufCMessageDescriptor zoo__v1__unload_model_response__descript
 extern const ProtobufCMessageDescriptor zoo__v1__list_loaded_request__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__list_loaded_response__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__loaded_model__descriptor;
+extern const ProtobufCMessageDescriptor zoo__v1__model_facts__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__embed_request__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__embedding__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__embed_response__descriptor;

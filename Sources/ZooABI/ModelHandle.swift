@@ -4,25 +4,21 @@ import Foundation
 /// A model seen through its C table (zoo_model_api): how decoders drive a model that
 /// may live in another plugin, and how zood drives every model.
 public final class ModelHandle: @unchecked Sendable {
+  /// The model's function table.
   public let api: UnsafePointer<zoo_model_api>
+  /// The plugin's opaque model.
   public let model: OpaquePointer
+  /// What the model said about itself when the handle was made.
   public let info: ModelInfo
 
+  /// Wraps a loaded model and asks it to describe itself.
   public init(api: UnsafePointer<zoo_model_api>, model: OpaquePointer) throws {
     self.api = api
     self.model = model
-    var raw = zoo_model_info()
-    raw.size = UInt32(MemoryLayout<zoo_model_info>.size)
+    var raw = zoo_model_info.empty
     let rc = api.pointee.describe(model, &raw)
     guard rc == 0 else { throw PluginError(ZOO_ERR_INTERNAL, "the model's describe call failed (\(rc))") }
-    var kinds: Set<MaskKind> = []
-    for k in [MaskKind.causal, .bidirectional, .blockCausal] where raw.mask_kinds & (1 << k.rawValue) != 0 {
-      kinds.insert(k)
-    }
-    info = ModelInfo(
-      vocabularySize: Int(raw.vocab_size), hiddenSize: Int(raw.hidden_size), maxPositions: Int(raw.max_positions),
-      maskKinds: kinds, stateIsFixed: raw.state_is_fixed != 0, stateBytes: Int(raw.state_bytes),
-      weightBytes: Int(raw.weight_bytes), embeddingSize: Int(raw.embedding_size))
+    info = ModelInfo(raw)
   }
 
   /// One vector of `info.embeddingSize` floats per sequence; sequence i is
@@ -32,10 +28,9 @@ public final class ModelHandle: @unchecked Sendable {
     into embeddings: UnsafeMutablePointer<Float>, request: OpaquePointer? = nil
   ) throws {
     // Tables of ABI 1.0 end before the embed slot.
-    let slot = MemoryLayout<zoo_model_api>.offset(of: \zoo_model_api.embed)!
-    guard info.embeddingSize > 0, Int(api.pointee.size) >= slot + MemoryLayout<UnsafeRawPointer>.size,
-      let embedFn = api.pointee.embed
-    else { throw PluginError.failedPrecondition("this model does not produce embeddings") }
+    guard info.embeddingSize > 0, zoo_model_api_has_embed(api) != 0, let embedFn = api.pointee.embed else {
+      throw PluginError.failedPrecondition("this model does not produce embeddings")
+    }
     var args = zoo_embed_args()
     args.size = UInt32(MemoryLayout<zoo_embed_args>.size)
     args.tokens = tokens.baseAddress
@@ -51,6 +46,7 @@ public final class ModelHandle: @unchecked Sendable {
   /// A per-sequence state, freed when the last reference goes.
   public final class State: @unchecked Sendable {
     let handle: ModelHandle
+    /// The plugin's opaque state.
     public let pointer: OpaquePointer
 
     init(handle: ModelHandle, pointer: OpaquePointer) {
@@ -58,6 +54,7 @@ public final class ModelHandle: @unchecked Sendable {
       self.pointer = pointer
     }
 
+    /// Tokens the state has consumed.
     public var length: Int { Int(handle.api.pointee.state_length(handle.model, pointer)) }
 
     /// A deep copy, when the model supports it.
@@ -83,6 +80,7 @@ public final class ModelHandle: @unchecked Sendable {
     deinit { handle.api.pointee.state_free(handle.model, pointer) }
   }
 
+  /// A fresh, empty per-sequence state.
   public func makeState() throws -> State {
     var out: OpaquePointer?
     var err = zoo_error.empty
@@ -91,12 +89,13 @@ public final class ModelHandle: @unchecked Sendable {
   }
 
   /// Appends `tokens` to `state`; writes logits of `logitRows` (nil = all rows) into
-  /// `logits` (rows × vocabulary) and, if given, final hidden states into `hidden`.
+  /// `logits` (rows × vocabulary), if given final hidden states into `hidden`, and if
+  /// given head `head.index`'s output for the same rows into `head.output`.
   public func forward(
     _ tokens: UnsafeBufferPointer<Int32>, state: State, positions: UnsafeBufferPointer<Int64>? = nil,
     mask: MaskKind = .causal, blockSize: Int = 0, logitRows: UnsafeBufferPointer<Int64>? = nil,
     logits: UnsafeMutablePointer<Float>?, hidden: UnsafeMutablePointer<Float>? = nil,
-    request: OpaquePointer? = nil
+    head: (index: Int, output: UnsafeMutablePointer<Float>)? = nil, request: OpaquePointer? = nil
   ) throws {
     var args = zoo_forward_args()
     args.size = UInt32(MemoryLayout<zoo_forward_args>.size)
@@ -110,16 +109,12 @@ public final class ModelHandle: @unchecked Sendable {
     args.logits = logits
     args.hidden = hidden
     args.request = request
+    if let head {
+      args.head = Int32(head.index)
+      args.head_output = head.output
+    }
     var err = zoo_error.empty
     try check(api.pointee.forward(model, state.pointer, &args, &err), err)
-    // A NaN logit is never a prediction: it comes from NaN (or overflowing) weights, and
-    // sampling would turn it into a constant token stream that looks like output.
-    if let logits, UnsafeBufferPointer(start: logits, count: Int(args.n_logit_rows) * info.vocabularySize)
-      .contains(where: \.isNaN)
-    {
-      throw PluginError.failedPrecondition(
-        "the model computed NaN logits: its weights (or what they overflow to) are not finite numbers; check the checkpoint")
-    }
   }
 }
 
@@ -134,6 +129,6 @@ extension zoo_error {
 
 /// Throws the PluginError a call reported, if it did not return ZOO_OK.
 @inline(__always)
-func check(_ rc: Int32, _ err: zoo_error) throws {
+public func check(_ rc: Int32, _ err: zoo_error) throws {
   if rc != 0 { throw PluginError(code: rc, from: err) }
 }

@@ -3,9 +3,12 @@ import CZooPlugin
 /// An error a plugin reports across the ABI: a zoo_status code and a sentence saying
 /// what was wrong and what to do.
 public struct PluginError: Error, CustomStringConvertible, Sendable {
+  /// The status the call returns.
   public let code: zoo_status
+  /// What was wrong and what to do, as a sentence.
   public let message: String
 
+  /// An error with `code` and `message`.
   public init(_ code: zoo_status, _ message: String) {
     self.code = code
     self.message = message
@@ -13,15 +16,21 @@ public struct PluginError: Error, CustomStringConvertible, Sendable {
 
   public var description: String { message }
 
+  /// ZOO_ERR_INVALID_ARGUMENT: bad options, ids, shapes.
   public static func invalidArgument(_ m: String) -> Self { .init(ZOO_ERR_INVALID_ARGUMENT, m) }
+  /// ZOO_ERR_NOT_FOUND: an unknown name or a missing weight.
   public static func notFound(_ m: String) -> Self { .init(ZOO_ERR_NOT_FOUND, m) }
+  /// ZOO_ERR_FAILED_PRECONDITION: the model cannot do this.
   public static func failedPrecondition(_ m: String) -> Self { .init(ZOO_ERR_FAILED_PRECONDITION, m) }
+  /// ZOO_ERR_OUT_OF_RANGE: a position beyond what the model supports.
   public static func outOfRange(_ m: String) -> Self { .init(ZOO_ERR_OUT_OF_RANGE, m) }
+  /// ZOO_ERR_CANCELLED: the request was cancelled.
   public static func cancelled(_ m: String = "the request was cancelled") -> Self { .init(ZOO_ERR_CANCELLED, m) }
+  /// ZOO_ERR_INTERNAL: a bug; the message says where.
   public static func internalError(_ m: String) -> Self { .init(ZOO_ERR_INTERNAL, m) }
 
   /// Copies this error into a caller-owned zoo_error and returns the code.
-  func write(to err: UnsafeMutablePointer<zoo_error>?) -> Int32 {
+  public func write(to err: UnsafeMutablePointer<zoo_error>?) -> Int32 {
     guard let err else { return Int32(code.rawValue) }
     err.pointee.code = Int32(code.rawValue)
     withUnsafeMutableBytes(of: &err.pointee.message) { raw in
@@ -43,7 +52,7 @@ public struct PluginError: Error, CustomStringConvertible, Sendable {
 }
 
 /// Runs `body`, turning a thrown error into an ABI status and a written zoo_error.
-func catchingPluginErrors(_ err: UnsafeMutablePointer<zoo_error>?, _ body: () throws -> Void) -> Int32 {
+public func catchingPluginErrors(_ err: UnsafeMutablePointer<zoo_error>?, _ body: () throws -> Void) -> Int32 {
   do {
     try body()
     return Int32(ZOO_OK.rawValue)

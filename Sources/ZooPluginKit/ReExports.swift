@@ -1,0 +1,2 @@
+// Plugins see the ABI wrappers (ModelHandle, ModelInfo, PluginError) through this module.
+@_exported import ZooABI
