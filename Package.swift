@@ -29,6 +29,8 @@ let package = Package(
     .library(name: "ZooSessa", type: .dynamic, targets: ["SessaExport"]),
     .library(name: "ZooGAM", type: .dynamic, targets: ["GAMExport"]),
     .library(name: "ZooOrchid", type: .dynamic, targets: ["OrchidExport"]),
+    // Test-only plugin: decoders and middleware that exercise the decoder contract.
+    .library(name: "ZooContractFixtures", type: .dynamic, targets: ["ContractFixturesExport"]),
   ],
   dependencies: [
     .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
@@ -68,6 +70,7 @@ let package = Package(
       name: "ZooDaemon",
       dependencies: [
         "CZooPlugin", "ZooABI", "ZooCore", "ZooProto", "ZooRPC", "ZooSocket",
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "NIOCore", package: "swift-nio"),
       ] + grpc),
@@ -82,6 +85,7 @@ let package = Package(
       name: "zoo",
       dependencies: [
         "ZooCore", "ZooProto", "ZooRPC", "ZooSocket",
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Crypto", package: "swift-crypto"),
       ] + grpc),
@@ -117,6 +121,13 @@ let package = Package(
       name: "Orchid", dependencies: ["ZooPluginKit", "ZooCore", "CFFTW"], path: "Plugins/Orchid",
       exclude: ["README.md", "Export"]),
     .target(name: "OrchidExport", dependencies: ["Orchid", "ZooPluginKit", "CZooPlugin"], path: "Plugins/Orchid/Export"),
+
+    .target(
+      name: "ContractFixtures", dependencies: ["ZooPluginKit"], path: "Tests/Fixtures/contract-plugin",
+      exclude: ["README.md", "Export"]),
+    .target(
+      name: "ContractFixturesExport", dependencies: ["ContractFixtures", "ZooPluginKit", "CZooPlugin"],
+      path: "Tests/Fixtures/contract-plugin/Export"),
 
     // Tests, by level: unit (ZooCore, ZooDaemon), parity (StateSpace vs the official
     // fixtures), end to end (a real zood on a temporary socket).

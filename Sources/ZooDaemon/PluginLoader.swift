@@ -46,6 +46,16 @@ public final class LoadedPlugin: @unchecked Sendable {
 
 /// The outcome of trying one plugin file: READY with the plugin, or FAILED with why.
 public struct PluginRecord: Sendable {
+  /// As clients see it (ListPlugins, `zoo plugin check`).
+  public var status: Zoo_V1_PluginStatus {
+    .with {
+      $0.path = path
+      $0.state = plugin != nil ? .ready : .failed
+      $0.error = error ?? ""
+      if let manifest { $0.manifest = manifest }
+    }
+  }
+
   public let path: String
   public let plugin: LoadedPlugin?
   /// Why the plugin failed; nil when ready.

@@ -68,16 +68,7 @@ public final class Runtime: Sendable {
 
   // MARK: Listing
 
-  public func pluginStatuses() -> [Zoo_V1_PluginStatus] {
-    plugins.map { r in
-      .with {
-        $0.path = r.path
-        $0.state = r.plugin != nil ? .ready : .failed
-        $0.error = r.error ?? ""
-        if let m = r.manifest { $0.manifest = m }
-      }
-    }
-  }
+  public func pluginStatuses() -> [Zoo_V1_PluginStatus] { plugins.map(\.status) }
 
   /// Why a folder cannot be served now, or nil.
   func unavailableReason(_ folder: ModelFolder) -> String? {

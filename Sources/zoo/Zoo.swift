@@ -11,7 +11,8 @@ struct Zoo: AsyncParsableCommand {
     commandName: "zoo",
     abstract: "Talk to zood, the model-zoo daemon.",
     subcommands: [
-      Plugins.self, List.self, Show.self, Generate.self, Embed.self, Pull.self, Load.self, Unload.self, PS.self,
+      Plugins.self, Plugin.self, List.self, Show.self, Generate.self, Embed.self, Pull.self, Load.self, Unload.self,
+      PS.self,
     ])
 }
 
@@ -104,12 +105,43 @@ extension Zoo {
     @Option(help: "Stop before this string (repeatable).") var stop: [String] = []
     @Option(help: "Decoder (default: the model's).") var decoder: String?
     @Option(help: "Print each token with its logprob and this many alternatives.") var logprobs: Int32?
+    @Option(
+      name: .customLong("option"),
+      help: "A decoder option KEY=VALUE, as the decoder declares them in `zoo plugins --json` (repeatable).")
+    var decoderOptions: [String] = []
+    @Option(help: "Run the request through this middleware first (repeatable, in order).") var middleware: [String] = []
+    @Option(help: "A middleware option NAME.KEY=VALUE for the middleware NAME (repeatable).")
+    var middlewareOption: [String] = []
+    @Flag(help: "Print each decoding step (where each token was placed) to stderr.") var steps = false
     @Flag(help: "Print timing and counts to stderr at the end.") var verbose = false
 
     func validate() throws {
       guard (prompt == nil) != (tokenIds == nil) else {
         throw ValidationError("give a PROMPT or --token-ids, exactly one")
       }
+      _ = try Self.keyValues(decoderOptions, flag: "--option")
+      for option in middlewareOption {
+        let (key, _) = try Self.keyValue(option, flag: "--middleware-option")
+        guard let dot = key.firstIndex(of: "."), middleware.contains(String(key[..<dot])) else {
+          throw ValidationError("--middleware-option '\(option)' must be NAME.KEY=VALUE for a NAME given with --middleware")
+        }
+      }
+    }
+
+    static func keyValue(_ text: String, flag: String) throws -> (String, String) {
+      guard let eq = text.firstIndex(of: "="), eq != text.startIndex else {
+        throw ValidationError("\(flag) takes KEY=VALUE; got '\(text)'")
+      }
+      return (String(text[..<eq]), String(text[text.index(after: eq)...]))
+    }
+
+    static func keyValues(_ list: [String], flag: String) throws -> [String: String] {
+      var out: [String: String] = [:]
+      for item in list {
+        let (key, value) = try keyValue(item, flag: flag)
+        out[key] = value
+      }
+      return out
     }
 
     func run() async throws {
@@ -134,6 +166,18 @@ extension Zoo {
           if let decoder { o.decoder = decoder }
           if let logprobs { o.logprobs = logprobs }
           o.stop = stop
+          o.decoderOptions = (try? Self.keyValues(decoderOptions, flag: "--option")) ?? [:]
+          o.reportSteps = steps
+        }
+        $0.middleware = middleware.map { name in
+          .with {
+            $0.name = name
+            for option in middlewareOption where option.hasPrefix(name + ".") {
+              if let (key, value) = try? Self.keyValue(String(option.dropFirst(name.count + 1)), flag: "") {
+                $0.options[key] = value
+              }
+            }
+          }
         }
       }
       let showLogprobs = (logprobs ?? 0) > 0
@@ -141,6 +185,10 @@ extension Zoo {
         try await zoo.generate(request) { response in
           var last = Zoo_V1_GenerateResponse()
           for try await message in response.messages {
+            for step in message.steps {
+              FileHandle.standardError.write(Data(
+                "step \(step.op == .set ? "set" : step.op == .insert ? "insert" : "append") position \(step.position) token \(step.token) \(step.text.debugDescription) committed \(step.committed)\n".utf8))
+            }
             if showLogprobs {
               for lp in message.logprobs {
                 let alternatives = lp.top.map { "\(quoted($0)) \(format($0.logprob))" }.joined(separator: ", ")
@@ -165,6 +213,7 @@ extension Zoo {
           prompt tokens:   \(s.promptTokens)
           prefill:         \(String(format: "%.3f", s.prefillSeconds)) s
           generated:       \(s.generatedTokens) tokens
+          forward passes:  \(s.forwardPasses)
           decode:          \(String(format: "%.3f", s.decodeSeconds)) s (\(String(format: "%.1f", decodeRate)) tokens/s)
 
           """.utf8))

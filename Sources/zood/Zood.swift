@@ -4,6 +4,7 @@ import Logging
 import ZooCore
 import ZooSocket
 import ZooDaemon
+import ZooProto
 
 /// zood: the model-zoo daemon.
 @main
@@ -56,6 +57,14 @@ struct Zood: AsyncParsableCommand {
       """)
   var blasThreads: Int?
 
+  @Option(
+    help: """
+      Load this plugin file with zood's loader and checks, print its status (the manifest, or \
+      why it would be FAILED) as JSON, and exit: 0 when READY, 1 when FAILED. `zoo plugin \
+      check FILE` runs this in a child process.
+      """)
+  var checkPlugin: String?
+
   func validate() throws {
     guard Logger.Level(rawValue: logLevel) != nil else {
       throw ValidationError("unknown --log-level '\(logLevel)'; use trace, debug, info, notice, warning, error or critical")
@@ -76,6 +85,13 @@ struct Zood: AsyncParsableCommand {
       return handler
     }
     let logger = Logger(label: "zood")
+    if let checkPlugin {
+      let cwd = FileManager.default.currentDirectoryPath
+      let path = checkPlugin.hasPrefix("/") ? checkPlugin : (cwd as NSString).appendingPathComponent(checkPlugin)
+      let status = PluginLoader(logger: logger).load(path: path).status
+      print(try status.jsonString())
+      throw ExitCode(status.state == .ready ? 0 : 1)
+    }
     if let blasThreads { BLAS.threads = blasThreads }
     let cwd = FileManager.default.currentDirectoryPath
     func absolute(_ p: String) -> String { p.hasPrefix("/") ? p : (cwd as NSString).appendingPathComponent(p) }

@@ -275,22 +275,23 @@ func protobufCSources() throws -> [URL] {
     .map { folder.appendingPathComponent($0) }
 }
 
-/// Builds C plugin sources with the same command as Plugins/Examples/CBigram/build.sh.
-func buildCPlugin(_ sources: [URL], into output: URL) throws {
+/// Builds C plugin sources with the same command as Plugins/Examples/CBigram/build.sh,
+/// against zoo_plugin.h in `headers` (default: the current one).
+func buildCPlugin(_ sources: [URL], into output: URL, headers: String = "Sources/CZooPlugin/include") throws {
   let root = Paths.packageRoot
   let result = try runProcess(
     "/usr/bin/env",
     ["cc", "-std=c11", "-O2", "-shared", "-fPIC",
-     "-I", root.appendingPathComponent("Sources/CZooPlugin/include").path,
+     "-I", root.appendingPathComponent(headers).path,
      "-I", root.appendingPathComponent("Plugins/Examples/CBigram").path]
       + sources.map(\.path) + ["-lprotobuf-c", "-lm", "-o", output.path])
   guard result.status == 0 else { throw ZoodFailure(message: "cc failed for \(sources):\n\(result.stderr)") }
 }
 
 /// Builds the C example plugin (a bigram model and a greedy decoder).
-func buildBigramPlugin(into output: URL) throws {
+func buildBigramPlugin(into output: URL, headers: String = "Sources/CZooPlugin/include") throws {
   let bigram = Paths.packageRoot.appendingPathComponent("Plugins/Examples/CBigram/bigram.c")
-  try buildCPlugin([bigram] + protobufCSources(), into: output)
+  try buildCPlugin([bigram] + protobufCSources(), into: output, headers: headers)
 }
 
 /// Writes a bigram model folder: row t of the table holds the logits of the token after t.

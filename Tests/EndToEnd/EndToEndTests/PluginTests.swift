@@ -97,4 +97,36 @@ final class PluginTests: XCTestCase {
       XCTAssertEqual(mamba, 3)
     }
   }
+
+  /// A plugin built against the ABI 1.1 header (Tests/Fixtures/abi-1.1) still loads and
+  /// serves under this zood: its decoder's events (which end before `op`) append and
+  /// commit, and a 1.2 decoder drives its model (whose info ends before the special
+  /// tokens) alike.
+  func testABI11PluginKeepsServing() async throws {
+    let zood = try ZoodInstance()
+    try buildBigramPlugin(into: zood.plugins.appendingPathComponent("libcbigram11.so"), headers: "Tests/Fixtures/abi-1.1")
+    let table: [Float] = [0, 5, 1, 0, 0, 0, 0, 7, 4, 0, 0, 0, 0, 0, 6, 1]
+    try writeBigramModel(at: zood.models.appendingPathComponent("bigram4"), vocabulary: 4, table: table)
+    try zood.start()
+    let plugins = try await zood.withClient { zoo, _ in try await zoo.listPlugins(.init()).plugins }
+    let bigram = try XCTUnwrap(plugins.first { $0.path.hasSuffix("/libcbigram11.so") })
+    XCTAssertEqual(bigram.state, .ready, bigram.error)
+    XCTAssertEqual(bigram.manifest.abiMinor, 1)
+    for decoder in ["greedy_c", "ar"] {
+      let messages = try await zood.generate(.with {
+        $0.model = "bigram4"
+        $0.promptTokenIds = [0]
+        $0.options = .with {
+          $0.decoder = decoder
+          $0.maxTokens = 6
+          $0.temperature = 0
+          $0.reportSteps = true
+        }
+      })
+      XCTAssertEqual(messages.flatMap(\.tokenIds), [1, 3, 2, 0, 1, 3], "decoder \(decoder)")
+      XCTAssertEqual(messages.flatMap(\.steps).map(\.committed), [1, 2, 3, 4, 5, 6], "decoder \(decoder)")
+      XCTAssertEqual(messages.last?.finishReason, .length)
+      XCTAssertEqual(messages.last?.stats.forwardPasses, 6, "decoder \(decoder)")
+    }
+  }
 }

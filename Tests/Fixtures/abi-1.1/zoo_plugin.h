@@ -1,0 +1,349 @@
+/*
+ * zoo_plugin.h: the C ABI between zood and its plugins.
+ *
+ * This header is the whole contract. A plugin is a shared library that exports one
+ * symbol, `zoo_plugin_init`. zood opens it with dlopen(RTLD_NOW | RTLD_LOCAL |
+ * RTLD_NODELETE), calls the entry once, and never unloads it.
+ *
+ * Versioning
+ *   ZOO_ABI_MAJOR changes break the ABI; zood refuses a plugin whose major differs.
+ *   ZOO_ABI_MINOR changes only add: new fields at the END of structs, new optional
+ *   function slots. zood accepts a plugin whose minor is <= its own. Every struct
+ *   that crosses the boundary starts with `uint32_t size` (sizeof as its writer was
+ *   compiled); a reader must not touch fields at or beyond `size`. Use
+ *   ZOO_HAS_FIELD(ptr, field) for that check. For structs the caller allocates and
+ *   the callee fills (zoo_model_info), the caller sets `size` and the callee writes
+ *   only the fields that fit. The first fields of zoo_plugin and zoo_host_api
+ *   (size, abi_major, abi_minor) never move in any major version, so a table of the
+ *   wrong major can be read safely enough to refuse it. zoo_tensor_view is passed in
+ *   arrays, so its layout is frozen for the whole of major 1.
+ *
+ * Ownership (the rule unless a comment says otherwise)
+ *   - Pointers passed INTO a call are borrowed for the duration of that call only.
+ *   - Pointers a plugin returns in tables (zoo_plugin, zoo_model_api,
+ *     zoo_decoder_api, manifest bytes) are owned by the plugin and must stay valid
+ *     for the life of the process (plugins are never unloaded): use static storage.
+ *   - Opaque handles (zoo_model, zoo_state) are created and destroyed by the plugin
+ *     that made them; zood calls the matching destroy function exactly once.
+ *   - Errors are written into a caller-owned zoo_error; the callee copies its
+ *     message in (truncated to fit) and never keeps the pointer.
+ *
+ * Threading
+ *   zood may call different models, and different states of one model, from
+ *   different threads at once. One zoo_state is never used by two calls at once.
+ *   A zoo_model's weights are read-only after load; forward must be reentrant
+ *   across distinct states. Host services may be called from any thread.
+ */
+#ifndef ZOO_PLUGIN_H
+#define ZOO_PLUGIN_H
+
+/* ZOO_HAS_FIELD uses __typeof__ (GCC and Clang; C23 typeof). */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ZOO_ABI_MAJOR 1
+#define ZOO_ABI_MINOR 1
+
+/* The exported entry symbol's name, for dlsym. */
+#define ZOO_PLUGIN_ENTRY_SYMBOL "zoo_plugin_init"
+
+/* True when the struct at `ptr`, as its writer built it, contains `field`. */
+#define ZOO_HAS_FIELD(ptr, field) \
+  ((ptr) != NULL && (size_t)(ptr)->size >= offsetof(__typeof__(*(ptr)), field) + sizeof((ptr)->field))
+
+/* ---------------------------------------------------------------------------------
+ * Status codes. Every fallible call returns one; ZOO_OK is 0. They map one to one
+ * onto gRPC status codes when zood reports them to a client.
+ * ------------------------------------------------------------------------------ */
+typedef enum zoo_status {
+  ZOO_OK = 0,
+  ZOO_ERR_CANCELLED = 1,            /* the request was cancelled (is_cancelled said so) */
+  ZOO_ERR_INVALID_ARGUMENT = 3,     /* bad options, token ids out of range, bad shapes */
+  ZOO_ERR_NOT_FOUND = 5,            /* unknown model type, decoder, or missing weight */
+  ZOO_ERR_RESOURCE_EXHAUSTED = 8,   /* out of memory, context length exceeded */
+  ZOO_ERR_FAILED_PRECONDITION = 9,  /* the model cannot do this (e.g. no truncate) */
+  ZOO_ERR_OUT_OF_RANGE = 11,        /* position beyond what the model supports */
+  ZOO_ERR_UNIMPLEMENTED = 12,       /* an optional operation the plugin lacks */
+  ZOO_ERR_INTERNAL = 13,            /* a bug: the message says where */
+} zoo_status;
+
+/* A caller-owned error record. The callee sets `code` and writes a NUL-terminated,
+ * human-readable sentence into `message` (what was wrong, and what to do). */
+typedef struct zoo_error {
+  uint32_t size;
+  int32_t code;        /* a zoo_status */
+  char message[1024];
+} zoo_error;
+
+/* Writes an error into `err` (if non-NULL) and returns `code`; for C plugins. */
+static inline int32_t zoo_error_set(zoo_error *err, int32_t code, const char *message) {
+  if (err != NULL) {
+    err->code = code;
+    size_t n = message ? strlen(message) : 0;
+    if (n >= sizeof(err->message)) n = sizeof(err->message) - 1;
+    if (n) memcpy(err->message, message, n);
+    err->message[n] = '\0';
+  }
+  return code;
+}
+
+/* ---------------------------------------------------------------------------------
+ * Tensor views. A view never owns its memory.
+ * ------------------------------------------------------------------------------ */
+typedef enum zoo_dtype {
+  ZOO_DTYPE_F32 = 0,
+  ZOO_DTYPE_F16 = 1,
+  ZOO_DTYPE_BF16 = 2,
+  ZOO_DTYPE_I64 = 3,
+  ZOO_DTYPE_I32 = 4,
+  ZOO_DTYPE_F64 = 5,
+  ZOO_DTYPE_I16 = 6,
+  ZOO_DTYPE_I8 = 7,
+  ZOO_DTYPE_U8 = 8,
+  ZOO_DTYPE_BOOL = 9,
+} zoo_dtype;
+
+#define ZOO_MAX_RANK 8
+
+typedef struct zoo_tensor_view {
+  uint32_t size;
+  int32_t dtype;                 /* a zoo_dtype */
+  int32_t rank;                  /* 0 (a scalar) .. ZOO_MAX_RANK */
+  int64_t shape[ZOO_MAX_RANK];
+  int64_t strides[ZOO_MAX_RANK]; /* in elements; row-major contiguous for weights */
+  const void *data;              /* read-only */
+} zoo_tensor_view;
+
+/* ---------------------------------------------------------------------------------
+ * Host services: the table zood gives every plugin at init. Owned by zood, valid
+ * for the life of the process. All slots are non-NULL.
+ * ------------------------------------------------------------------------------ */
+typedef struct zoo_request zoo_request; /* opaque: one client request, owned by zood */
+
+typedef enum zoo_log_level {
+  ZOO_LOG_TRACE = 0, ZOO_LOG_DEBUG = 1, ZOO_LOG_INFO = 2, ZOO_LOG_WARNING = 3, ZOO_LOG_ERROR = 4,
+} zoo_log_level;
+
+typedef struct zoo_host_api {
+  uint32_t size;
+  uint16_t abi_major;            /* the host's ZOO_ABI_MAJOR / MINOR */
+  uint16_t abi_minor;
+  void *host_context;            /* pass back as the first argument of every call below */
+  /* Writes `message` into zood's log, tagged with the plugin's name. */
+  void (*log)(void *host_context, int32_t level, const char *message);
+  /* Non-zero once the client cancelled, disconnected or hit its deadline. Decoders
+   * poll this between steps and then return ZOO_ERR_CANCELLED promptly. */
+  int32_t (*is_cancelled)(void *host_context, const zoo_request *request);
+  /* Reports progress of a long step (0..1) with a short label; may be ignored. */
+  void (*progress)(void *host_context, const zoo_request *request, double fraction, const char *what);
+} zoo_host_api;
+
+/* ---------------------------------------------------------------------------------
+ * Models. A plugin provides one zoo_model_api per model type it declares.
+ * ------------------------------------------------------------------------------ */
+typedef struct zoo_model zoo_model; /* opaque, owned by the plugin */
+typedef struct zoo_state zoo_state; /* opaque per-sequence state, owned by the plugin */
+
+/* How query positions may attend to each other inside one forward call. */
+typedef enum zoo_mask_kind {
+  ZOO_MASK_CAUSAL = 0,        /* position i sees cached positions and positions <= i */
+  ZOO_MASK_BIDIRECTIONAL = 1, /* every position sees every position */
+  ZOO_MASK_BLOCK_CAUSAL = 2,  /* causal across blocks of `block_size`, bidirectional inside */
+} zoo_mask_kind;
+
+/* Weights: every tensor of the model folder's safetensors files, by name. The array,
+ * the names and the data are owned by zood (the data is zood's read-only copy of the
+ * files, page-aligned like a mapping, unaffected by later changes to the files) and
+ * stay valid until the model's `unload` returns: a plugin may keep pointers into them
+ * instead of copying. */
+typedef struct zoo_weights {
+  uint32_t size;
+  int64_t count;
+  const char *const *names;          /* count NUL-terminated names */
+  const zoo_tensor_view *tensors;    /* count views, same order */
+} zoo_weights;
+
+typedef struct zoo_model_load_args {
+  uint32_t size;
+  const char *model_type;     /* config.json "model_type" */
+  const char *config_json;    /* the whole config.json text, NUL-terminated */
+  const char *folder;         /* absolute path of the model folder, for extra files */
+  const zoo_weights *weights;
+  const zoo_host_api *host;
+} zoo_model_load_args;
+
+/* What a loaded model reports about itself. Filled by `describe`. */
+typedef struct zoo_model_info {
+  uint32_t size;
+  int64_t vocab_size;
+  int64_t hidden_size;
+  int64_t max_positions;      /* 0 = unbounded (e.g. state-space models) */
+  int32_t mask_kinds;         /* bit (1 << zoo_mask_kind) for each supported kind */
+  int32_t state_is_fixed;     /* 1: state size independent of length (recurrent) */
+  int64_t state_bytes;        /* fixed state bytes, or bytes per token when growing */
+  int64_t weight_bytes;       /* bytes of weights the model reads */
+  /* Since 1.1. Length of the vectors `embed` returns; 0 = the model cannot embed. */
+  int64_t embedding_size;
+} zoo_model_info;
+
+/* One forward call over `n_tokens` tokens of one sequence.
+ *
+ * Models with a key/value cache keep one cache slot per position. A forward call
+ * writes each token's keys and values at its position, overwriting a slot that is
+ * already there, and the state's length becomes max(length, largest position + 1);
+ * positions must leave no hole (each is <= the length before the call, counting
+ * the call's own earlier tokens). The call's tokens are its queries: each attends
+ * to the cached slots and the call's own tokens as the mask allows, by position:
+ *   causal:        key position <= query position;
+ *   bidirectional: every position < the new length;
+ *   block-causal:  key position / block_size <= query position / block_size.
+ * So a subset of positions can be re-run against the cache, and cached keys and
+ * values replaced, by passing just those positions. Recurrent models accept only
+ * positions that continue the sequence. */
+typedef struct zoo_forward_args {
+  uint32_t size;
+  const int32_t *tokens;      /* n_tokens ids */
+  int64_t n_tokens;
+  /* Positions of the tokens, or NULL for state_length .. state_length+n_tokens-1.
+   * Models without positional input may refuse non-contiguous positions. */
+  const int64_t *positions;
+  int32_t mask_kind;          /* a zoo_mask_kind */
+  int64_t block_size;         /* for ZOO_MASK_BLOCK_CAUSAL */
+  /* Which of the n_tokens rows to return logits for (indices into tokens), or NULL
+   * for all rows. Output row r corresponds to logit_rows[r]. */
+  const int64_t *logit_rows;
+  int64_t n_logit_rows;       /* rows requested (n_tokens when logit_rows is NULL) */
+  float *logits;              /* caller-owned, n_logit_rows * vocab_size floats, or NULL */
+  float *hidden;              /* caller-owned, n_tokens * hidden_size final hidden states
+                                 (after the final norm), or NULL */
+  const zoo_request *request; /* for is_cancelled during long prefills; may be NULL */
+} zoo_forward_args;
+
+/* Since 1.1: a batch of sequences to embed (see zoo_model_api.embed). */
+typedef struct zoo_embed_args {
+  uint32_t size;
+  const int32_t *tokens;      /* all sequences' ids, concatenated */
+  const int64_t *lengths;     /* n_sequences lengths, each >= 1, summing to n_tokens */
+  int64_t n_sequences;
+  int64_t n_tokens;
+  float *embeddings;          /* caller-owned, n_sequences * embedding_size floats */
+  const zoo_request *request; /* for is_cancelled during long batches; may be NULL */
+} zoo_embed_args;
+
+typedef struct zoo_model_api {
+  uint32_t size;
+  /* Builds a model from its folder. On success sets *out (released with unload). */
+  int32_t (*load)(const zoo_model_load_args *args, zoo_model **out, zoo_error *err);
+  void (*unload)(zoo_model *model);
+  int32_t (*describe)(const zoo_model *model, zoo_model_info *info);
+  /* A fresh, empty per-sequence state (released with state_free). */
+  int32_t (*state_new)(const zoo_model *model, zoo_state **out, zoo_error *err);
+  void (*state_free)(const zoo_model *model, zoo_state *state);
+  /* Number of tokens the state has consumed. */
+  int64_t (*state_length)(const zoo_model *model, const zoo_state *state);
+  /* Optional (may be NULL): a deep copy of `src` as a new state. */
+  int32_t (*state_copy)(const zoo_model *model, const zoo_state *src, zoo_state **out, zoo_error *err);
+  /* Optional (may be NULL, or return ZOO_ERR_FAILED_PRECONDITION when the state is
+   * recurrent and cannot forget): drop everything after the first `length` tokens. */
+  int32_t (*state_truncate)(const zoo_model *model, zoo_state *state, int64_t length, zoo_error *err);
+  /* Runs the tokens through the model, appending them to `state`. Refusals of the
+   * request (bad ids, positions, mask, rows: ZOO_ERR_INVALID_ARGUMENT,
+   * ZOO_ERR_OUT_OF_RANGE or ZOO_ERR_FAILED_PRECONDITION) leave the state unchanged. After any other failure,
+   * cancellation included, the state must only be freed. */
+  int32_t (*forward)(const zoo_model *model, zoo_state *state, const zoo_forward_args *args, zoo_error *err);
+  /* Since 1.1; optional (may be NULL, or absent when size says so). Sentence
+   * embeddings for a batch of independent sequences, packed one after another:
+   * sequence i is `lengths[i]` tokens of `tokens`. Each sequence is encoded on its
+   * own (no state, nothing shared) and pooled as the model folder says (e.g.
+   * sentence-transformers' modules.json). Writes n_sequences * embedding_size
+   * floats to the caller-owned `embeddings`. Models that describe embedding_size 0
+   * return ZOO_ERR_FAILED_PRECONDITION. */
+  int32_t (*embed)(const zoo_model *model, const zoo_embed_args *args, zoo_error *err);
+} zoo_model_api;
+
+/* ---------------------------------------------------------------------------------
+ * Decoders. A decoder drives a model (possibly from another plugin) through its
+ * zoo_model_api and reports tokens through `emit`.
+ * ------------------------------------------------------------------------------ */
+/* Numbered as zoo.v1.FinishReason. */
+typedef enum zoo_finish_reason {
+  ZOO_FINISH_UNSPECIFIED = 0, /* not written: a decoder that returns ZOO_OK must set one */
+  ZOO_FINISH_LENGTH = 1,      /* max_tokens (or the model's max_positions) reached */
+  ZOO_FINISH_STOP = 2,        /* emit asked to stop (the host matched a stop string) */
+  ZOO_FINISH_EOS = 3,         /* the model produced an end-of-sequence token (not emitted) */
+  ZOO_FINISH_CANCELLED = 4,   /* is_cancelled became true */
+} zoo_finish_reason;
+
+/* One generated token. Borrowed for the duration of the emit call. */
+typedef struct zoo_token_event {
+  uint32_t size;
+  int32_t token;
+  float logprob;              /* log-softmax of the chosen token under the raw logits
+                                 (before temperature and filters); 0 when the request
+                                 asked for no logprobs and the decoder skipped it */
+  int32_t n_top;              /* number of alternatives below (<= options' logprobs) */
+  const int32_t *top_tokens;  /* most likely first */
+  const float *top_logprobs;
+} zoo_token_event;
+
+typedef struct zoo_decode_args {
+  uint32_t size;
+  const char *decoder;            /* the decoder name requested (one table may serve several) */
+  const zoo_model_api *model_api; /* the model's table and handle, borrowed */
+  const zoo_model *model;
+  const int32_t *prompt;          /* n_prompt ids, at least one */
+  int64_t n_prompt;
+  /* Serialized zoo.v1.GenerateOptions (proto/zoo/v1/zoo.proto). zood has checked
+   * ranges and written every field explicitly (max_tokens > 0, temperature, top_k,
+   * top_p, seed), so a decoder needs no defaults of its own. */
+  const uint8_t *options;
+  size_t options_len;
+  const int32_t *eos_tokens;      /* ids that end the sequence */
+  int32_t n_eos_tokens;
+  const zoo_request *request;
+  const zoo_host_api *host;
+  /* Called once per generated token in order. Returns 0 to continue, non-zero to
+   * stop (the decoder then returns ZOO_OK with ZOO_FINISH_STOP). */
+  int32_t (*emit)(void *emit_context, const zoo_token_event *event);
+  void *emit_context;
+} zoo_decode_args;
+
+typedef struct zoo_decoder_api {
+  uint32_t size;
+  /* Generates until max_tokens, EOS, a stop from emit, or cancellation; sets
+   * *finish_reason. An end-of-sequence token is not emitted. Returns
+   * ZOO_ERR_CANCELLED (and finish CANCELLED) when cancelled; on other errors
+   * *finish_reason is not meaningful. */
+  int32_t (*run)(const zoo_decode_args *args, int32_t *finish_reason, zoo_error *err);
+} zoo_decoder_api;
+
+/* ---------------------------------------------------------------------------------
+ * The plugin table, returned by the entry point.
+ * ------------------------------------------------------------------------------ */
+typedef struct zoo_plugin {
+  uint32_t size;
+  uint16_t abi_major;         /* ZOO_ABI_MAJOR / MINOR the plugin was built against */
+  uint16_t abi_minor;
+  /* Serialized zoo.v1.PluginManifest (proto/zoo/v1/plugin.proto). */
+  const uint8_t *manifest;
+  size_t manifest_len;
+  /* The model table for a model type the manifest declares, or NULL. */
+  const zoo_model_api *(*model_api)(const char *model_type);
+  /* The decoder table for a decoder the manifest declares, or NULL. */
+  const zoo_decoder_api *(*decoder_api)(const char *decoder);
+} zoo_plugin;
+
+/* The entry point. Called once, before anything else, on the loading thread.
+ * `host` stays valid for the life of the process. On success sets *out to a table
+ * with static storage and returns ZOO_OK; on failure fills `err`. */
+typedef int32_t (*zoo_plugin_init_fn)(const zoo_host_api *host, const zoo_plugin **out, zoo_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ZOO_PLUGIN_H */
