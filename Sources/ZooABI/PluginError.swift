@@ -14,6 +14,7 @@ public struct PluginError: Error, CustomStringConvertible, Sendable {
     self.message = message
   }
 
+  /// The message.
   public var description: String { message }
 
   /// ZOO_ERR_INVALID_ARGUMENT: bad options, ids, shapes.

@@ -4,10 +4,13 @@ import ZooProto
 
 /// One forward call's input: new tokens of one sequence, appended to its state.
 public struct ForwardInput {
+  /// The tokens' ids.
   public var tokens: UnsafeBufferPointer<Int32>
   /// Explicit positions, or nil for state.length ..< state.length + tokens.count.
   public var positions: UnsafeBufferPointer<Int64>?
+  /// How the call's positions see each other.
   public var mask: MaskKind
+  /// Block length for `.blockCausal`.
   public var blockSize: Int
   /// Rows of `tokens` whose logits are wanted, or nil for all.
   public var logitRows: UnsafeBufferPointer<Int64>?
@@ -67,9 +70,11 @@ public protocol ModelState: AnyObject {
 }
 
 extension ModelState {
+  /// Refuses: states copy only when the model says how.
   public func copy() throws -> any ModelState {
     throw PluginError.failedPrecondition("this model's state cannot be copied")
   }
+  /// Refuses: a recurrent state summarises its whole prefix.
   public func truncate(to length: Int) throws {
     throw PluginError.failedPrecondition(
       "this model's state is recurrent and cannot be truncated; re-run the prefix instead")
@@ -93,6 +98,7 @@ public struct EmbeddingBatch {
   /// Polled between sequences or layers; true once the request is cancelled.
   public var isCancelled: () -> Bool
 
+  /// A batch over `tokens` cut by `lengths`.
   public init(
     tokens: UnsafeBufferPointer<Int32>, lengths: UnsafeBufferPointer<Int64>, isCancelled: @escaping () -> Bool = { false }
   ) {

@@ -769,6 +769,12 @@ static int32_t greedy_run(const zoo_decode_args *a, int32_t *finish_reason, zoo_
     ev.n_top = have;
     ev.top_tokens = have ? top_tokens : NULL; /* borrowed by emit for the call only */
     ev.top_logprobs = have ? top_logprobs : NULL;
+    /* ABI 1.2: left to right, each token is appended and final at once (an older
+     * header has no such fields, and zood treats its events the same way). */
+#if ZOO_ABI_MINOR >= 2
+    ev.op = ZOO_TOKEN_APPEND;
+    ev.committed = step + 1;
+#endif
     if (a->emit(a->emit_context, &ev) != 0) {
       finish = ZOO_FINISH_STOP;
       rc = ZOO_OK;

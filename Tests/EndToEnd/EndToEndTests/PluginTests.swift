@@ -72,9 +72,12 @@ final class PluginTests: XCTestCase {
             $0.maxTokens = 6
             $0.temperature = 0
             $0.logprobs = 2
+            $0.reportSteps = true
           }
         })
         XCTAssertEqual(messages.flatMap(\.tokenIds), [1, 3, 2, 0, 1, 3], "decoder \(decoder)")
+        // Each token is committed as it is emitted (the C decoder sets ABI 1.2's mark).
+        XCTAssertEqual(messages.flatMap(\.steps).map(\.committed), [1, 2, 3, 4, 5, 6], "decoder \(decoder)")
         // After token 0 the logits are [0, 5, 1, 0]: logprob of 1 is 5 - logsumexp. zood
         // computes it in float32 from exact logits: a few u of the logsumexp (≈ 5),
         // and 1e-5 is 30 u of it.
