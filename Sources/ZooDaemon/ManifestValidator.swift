@@ -31,6 +31,12 @@ enum ManifestValidator {
     for d in m.decoders {
       if !isIdentifier(d.name) { out.append("decoder name '\(d.name)' must be 1-64 characters of [a-z0-9_-]") }
       out += fieldProblems(d.options, owner: "decoder '\(d.name)'")
+      out += defaultProblems(d.options, owner: "decoder '\(d.name)'")
+    }
+    for w in m.middleware {
+      if !isIdentifier(w.name) { out.append("middleware name '\(w.name)' must be 1-64 characters of [a-z0-9_-]") }
+      out += fieldProblems(w.config, owner: "middleware '\(w.name)'")
+      out += defaultProblems(w.config, owner: "middleware '\(w.name)'")
     }
     for l in m.layers { out += fieldProblems(l.config, owner: "layer '\(l.name)'") }
     return out
@@ -42,8 +48,29 @@ enum ManifestValidator {
       if f.name.isEmpty { out.append("\(owner) has a config field without a name") }
       if f.type == .unspecified { out.append("\(owner) config field '\(f.name)' has no type") }
       if !f.required && f.defaultJson.isEmpty { out.append("\(owner) config field '\(f.name)' is optional but has no default") }
+      for (bound, text) in [("minimum", f.minimum), ("maximum", f.maximum)] where !text.isEmpty && Double(text) == nil {
+        out.append("\(owner) config field '\(f.name)' has a \(bound) '\(text)' that is not a number")
+      }
+      if !f.allowed.isEmpty && f.type != .string {
+        out.append("\(owner) config field '\(f.name)' lists allowed values but is not a string")
+      }
     }
     return out
+  }
+
+  /// Options reach decoders and middleware filled with their defaults, so each default
+  /// must pass the same checks a client's value does.
+  private static func defaultProblems(_ fields: [Zoo_V1_ConfigField], owner: String) -> [String] {
+    let optional = fields.filter { !$0.required && !$0.defaultJson.isEmpty }
+    do {
+      let defaults = try RequestValidation.checkedOptions([:], declared: optional, owner: owner)
+      _ = try RequestValidation.checkedOptions(defaults, declared: optional, owner: owner)
+      return []
+    } catch let e as ZooError {
+      return ["the default of \(e.message)"]
+    } catch {
+      return ["\(owner): \(error)"]
+    }
   }
 
   private static func duplicates(_ names: [String], _ what: String) -> [String] {

@@ -64,10 +64,24 @@ extension Zoo.Plugin {
       for t in m.modelTypes { lines.append("  model type \(t.modelType): \(t.description_p)") }
       for d in m.decoders {
         lines.append("  decoder \(d.name): \(d.description_p)")
-        for o in d.options { lines.append("    --option \(o.name)=... (\(o.type), default \(o.defaultJson.isEmpty ? "none" : o.defaultJson)): \(o.description_p)") }
+        for o in d.options { lines.append("    --option \(o.name)=\(takes(o)): \(o.description_p)") }
       }
-      for w in m.middleware { lines.append("  middleware \(w.name): \(w.description_p)") }
+      for w in m.middleware {
+        lines.append("  middleware \(w.name): \(w.description_p)")
+        for o in w.config { lines.append("    --middleware-option \(w.name).\(o.name)=\(takes(o)): \(o.description_p)") }
+      }
       return lines.joined(separator: "\n")
+    }
+
+    /// "odd_even|reverse (default "odd_even")", "INT in 1...512 (default 64)".
+    static func takes(_ field: Zoo_V1_ConfigField) -> String {
+      let kind =
+        field.allowed.isEmpty
+        ? "\(field.type)".uppercased() : field.allowed.joined(separator: "|")
+      let range =
+        field.minimum.isEmpty && field.maximum.isEmpty
+        ? "" : " in \(field.minimum.isEmpty ? "-inf" : field.minimum)...\(field.maximum.isEmpty ? "inf" : field.maximum)"
+      return kind + range + (field.defaultJson.isEmpty ? " (required)" : " (default \(field.defaultJson))")
     }
 
     /// The zood beside this executable, else the first on PATH.

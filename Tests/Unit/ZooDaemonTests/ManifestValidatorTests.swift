@@ -50,6 +50,35 @@ final class ManifestValidatorTests: XCTestCase {
       ("model type ''", { $0.modelTypes[0].modelType = "" }),
       ("has no type", { $0.modelTypes[0].config[0].type = .unspecified }),
       ("optional but has no default", { $0.modelTypes[0].config[0].required = false }),
+      ("has a minimum 'low' that is not a number", {
+        $0.decoders[0].options = [.with {
+          $0.name = "steps"
+          $0.type = .int
+          $0.defaultJson = "8"
+          $0.minimum = "low"
+        }]
+      }),
+      ("the default of decoder 'greedy' option 'steps' is '0'; it takes an integer in 1...64", {
+        $0.decoders[0].options = [.with {
+          $0.name = "steps"
+          $0.type = .int
+          $0.defaultJson = "0"
+          $0.minimum = "1"
+          $0.maximum = "64"
+        }]
+      }),
+      ("the default of middleware 'gate' option 'mode' is 'loud'; it takes one of quiet, strict", {
+        $0.middleware = [.with {
+          $0.name = "gate"
+          $0.config = [.with {
+            $0.name = "mode"
+            $0.type = .string
+            $0.defaultJson = #""loud""#
+            $0.allowed = ["quiet", "strict"]
+          }]
+        }]
+      }),
+      ("middleware name 'Gate!'", { $0.middleware = [.with { $0.name = "Gate!" }] }),
       ("declares no layers", {
         $0.layers = []
         $0.modelTypes = []
@@ -125,5 +154,87 @@ final class ManifestValidatorTests: XCTestCase {
     let fifo = safe.appendingPathComponent("libfifo.so")
     XCTAssertEqual(mkfifo(fifo.path, 0o644), 0)
     XCTAssertTrue(refusal(fifo.path)?.contains("not a regular file") == true, refusal(fifo.path) ?? "opened")
+  }
+}
+
+/// Decoder and middleware options checked against their declarations, as zood checks a
+/// request's `decoder_options` and middleware options.
+final class OptionValidationTests: XCTestCase {
+  let declared: [Zoo_V1_ConfigField] = [
+    .with {
+      $0.name = "steps"
+      $0.type = .int
+      $0.defaultJson = "64"
+      $0.minimum = "1"
+      $0.maximum = "1024"
+    },
+    .with {
+      $0.name = "threshold"
+      $0.type = .float
+      $0.defaultJson = "0.9"
+      $0.minimum = "0"
+      $0.maximum = "1"
+    },
+    .with {
+      $0.name = "remasking"
+      $0.type = .string
+      $0.defaultJson = #""low_confidence""#
+      $0.allowed = ["low_confidence", "random"]
+    },
+    .with {
+      $0.name = "cache"
+      $0.type = .bool
+      $0.defaultJson = "false"
+    },
+    .with {
+      $0.name = "blocks"
+      $0.type = .intList
+      $0.defaultJson = "[32, 32]"
+      $0.minimum = "1"
+    },
+    .with {
+      $0.name = "temperature_schedule"
+      $0.type = .floatList
+      $0.required = true
+    },
+  ]
+
+  func checked(_ given: [String: String]) throws -> [String: String] {
+    try RequestValidation.checkedOptions(given, declared: declared, owner: "decoder 'd'")
+  }
+
+  func testDefaultsAreFilledAndValuesKept() throws {
+    let out = try checked(["temperature_schedule": "1.0, 0.5", "steps": "8"])
+    XCTAssertEqual(
+      out,
+      [
+        "steps": "8", "threshold": "0.9", "remasking": "low_confidence", "cache": "false", "blocks": "[32, 32]",
+        "temperature_schedule": "1.0, 0.5",
+      ])
+  }
+
+  func testEachRefusalNamesTheOptionAndWhatItTakes() {
+    let cases: [([String: String], String)] = [
+      (["steps": "0"], "option 'steps' is '0'; it takes an integer in 1...1024"),
+      (["steps": "2.5"], "option 'steps' is '2.5'; it takes an integer in 1...1024"),
+      (["threshold": "1.5"], "option 'threshold' is '1.5'; it takes a number in 0...1"),
+      (["threshold": "nan"], "option 'threshold' is 'nan'"),
+      (["remasking": "top"], "it takes one of low_confidence, random"),
+      (["cache": "yes"], "it takes true or false"),
+      (["blocks": "[4, 0]"], "it takes a comma-separated list of integers >= 1"),
+      (["speed": "2"], "decoder 'd' has no option 'speed'; it takes blocks, cache, remasking, steps, temperature_schedule, threshold"),
+      ([:], "decoder 'd' needs option 'temperature_schedule' (a comma-separated list of numbers)"),
+    ]
+    for (given, needle) in cases {
+      var options = given
+      if needle.contains("needs option") == false && options["temperature_schedule"] == nil {
+        options["temperature_schedule"] = "1"
+      }
+      XCTAssertThrowsError(try checked(options), "\(given)") { error in
+        let message = (error as? ZooError)?.message ?? "\(error)"
+        XCTAssertTrue(message.contains(needle), "'\(message)' should mention '\(needle)'")
+        XCTAssertEqual((error as? ZooError)?.code, .invalidArgument)
+      }
+    }
   }
 }
