@@ -27,6 +27,23 @@ final class LifecycleTests: XCTestCase {
     XCTAssertTrue(first.log.contains("zood stopped"), first.log)
   }
 
+  /// SIGHUP (a closed terminal, or an operator after adding models) rescans the models
+  /// folders and keeps serving, instead of killing zood.
+  func testSighupRescansAndKeepsServing() async throws {
+    let z = try ZoodInstance()
+    try z.start()
+    try z.addModel(from: FixtureLocation.folder("mamba-hf"), as: "added-later")
+    kill(try XCTUnwrap(z.process).processIdentifier, SIGHUP)
+    let deadline = Date().addingTimeInterval(10)
+    while !z.log.contains("received SIGHUP: rescanned the models folders, 1 models") && Date() < deadline {
+      try await Task.sleep(for: .milliseconds(50))
+    }
+    XCTAssertTrue(z.log.contains("received SIGHUP: rescanned the models folders, 1 models"), z.log)
+    let models = try await z.withClient { zoo, _ in try await zoo.listModels(.init()).models }
+    XCTAssertEqual(models.map(\.name), ["added-later"])
+    XCTAssertEqual(z.stop(), 0)
+  }
+
   func testStaleSocketIsReplaced() throws {
     let z = try ZoodInstance()
     // A socket file nobody listens on, as a zood killed with SIGKILL leaves behind.
