@@ -99,6 +99,8 @@ def main():
         check("Generate streams 12 tokens then a final message", len(tokens) == 12 and len(messages) == 13, len(messages))
         check("final message is done with finish LENGTH",
               messages[-1].done and messages[-1].finish_reason == zoo_pb2.FINISH_REASON_LENGTH)
+        check("stats count 12 forward passes (prompt + 11 steps)", messages[-1].stats.forward_passes == 12,
+              messages[-1].stats.forward_passes)
         check("each token carries logprobs with 3 alternatives",
               all(len(lp.top) == 3 for m in messages[:-1] for lp in m.logprobs))
         again = [t for m in stub.Generate(request) for t in m.token_ids]
@@ -133,6 +135,13 @@ def main():
             check("top_p 2 is INVALID_ARGUMENT", False)
         except grpc.RpcError as e:
             check("top_p 2 is INVALID_ARGUMENT", e.code() == grpc.StatusCode.INVALID_ARGUMENT, e.code())
+        try:
+            list(stub.Generate(zoo_pb2.GenerateRequest(model="mamba-bytes", prompt="x",
+                                                       options=zoo_pb2.GenerateOptions(decoder_options={"beams": "4"}))))
+            check("an option ar does not declare is INVALID_ARGUMENT", False)
+        except grpc.RpcError as e:
+            check("an option ar does not declare is INVALID_ARGUMENT",
+                  e.code() == grpc.StatusCode.INVALID_ARGUMENT and "has no option 'beams'" in e.details(), e.details())
         try:
             list(stub.Generate(zoo_pb2.GenerateRequest(model="mamba-bytes", prompt_token_ids=[1],
                                                        options=zoo_pb2.GenerateOptions(max_tokens=60000)),
