@@ -12,13 +12,12 @@ import ZooTestSupport
 /// they run, and a middleware rewrites a request with the host's tokenize, detokenize
 /// and embed services.
 final class ContractTests: XCTestCase {
-  nonisolated(unsafe) static var zood: ZoodInstance!
+  static let shared = SharedZood()
   nonisolated(unsafe) static var miniLMSkip: XCTSkip?
 
   override class func setUp() {
     super.setUp()
-    do {
-      let z = try ZoodInstance()
+    shared.start { z in
       try FileManager.default.copyItem(
         at: try Paths.product("libZooContractFixtures.so"),
         to: z.plugins.appendingPathComponent("libZooContractFixtures.so"))
@@ -27,21 +26,16 @@ final class ContractTests: XCTestCase {
         from: FixtureLocation.folder("mamba-hf"), as: "bytes", zooJSON: #"{"tokenizer": "bytes", "eos_token_ids": []}"#)
       try z.addModel(from: FixtureLocation.folder("mamba-hf"), as: "bytes-eos", zooJSON: #"{"tokenizer": "bytes"}"#)
       do { try z.linkModel(try Paths.miniLM(), as: "minilm") } catch let skip as XCTSkip { miniLMSkip = skip }
-      try z.start()
-      zood = z
-    } catch {
-      XCTFail("could not start zood: \(error)")
     }
   }
 
   override class func tearDown() {
-    zood?.stop()
-    zood = nil
+    shared.stop()
     super.tearDown()
   }
 
   var zood: ZoodInstance {
-    get throws { try XCTUnwrap(Self.zood, "zood did not start; see the setUp failure above") }
+    get throws { try Self.shared.zood }
   }
 
   static func request(

@@ -9,32 +9,26 @@ import ZooRPC
 /// embeddings (../shared/fixtures/minilm), zood's tokenisation and truncation, the
 /// errors, and `zoo embed`.
 final class EmbedTests: XCTestCase {
-  nonisolated(unsafe) static var zood: ZoodInstance!
+  static let shared = SharedZood()
   /// Nil when MiniLM is not installed; the tests that need it skip, saying so.
   nonisolated(unsafe) static var miniLMSkip: XCTSkip?
 
   override class func setUp() {
     super.setUp()
-    do {
-      let z = try ZoodInstance()
+    shared.start { z in
       try z.addModel(
         from: FixtureLocation.folder("mamba-hf"), as: "mamba-bytes", zooJSON: #"{"tokenizer": "bytes"}"#)
       do { try z.linkModel(try Paths.miniLM(), as: "minilm") } catch let skip as XCTSkip { miniLMSkip = skip }
-      try z.start()
-      zood = z
-    } catch {
-      XCTFail("could not start zood: \(error)")
     }
   }
 
   override class func tearDown() {
-    zood?.stop()
-    zood = nil
+    shared.stop()
     super.tearDown()
   }
 
   var zood: ZoodInstance {
-    get throws { try XCTUnwrap(Self.zood, "zood did not start; see the setUp failure above") }
+    get throws { try Self.shared.zood }
   }
 
   func requireMiniLM() throws {

@@ -8,12 +8,11 @@ import ZooRPC
 /// Generation through a real zood over gRPC: streaming, token-id prompts, logprobs
 /// checked against the official fixtures, seeds, stop strings, cancellation, errors.
 final class GenerateTests: XCTestCase {
-  nonisolated(unsafe) static var zood: ZoodInstance!
+  static let shared = SharedZood()
 
   override class func setUp() {
     super.setUp()
-    do {
-      let z = try ZoodInstance()
+    shared.start { z in
       try z.addModel(
         from: FixtureLocation.folder("mamba-hf"), as: "mamba-fixture", zooJSON: ZoodInstance.noEOS)
       try z.addModel(from: FixtureLocation.folder("mamba2-hf"), as: "mamba2-fixture")
@@ -21,22 +20,16 @@ final class GenerateTests: XCTestCase {
       try z.addModel(
         from: FixtureLocation.folder("mamba-hf"), as: "mamba-bytes",
         zooJSON: #"{"tokenizer": "bytes", "description": "fixture weights with a byte tokenizer"}"#)
-      try z.start()
-      zood = z
-    } catch {
-      XCTFail("could not start zood: \(error)")
     }
   }
 
   override class func tearDown() {
-    zood?.stop()
-    zood = nil
+    shared.stop()
     super.tearDown()
   }
 
-  /// The shared zood, or a test failure (not a crash) when setUp could not start it.
   var zood: ZoodInstance {
-    get throws { try XCTUnwrap(Self.zood, "zood did not start; see the setUp failure above") }
+    get throws { try Self.shared.zood }
   }
 
   func generate(_ request: Zoo_V1_GenerateRequest) async throws -> [Zoo_V1_GenerateResponse] {

@@ -221,6 +221,35 @@ final class ZoodInstance: @unchecked Sendable {
   }
 }
 
+/// A zood started once for a whole test class (in its class `setUp`) and stopped after
+/// it; a zood that cannot start fails the class's tests, not the whole run.
+final class SharedZood: @unchecked Sendable {
+  private var instance: ZoodInstance?
+  private var failure = "see the setUp failure above"
+
+  /// Starts zood once `prepare` has added its models and plugins.
+  func start(_ prepare: (ZoodInstance) throws -> Void) {
+    do {
+      let z = try ZoodInstance()
+      try prepare(z)
+      try z.start()
+      instance = z
+    } catch {
+      failure = "\(error)"
+      XCTFail("could not start zood: \(error)")
+    }
+  }
+
+  func stop() {
+    instance?.stop()
+    instance = nil
+  }
+
+  var zood: ZoodInstance {
+    get throws { try XCTUnwrap(instance, "zood did not start: \(failure)") }
+  }
+}
+
 struct ZoodFailure: Error, CustomStringConvertible {
   let message: String
   var description: String { message }
