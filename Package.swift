@@ -21,11 +21,11 @@ let package = Package(
     .executable(name: "zoo-layer-bench", targets: ["zoo-layer-bench"]),
     .library(name: "ZooPluginKit", targets: ["ZooPluginKit"]),
     // Plugins: one shared library each, loaded by zood at run time.
-    .library(name: "ZooStateSpace", type: .dynamic, targets: ["StateSpace"]),
-    .library(name: "ZooAutoregressive", type: .dynamic, targets: ["Autoregressive"]),
-    .library(name: "ZooTransformer", type: .dynamic, targets: ["Transformer"]),
-    // These plugins keep their `zoo_plugin_init` in an Export target, so their tests can
-    // link the model code without a second copy of the symbol in the one test binary.
+    // Every plugin keeps its `zoo_plugin_init` in an Export target, so tests and benchmarks
+    // can link the model code of several plugins without two copies of the symbol.
+    .library(name: "ZooStateSpace", type: .dynamic, targets: ["StateSpaceExport"]),
+    .library(name: "ZooAutoregressive", type: .dynamic, targets: ["AutoregressiveExport"]),
+    .library(name: "ZooTransformer", type: .dynamic, targets: ["TransformerExport"]),
     .library(name: "ZooSessa", type: .dynamic, targets: ["SessaExport"]),
     .library(name: "ZooGAM", type: .dynamic, targets: ["GAMExport"]),
     .library(name: "ZooOrchid", type: .dynamic, targets: ["OrchidExport"]),
@@ -96,7 +96,7 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     // Prefill scaling of one layer per architecture, in-process. Links the plugin code
-    // targets, never their Export targets (one zoo_plugin_init: StateSpace's).
+    // targets, never their Export targets (no zoo_plugin_init).
     .executableTarget(
       name: "zoo-layer-bench",
       dependencies: [
@@ -106,12 +106,23 @@ let package = Package(
 
     // Plugins.
     .target(
-      name: "StateSpace", dependencies: ["ZooPluginKit", "ZooCore"], path: "Plugins/StateSpace", exclude: ["README.md"]),
+      name: "StateSpace", dependencies: ["ZooPluginKit", "ZooCore"], path: "Plugins/StateSpace",
+      exclude: ["README.md", "Export"]),
+    .target(
+      name: "StateSpaceExport", dependencies: ["StateSpace", "ZooPluginKit", "CZooPlugin"],
+      path: "Plugins/StateSpace/Export"),
     .target(
       name: "Autoregressive", dependencies: ["ZooPluginKit", "ZooCore"], path: "Plugins/Autoregressive",
-      exclude: ["README.md"]),
+      exclude: ["README.md", "Export"]),
     .target(
-      name: "Transformer", dependencies: ["ZooPluginKit", "ZooCore"], path: "Plugins/Transformer", exclude: ["README.md"]),
+      name: "AutoregressiveExport", dependencies: ["Autoregressive", "ZooPluginKit", "CZooPlugin"],
+      path: "Plugins/Autoregressive/Export"),
+    .target(
+      name: "Transformer", dependencies: ["ZooPluginKit", "ZooCore"], path: "Plugins/Transformer",
+      exclude: ["README.md", "Export"]),
+    .target(
+      name: "TransformerExport", dependencies: ["Transformer", "ZooPluginKit", "CZooPlugin"],
+      path: "Plugins/Transformer/Export"),
     .target(
       name: "Sessa", dependencies: ["ZooPluginKit", "ZooCore"], path: "Plugins/Sessa", exclude: ["README.md", "Export"]),
     .target(name: "SessaExport", dependencies: ["Sessa", "ZooPluginKit", "CZooPlugin"], path: "Plugins/Sessa/Export"),
@@ -141,12 +152,13 @@ let package = Package(
     .testTarget(
       name: "StateSpaceParityTests", dependencies: ["StateSpace", "ZooPluginKit", "ZooCore", "ZooTestSupport"],
       path: "Tests/Parity/StateSpaceParityTests"),
-    // Transformer parity through the C ABI, on the plugin's .so as zood loads it (linking
-    // the plugin target here would clash with StateSpace's zoo_plugin_init).
+    // Transformer parity through the C ABI, on the plugin's .so as zood loads it; the
+    // plugin target itself for what only an in-process load shows (the weights it reads).
     .testTarget(
       name: "TransformerParityTests",
       dependencies: [
-        "ZooDaemon", "ZooPluginKit", "ZooCore", "ZooTestSupport", .product(name: "Logging", package: "swift-log"),
+        "Transformer", "ZooDaemon", "ZooPluginKit", "ZooCore", "ZooProto", "ZooTestSupport",
+        .product(name: "Logging", package: "swift-log"),
       ],
       path: "Tests/Parity/TransformerParityTests"),
     .testTarget(

@@ -5,7 +5,7 @@ import ZooProto
 /// dataclass (rishiraj/gam @ 2ebb82e, gam_model.py), under their official upper-case
 /// names, which `GAM_Model(config)` reads. Absent keys take `ModelConfig`'s defaults, so a
 /// trained model exports as `dataclasses.asdict(config)` plus `"model_type": "gam"`.
-public struct GAMConfig: Codable, Equatable, Sendable {
+public struct GAMConfig: ModelConfiguration, Codable, Equatable, Sendable {
   /// `VOCAB_SIZE`: rows of the token embedding (and of the tied head).
   public var vocabSize = 10000
   /// `BLOCK_SIZE`: rows of the learned position table, so the longest sequence.
@@ -37,13 +37,13 @@ public struct GAMConfig: Codable, Equatable, Sendable {
   public init(from decoder: any Decoder) throws {
     let c = try decoder.container(keyedBy: CodingKeys.self)
     let d = GAMConfig()
-    vocabSize = try c.decodeIfPresent(Int.self, forKey: .vocabSize) ?? d.vocabSize
-    blockSize = try c.decodeIfPresent(Int.self, forKey: .blockSize) ?? d.blockSize
-    embeddingSize = try c.decodeIfPresent(Int.self, forKey: .embeddingSize) ?? d.embeddingSize
-    layerCount = try c.decodeIfPresent(Int.self, forKey: .layerCount) ?? d.layerCount
-    dropout = try c.decodeIfPresent(Double.self, forKey: .dropout) ?? d.dropout
-    memorySlots = try c.decodeIfPresent(Int.self, forKey: .memorySlots) ?? d.memorySlots
-    convKernelSize = try c.decodeIfPresent(Int.self, forKey: .convKernelSize) ?? d.convKernelSize
+    vocabSize = try c.value(.vocabSize, default: d.vocabSize)
+    blockSize = try c.value(.blockSize, default: d.blockSize)
+    embeddingSize = try c.value(.embeddingSize, default: d.embeddingSize)
+    layerCount = try c.value(.layerCount, default: d.layerCount)
+    dropout = try c.value(.dropout, default: d.dropout)
+    memorySlots = try c.value(.memorySlots, default: d.memorySlots)
+    convKernelSize = try c.value(.convKernelSize, default: d.convKernelSize)
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -59,40 +59,26 @@ public struct GAMConfig: Codable, Equatable, Sendable {
   }
 
   /// Refuses configurations the model cannot be built from, naming the key.
-  func validate() throws {
-    for (key, value) in [
-      ("VOCAB_SIZE", vocabSize), ("BLOCK_SIZE", blockSize), ("N_EMBED", embeddingSize), ("N_LAYER", layerCount),
-      ("NUM_MEMORY_SLOTS", memorySlots), ("CONV_KERNEL_SIZE", convKernelSize),
-    ] where value <= 0 {
-      throw PluginError.invalidArgument("config.json key '\(key)' is \(value); it must be a positive integer")
-    }
+  public func validate() throws {
+    try requirePositive([
+      "VOCAB_SIZE": vocabSize, "BLOCK_SIZE": blockSize, "N_EMBED": embeddingSize, "N_LAYER": layerCount,
+      "NUM_MEMORY_SLOTS": memorySlots, "CONV_KERNEL_SIZE": convKernelSize,
+    ])
   }
 
   /// The keys the builder reads, for the plugin manifest.
   static let declaredFields: [Zoo_V1_ConfigField] = [
-    field("VOCAB_SIZE", .int, "10000", "Vocabulary size: rows of token_embedding.weight and of the tied head."),
-    field("BLOCK_SIZE", .int, "256", "Rows of the learned position table: sequences are at most this long (longer ones are refused, not clamped)."),
-    field("N_EMBED", .int, "512", "Model width D."),
-    field("N_LAYER", .int, "6", "Number of GAM blocks."),
-    field("DROPOUT", .float, "0.1", "Dropout rate; used in training only, ignored at inference."),
-    field("NUM_MEMORY_SLOTS", .int, "512", "Slots S of each block's memory bank."),
-    field("CONV_KERNEL_SIZE", .int, "3", "Taps k of the causal depthwise convolution."),
+    .field("VOCAB_SIZE", .int, "10000", "Vocabulary size: rows of token_embedding.weight and of the tied head."),
+    .field("BLOCK_SIZE", .int, "256", "Rows of the learned position table: sequences are at most this long (longer ones are refused, not clamped)."),
+    .field("N_EMBED", .int, "512", "Model width D."),
+    .field("N_LAYER", .int, "6", "Number of GAM blocks."),
+    .field("DROPOUT", .float, "0.1", "Dropout rate; used in training only, ignored at inference."),
+    .field("NUM_MEMORY_SLOTS", .int, "512", "Slots S of each block's memory bank."),
+    .field("CONV_KERNEL_SIZE", .int, "3", "Taps k of the causal depthwise convolution."),
   ]
 
   /// The fields that shape one block (the rest belong to the surrounding model).
   static var blockFields: [Zoo_V1_ConfigField] {
     declaredFields.filter { ["N_EMBED", "DROPOUT", "NUM_MEMORY_SLOTS", "CONV_KERNEL_SIZE"].contains($0.name) }
-  }
-
-  private static func field(
-    _ name: String, _ type: Zoo_V1_FieldType, _ defaultJSON: String, _ description: String
-  ) -> Zoo_V1_ConfigField {
-    var f = Zoo_V1_ConfigField()
-    f.name = name
-    f.type = type
-    f.defaultJson = defaultJSON
-    f.required = false
-    f.description_p = description
-    return f
   }
 }

@@ -2,59 +2,36 @@ import ZooCore
 import ZooPluginKit
 import ZooProto
 
-/// A sequence's decoding state: per layer the last k − 1 rows of x̂ = LayerNorm₁(x)
-/// ([k − 1, D], oldest first; zeros before the first token), which is all the causal
-/// convolution reads from the past, plus the number of tokens consumed (the next
-/// position). Its size does not depend on length; a scratch buffer for one-token steps
-/// lives here so decoding does not allocate.
-final class GAMState: ModelState {
+/// The sizes of a GAM sequence's decoding state: per layer the last k − 1 rows of
+/// x̂ = LayerNorm₁(x) ([k − 1, D], oldest first; zeros before the first token), which is
+/// all the causal convolution reads from the past. Its size does not depend on length.
+struct GAMStateLayout: RecurrentStateLayout {
   let layers: Int
   /// Floats of one layer's window, (k − 1)·D.
   let windowCount: Int
-  let windows: UnsafeMutablePointer<Float>
-  let decodeScratch: UnsafeMutablePointer<Float>
-  let decodeScratchCount: Int
-  var length = 0
-
-  init(layers: Int, windowCount: Int, decodeScratchCount: Int) {
-    self.layers = layers
-    self.windowCount = windowCount
-    self.decodeScratchCount = decodeScratchCount
-    windows = .allocate(capacity: max(layers * windowCount, 1))
-    windows.initialize(repeating: 0, count: max(layers * windowCount, 1))
-    decodeScratch = .allocate(capacity: max(decodeScratchCount, 1))
-    decodeScratch.initialize(repeating: 0, count: max(decodeScratchCount, 1))
-  }
-
-  deinit {
-    windows.deallocate()
-    decodeScratch.deallocate()
-  }
 
   var floatCount: Int { layers * windowCount }
-
-  func window(layer: Int) -> UnsafeMutablePointer<Float> { windows + layer * windowCount }
-
-  /// A deep copy (beam search, speculative decoding).
-  func copy() throws -> any ModelState {
-    let other = GAMState(layers: layers, windowCount: windowCount, decodeScratchCount: decodeScratchCount)
-    other.windows.update(from: windows, count: floatCount)
-    other.length = length
-    return other
-  }
 
   /// Only the trivial cuts: to the current length (nothing to do) or to 0 (a fresh
   /// sequence). Any other prefix needs the x̂ rows just before the cut, which the window
   /// has already dropped.
-  func truncate(to newLength: Int) throws {
-    if newLength == length { return }
+  func truncate(_ state: GAMState, to newLength: Int) throws {
+    if newLength == state.length { return }
     guard newLength == 0 else {
       throw PluginError.failedPrecondition(
-        "a GAM state keeps only the last k − 1 normalised inputs of each layer, so it cannot go back from \(length) to \(newLength) tokens; truncate to 0 or re-run the prefix in a fresh state")
+        "a GAM state keeps only the last k − 1 normalised inputs of each layer, so it cannot go back from \(state.length) to \(newLength) tokens; truncate to 0 or re-run the prefix in a fresh state")
     }
-    windows.update(repeating: 0, count: floatCount)
-    length = 0
+    state.storage.update(repeating: 0, count: floatCount)
+    state.length = 0
   }
+}
+
+/// A GAM sequence's state: the windows of every layer, and the number of tokens consumed
+/// (the next position).
+typealias GAMState = RecurrentModelState<GAMStateLayout>
+
+extension RecurrentModelState where Layout == GAMStateLayout {
+  func window(layer: Int) -> UnsafeMutablePointer<Float> { storage + layer * layout.windowCount }
 }
 
 /// The official `GAM_Model` (rishiraj/gam @ 2ebb82e, gam_model.py) as a zoo model:
@@ -63,10 +40,11 @@ final class GAMState: ModelState {
 ///     x      = GAMBlock_i(x)  for i < N_LAYER
 ///     logits = LayerNorm_f(x) · headᵀ                        (head tied to token_embedding)
 ///
-/// Prefill runs `prefillChunkRows` tokens at a time through all layers (GEMMs, bounded
-/// scratch); a one-token step uses GEMV and the state's scratch, so decoding does not
-/// allocate. Positions past BLOCK_SIZE − 1 have no embedding and are refused.
-final class GAMLanguageModel: Model, @unchecked Sendable {
+/// ZooPluginKit's `RecurrentLanguageModel` runs prefill `prefillChunkRows` tokens at a
+/// time through `runChunk` (GEMMs, bounded scratch); a one-token step uses GEMV and the
+/// state's scratch, so decoding does not allocate. Positions past BLOCK_SIZE − 1 have no
+/// embedding and are refused.
+final class GAMLanguageModel: RecurrentLanguageModel, @unchecked Sendable {
   let config: GAMConfig
   /// token_embedding.weight [V, D].
   let tokenEmbedding: Weight
@@ -77,8 +55,7 @@ final class GAMLanguageModel: Model, @unchecked Sendable {
   /// head.weight [V, D]; the same Weight as the embedding when only one key is stored.
   let head: Weight
   let prefillChunkRows: Int
-  /// Floats of one layer's window in a state, (k − 1)·D.
-  let windowCount: Int
+  let stateLayout: GAMStateLayout
   let info: ModelInfo
 
   init(
@@ -94,7 +71,7 @@ final class GAMLanguageModel: Model, @unchecked Sendable {
     self.finalNormBias = finalNormBias
     self.head = head
     self.prefillChunkRows = prefillChunkRows
-    windowCount = blocks[0].windowRows * config.embeddingSize
+    stateLayout = GAMStateLayout(layers: blocks.count, windowCount: blocks[0].windowRows * config.embeddingSize)
     let floatBytes = MemoryLayout<Float>.size
     let vectors = [tokenEmbedding, positionEmbedding, finalNormWeight, finalNormBias].reduce(0) { $0 + $1.count }
     let weightBytes =
@@ -102,90 +79,37 @@ final class GAMLanguageModel: Model, @unchecked Sendable {
     info = ModelInfo(
       vocabularySize: config.vocabSize, hiddenSize: config.embeddingSize, maxPositions: config.blockSize,
       maskKinds: [.causal], stateIsFixed: true,
-      stateBytes: blocks.count * windowCount * floatBytes, weightBytes: weightBytes)
+      stateBytes: stateLayout.floatCount * floatBytes, weightBytes: weightBytes)
   }
 
   private var width: Int { config.embeddingSize }
 
+  var modelType: String { "gam" }
+
   /// Scratch floats for a chunk of `rows` tokens: the residual rows, the final-norm rows,
   /// then the block's own.
-  private func scratchCount(rows: Int) -> Int {
+  func scratchCount(rows: Int) -> Int {
     2 * rows * width + blocks[0].scratchCount(rows: rows)
   }
 
-  func makeState() throws -> any ModelState {
-    GAMState(layers: blocks.count, windowCount: windowCount, decodeScratchCount: scratchCount(rows: 1))
+  func maskRefusal(_ mask: MaskKind) -> String {
+    "gam is a causal model and supports only the causal mask, not \(mask)"
   }
 
-  func forward(_ input: ForwardInput, state anyState: any ModelState, output: ForwardOutput) throws {
-    guard let state = anyState as? GAMState, state.layers == blocks.count, state.windowCount == windowCount else {
-      throw PluginError.invalidArgument("the state passed to gam forward was not made by this model")
-    }
-    try validate(input, state: state)
-    let n = input.tokens.count
-    guard n > 0 else { return }
-
-    if n == 1 {
-      // Decode step: preallocated scratch, GEMV everywhere, nothing to cancel.
-      try runChunk(input, start: 0, rows: 1, state: state, scratch: state.decodeScratch, output: output, pollCancel: false)
-    } else {
-      // A cancelled prefill must not leave some layers' windows advanced and others not:
-      // keep the windows as they were and put them back on error.
-      let backup = UnsafeMutablePointer<Float>.allocate(capacity: max(state.floatCount, 1))
-      backup.initialize(from: state.windows, count: state.floatCount)
-      let chunk = min(n, prefillChunkRows)
-      let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount(rows: chunk))
-      defer {
-        backup.deallocate()
-        scratch.deallocate()
-      }
-      do {
-        for start in stride(from: 0, to: n, by: chunk) {
-          try runChunk(
-            input, start: start, rows: min(chunk, n - start), state: state, scratch: scratch, output: output,
-            pollCancel: true)
-        }
-      } catch {
-        state.windows.update(from: backup, count: state.floatCount)
-        throw error
-      }
-    }
-    state.length += n
+  func stateSummary(length: Int) -> String {
+    "keeps only a window of the last \(blocks[0].windowRows) inputs per layer after \(length) tokens"
   }
 
-  /// Refuses what GAM cannot serve, before touching the state.
-  private func validate(_ input: ForwardInput, state: GAMState) throws {
-    guard input.mask == .causal else {
-      throw PluginError.failedPrecondition("gam is a causal model and supports only the causal mask, not \(input.mask)")
-    }
-    let n = input.tokens.count
-    if let positions = input.positions {
-      guard positions.count == n else {
-        throw PluginError.invalidArgument("\(positions.count) positions were given for \(n) tokens")
-      }
-      for (i, p) in positions.enumerated() where p != Int64(state.length + i) {
-        throw PluginError.invalidArgument(
-          "position \(p) at row \(i) does not continue the sequence: gam keeps only a window of the last \(blocks[0].windowRows) inputs per layer after \(state.length) tokens, so the positions must be exactly \(state.length)..<\(state.length + n)")
-      }
-    }
-    guard state.length + n <= config.blockSize else {
+  /// GAM has an embedding for positions 0..<BLOCK_SIZE only.
+  func checkLength(_ length: Int, adding n: Int) throws {
+    guard length + n <= config.blockSize else {
       throw PluginError.outOfRange(
-        "this call would reach position \(state.length + n - 1), beyond this GAM model's \(config.blockSize) learned positions (BLOCK_SIZE = \(config.blockSize), so positions 0...\(config.blockSize - 1)): the state holds \(state.length) tokens and the call adds \(n); GAM has no embedding for later positions and zoo does not clamp them")
-    }
-    // Index loops here and below: an unspecialised enumerated() allocates in debug builds.
-    for i in 0..<n where input.tokens[i] < 0 || Int(input.tokens[i]) >= config.vocabSize {
-      throw PluginError.invalidArgument(
-        "token id \(input.tokens[i]) at row \(i) is outside the vocabulary of size \(config.vocabSize)")
-    }
-    if let rows = input.logitRows {
-      for row in rows where row < 0 || row >= Int64(n) {
-        throw PluginError.invalidArgument("logit row \(row) is outside the \(n) tokens of this call")
-      }
+        "this call would reach position \(length + n - 1), beyond this GAM model's \(config.blockSize) learned positions (BLOCK_SIZE = \(config.blockSize), so positions 0...\(config.blockSize - 1)): the state holds \(length) tokens and the call adds \(n); GAM has no embedding for later positions and zoo does not clamp them")
     }
   }
 
   /// Runs tokens start..<start+rows through every block and writes their outputs.
-  private func runChunk(
+  func runChunk(
     _ input: ForwardInput, start: Int, rows: Int, state: GAMState, scratch: UnsafeMutablePointer<Float>,
     output: ForwardOutput, pollCancel: Bool
   ) throws {
@@ -239,36 +163,35 @@ final class GAMLanguageModel: Model, @unchecked Sendable {
 public enum GAMBuilder: ModelBuilder {
   /// The manifest entry: model type, layer kind, capabilities, config keys, weight names.
   public static var declaration: Zoo_V1_ModelType {
-    var type = Zoo_V1_ModelType()
-    type.modelType = "gam"
-    type.description_p =
-      "Gated Associative Memory language model (official rishiraj/gam GAM_Model): token plus learned position embedding, GAM blocks (causal depthwise conv, memory-bank softmax retrieval, sigmoid gates, 4x GELU FFN), final LayerNorm, head tied to the token embedding. Causal; at most BLOCK_SIZE positions (later ones are refused). Fixed-size state: the last CONV_KERNEL_SIZE − 1 normalised inputs per layer, N_LAYER·(CONV_KERNEL_SIZE − 1)·N_EMBED floats."
-    type.layers = [GAMPlugin.blockKind.name]
-    type.capabilities = GAMPlugin.capabilities(
-      decodeCost:
-        "O(1) in context length (which BLOCK_SIZE caps): per layer k·D + 2·S·D + 10·D² MACs and S exps, plus V·D for the head")
-    type.config = GAMConfig.declaredFields
-    type.weights = [
-      "token_embedding.weight",
-      "pos_embedding.weight",
-      "blocks.{i}.ln1.weight",
-      "blocks.{i}.ln1.bias",
-      "blocks.{i}.causal_conv.weight",
-      "blocks.{i}.causal_conv.bias",
-      "blocks.{i}.memory_bank",
-      "blocks.{i}.gate.weight",
-      "blocks.{i}.gate.bias",
-      "blocks.{i}.ln2.weight",
-      "blocks.{i}.ln2.bias",
-      "blocks.{i}.ffn.0.weight",
-      "blocks.{i}.ffn.0.bias",
-      "blocks.{i}.ffn.2.weight",
-      "blocks.{i}.ffn.2.bias",
-      "ln_f.weight",
-      "ln_f.bias",
-      "head.weight",
-    ]
-    return type
+    .model(
+      "gam",
+      description:
+        "Gated Associative Memory language model (official rishiraj/gam GAM_Model): token plus learned position embedding, GAM blocks (causal depthwise conv, memory-bank softmax retrieval, sigmoid gates, 4x GELU FFN), final LayerNorm, head tied to the token embedding. Causal; at most BLOCK_SIZE positions (later ones are refused). Fixed-size state: the last CONV_KERNEL_SIZE − 1 normalised inputs per layer, N_LAYER·(CONV_KERNEL_SIZE − 1)·N_EMBED floats.",
+      layers: [GAMPlugin.blockKind.name],
+      capabilities: .recurrent(
+        decodeCost:
+          "O(1) in context length (which BLOCK_SIZE caps): per layer k·D + 2·S·D + 10·D² MACs and S exps, plus V·D for the head"),
+      config: GAMConfig.declaredFields,
+      weights: [
+        "token_embedding.weight",
+        "pos_embedding.weight",
+        "blocks.{i}.ln1.weight",
+        "blocks.{i}.ln1.bias",
+        "blocks.{i}.causal_conv.weight",
+        "blocks.{i}.causal_conv.bias",
+        "blocks.{i}.memory_bank",
+        "blocks.{i}.gate.weight",
+        "blocks.{i}.gate.bias",
+        "blocks.{i}.ln2.weight",
+        "blocks.{i}.ln2.bias",
+        "blocks.{i}.ffn.0.weight",
+        "blocks.{i}.ffn.0.bias",
+        "blocks.{i}.ffn.2.weight",
+        "blocks.{i}.ffn.2.bias",
+        "ln_f.weight",
+        "ln_f.bias",
+        "head.weight",
+      ])
   }
 
   /// Reads config.json and the weights (checking every shape) and returns the model.
@@ -280,7 +203,6 @@ public enum GAMBuilder: ModelBuilder {
   /// chunk boundaries).
   static func load(_ context: ModelLoadContext, prefillChunkRows: Int) throws -> GAMLanguageModel {
     let config = try context.config(GAMConfig.self)
-    try config.validate()
     let weights = context.weights
     let (v, d) = (config.vocabSize, config.embeddingSize)
     // One tied tensor under two keys: state_dict() stores both, safetensors' save_model

@@ -16,29 +16,11 @@ public enum GAMPlugin {
     models: [GAMBuilder.self])
 
   /// The `gam_block` layer kind.
-  public static let blockKind: Zoo_V1_LayerKind = {
-    var kind = Zoo_V1_LayerKind()
-    kind.name = "gam_block"
-    kind.description_p =
-      "GAM block: LayerNorm, then a causal depthwise conv (local) and a softmax read of a learned memory bank [S, D] (global, per token), fused by sigmoid gates into the residual; then a pre-LayerNorm 4x GELU FFN. State: the last k − 1 normalised inputs, (k − 1)·D floats."
-    kind.capabilities = capabilities(
-      decodeCost: "O(1) in context length: k·D (conv) + 2·S·D (memory) + 2·D² (gates) + 8·D² (FFN) MACs and S exps per token")
-    kind.config = GAMConfig.blockFields
-    return kind
-  }()
-
-  /// Causal, a constant-cost step over a fixed-size window state that can be copied but
-  /// not truncated to an arbitrary prefix.
-  static func capabilities(decodeCost: String) -> Zoo_V1_Capabilities {
-    var c = Zoo_V1_Capabilities()
-    c.causality = .causal
-    c.recurrentStep = true
-    c.stateGrowth = .fixed
-    c.decodeCost = decodeCost
-    c.stopHead = false
-    c.embeddings = false
-    c.stateCopy = true
-    c.stateTruncate = false
-    return c
-  }
+  public static let blockKind: Zoo_V1_LayerKind = .layer(
+    "gam_block",
+    description:
+      "GAM block: LayerNorm, then a causal depthwise conv (local) and a softmax read of a learned memory bank [S, D] (global, per token), fused by sigmoid gates into the residual; then a pre-LayerNorm 4x GELU FFN. State: the last k − 1 normalised inputs, (k − 1)·D floats.",
+    capabilities: .recurrent(
+      decodeCost: "O(1) in context length: k·D (conv) + 2·S·D (memory) + 2·D² (gates) + 8·D² (FFN) MACs and S exps per token"),
+    config: GAMConfig.blockFields)
 }

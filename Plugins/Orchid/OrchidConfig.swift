@@ -93,7 +93,7 @@ public struct OrchidOperatorConfig: Equatable, Sendable {
 
   /// The operator's config keys, for the manifest.
   static let declaredFields: [Zoo_V1_ConfigField] = [
-    .field("d_model", .int, "", "Width D of the operator's input and output.", required: true),
+    .required("d_model", .int, "Width D of the operator's input and output."),
     .field("l_max", .int, "128", "Rows of the positional features: the static kernels have l_max taps (zero beyond, as the official rfft(n=L) pads them)."),
     .field("filter_order", .int, "64", "Width of the implicit filter MLP."),
     .field("short_filter_order", .int, "3", "Taps of the causal depthwise short convolution over [x0 | x1 | v]."),
@@ -151,7 +151,7 @@ extension ConditioningConfig: Decodable {
   }
 }
 
-extension OrchidOperatorConfig: Decodable {
+extension OrchidOperatorConfig: ModelConfiguration {
   enum CodingKeys: String, CodingKey {
     case dModel = "d_model", lMax = "l_max", filterOrder = "filter_order", shortFilterOrder = "short_filter_order"
     case order, residualLongConv = "residual_long_conv", embDim = "emb_dim", numInnerMlps = "num_inner_mlps"
@@ -181,28 +181,5 @@ extension OrchidOperatorConfig: Decodable {
     normalized = try c.value(.normalized, default: d.normalized)
     bidirectional = try c.value(.bidirectional, default: d.bidirectional)
     linearMixer = try c.value(.linearMixer, default: d.linearMixer)
-  }
-}
-
-extension KeyedDecodingContainer {
-  /// The value under `key`, or `fallback` when the key is absent or null. A present
-  /// value of the wrong type still throws.
-  func value<T: Decodable>(_ key: Key, default fallback: T) throws -> T {
-    try decodeIfPresent(T.self, forKey: key) ?? fallback
-  }
-}
-
-extension Zoo_V1_ConfigField {
-  /// A manifest entry for a config key.
-  static func field(
-    _ name: String, _ type: Zoo_V1_FieldType, _ defaultJSON: String, _ description: String, required: Bool = false
-  ) -> Self {
-    var f = Zoo_V1_ConfigField()
-    f.name = name
-    f.type = type
-    f.defaultJson = defaultJSON
-    f.required = required
-    f.description_p = description
-    return f
   }
 }

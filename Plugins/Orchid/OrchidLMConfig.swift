@@ -22,11 +22,10 @@ public struct OrchidLMConfig: Equatable, Sendable {
 
   var dModel: Int { mixer.dModel }
 
-  func validate() throws {
+  /// Refuses what this implementation does not compute, naming the key.
+  public func validate() throws {
     try mixer.validate()
-    for (key, value) in [("vocab_size", vocabSize), ("n_layer", nLayer), ("d_inner", dInner)] where value <= 0 {
-      throw PluginError.invalidArgument("config.json key '\(key)' is \(value); it must be a positive integer")
-    }
+    try requirePositive(["vocab_size": vocabSize, "n_layer": nLayer, "d_inner": dInner])
     guard layerNormEpsilon >= 0 else {
       throw PluginError.invalidArgument("config.json key 'layer_norm_epsilon' is negative (\(layerNormEpsilon))")
     }
@@ -43,7 +42,7 @@ public struct OrchidLMConfig: Equatable, Sendable {
     ] + OrchidOperatorConfig.declaredFields.filter { $0.name != "causal" }
 }
 
-extension OrchidLMConfig: Decodable {
+extension OrchidLMConfig: ModelConfiguration {
   enum CodingKeys: String, CodingKey {
     case vocabSize = "vocab_size", nLayer = "n_layer", dInner = "d_inner", layerNormEpsilon = "layer_norm_epsilon"
     case tieWordEmbeddings = "tie_word_embeddings"

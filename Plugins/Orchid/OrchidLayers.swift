@@ -6,35 +6,29 @@ public enum OrchidLayers {
   public static let kinds: [Zoo_V1_LayerKind] = [bidirectionalOperator, causalOperator]
 
   /// The published operator, bidirectional, for encoders and diffusion backbones.
-  public static let bidirectionalOperator: Zoo_V1_LayerKind = {
-    var kind = Zoo_V1_LayerKind()
-    kind.name = "orchid_operator"
-    kind.description_p =
+  public static let bidirectionalOperator: Zoo_V1_LayerKind = .layer(
+    "orchid_operator",
+    description:
       "Orchid data-dependent global convolution (Karami & Ghodsi 2024) as the official OrchidOperator computes it: in_linear [x0|x1|v], causal short conv, Type I conditioning (time conv + LayerNorm, power spectrum, frequency conv + LayerNorm) on v before the short conv, static implicit filters, order-2 gating x0 ⊙ ((k + ĥ) ⊛ (x1 ⊙ v) + d ⊙ x1 ⊙ v), residual long convolution of the input, out_linear. Every convolution is a length-L circular FFT convolution scaled 1/L (FFTW, float32): every position sees the whole sequence. Weights under the official names: "
-      + weightNames.joined(separator: ", ") + "."
-    var c = Zoo_V1_Capabilities()
-    c.causality = .bidirectional
-    c.recurrentStep = false
-    c.stateGrowth = .none
-    c.decodeCost =
-      "No token-by-token form: a call runs the whole sequence, ≈ 4·L·D² MACs for the projections plus 7 real FFTs of length L over D channels (with causal = true the conditioning's forward and one inverse are 2L long), O(L log L · D)"
-    kind.capabilities = c
-    kind.config = OrchidOperatorConfig.declaredFields
-    return kind
-  }()
+      + weightNames.joined(separator: ", ") + ".",
+    capabilities: .with {
+      $0.causality = .bidirectional
+      $0.recurrentStep = false
+      $0.stateGrowth = .none
+      $0.decodeCost =
+        "No token-by-token form: a call runs the whole sequence, ≈ 4·L·D² MACs for the projections plus 7 real FFTs of length L over D channels (with causal = true the conditioning's forward and one inverse are 2L long), O(L log L · D)"
+    },
+    config: OrchidOperatorConfig.declaredFields)
 
   /// zoo's causal variant, for generation.
-  public static let causalOperator: Zoo_V1_LayerKind = {
-    var kind = Zoo_V1_LayerKind()
-    kind.name = "orchid_causal_operator"
-    kind.description_p =
-      "zoo's causal variant of the Orchid operator (the paper leaves causal models as future work): the same weights and names, with zero-padded linear convolutions, a left-padded conditioning time conv, and the kernel of position t conditioned on the prefix 0...t only, through the official time-domain conditioning path on a fixed 2·l_max grid. Sequences of at most l_max tokens. Prefix DFTs make it recurrent: state per sequence (short_filter_order·3D + conv_filter_size·D + 6·(l_max + 1)·D) floats, fixed."
-    kind.capabilities = causalCapabilities(
+  public static let causalOperator: Zoo_V1_LayerKind = .layer(
+    "orchid_causal_operator",
+    description:
+      "zoo's causal variant of the Orchid operator (the paper leaves causal models as future work): the same weights and names, with zero-padded linear convolutions, a left-padded conditioning time conv, and the kernel of position t conditioned on the prefix 0...t only, through the official time-domain conditioning path on a fixed 2·l_max grid. Sequences of at most l_max tokens. Prefix DFTs make it recurrent: state per sequence (short_filter_order·3D + conv_filter_size·D + 6·(l_max + 1)·D) floats, fixed.",
+    capabilities: .recurrent(
       decodeCost:
-        "O(l_max·D) at every position: ≈ 4·D² MACs for the projections plus about 60·(l_max + 1)·D flops for three running DFT updates, the conditioning network over l_max + 1 bins and two spectral sums; no re-run of the prefix")
-    kind.config = OrchidOperatorConfig.declaredFields.filter { $0.name != "causal" }
-    return kind
-  }()
+        "O(l_max·D) at every position: ≈ 4·D² MACs for the projections plus about 60·(l_max + 1)·D flops for three running DFT updates, the conditioning network over l_max + 1 bins and two spectral sums; no re-run of the prefix"),
+    config: OrchidOperatorConfig.declaredFields.filter { $0.name != "causal" })
 
   /// The operator's weight names (official), relative to its prefix.
   static let weightNames: [String] = [
@@ -51,16 +45,4 @@ public enum OrchidLayers {
       ["conv1d_ls.0.weight", "conv1d_ls.0.bias", "norm_ls.0.norm_conv_kernel.weight", "norm_ls.0.norm_conv_kernel.bias"]
         .map { "conv_kernel_nn.\(m).\($0)" }
     }
-
-  /// A causal layer or model with a fixed-size running state: copied, never truncated.
-  static func causalCapabilities(decodeCost: String) -> Zoo_V1_Capabilities {
-    var c = Zoo_V1_Capabilities()
-    c.causality = .causal
-    c.recurrentStep = true
-    c.stateGrowth = .fixed
-    c.decodeCost = decodeCost
-    c.stateCopy = true
-    c.stateTruncate = false
-    return c
-  }
 }

@@ -1,3 +1,4 @@
+import ZooCore
 import ZooPluginKit
 
 /// The shape of a model's Sessa cache; a state is only accepted by a model of the same
@@ -54,8 +55,7 @@ public final class SessaState: ModelState {
   public private(set) var capacity = 0
   /// Per layer one allocation: k_f, v_f, k_b, s regions of `capacity` rows each.
   private var buffers: [UnsafeMutablePointer<Float>] = []
-  private var scratchBuffer: UnsafeMutablePointer<Float>?
-  private var scratchCount = 0
+  private let scratchSpace = ScratchBuffer()
 
   public init(layout: SessaCacheLayout) {
     self.layout = layout
@@ -63,7 +63,6 @@ public final class SessaState: ModelState {
 
   deinit {
     for b in buffers { b.deallocate() }
-    scratchBuffer?.deallocate()
   }
 
   /// Layer `index`'s cache views.
@@ -108,14 +107,7 @@ public final class SessaState: ModelState {
   }
 
   /// At least `count` floats of scratch, valid until the next call.
-  func scratch(_ count: Int) -> UnsafeMutablePointer<Float> {
-    if count > scratchCount || scratchBuffer == nil {
-      scratchBuffer?.deallocate()
-      scratchCount = max(count, 1)
-      scratchBuffer = .allocate(capacity: scratchCount)
-    }
-    return scratchBuffer!
-  }
+  func scratch(_ count: Int) -> UnsafeMutablePointer<Float> { scratchSpace.floats(count) }
 
   /// A deep copy of the valid rows (beam search, speculative decoding).
   public func copy() throws -> any ModelState {

@@ -104,7 +104,7 @@ public struct SessaLayerConfig: Codable, Equatable, Sendable {
 /// Sessa layers each optionally followed by an MLP block, a final LayerNorm and a head.
 /// The official repository has only the layer; this model is zoo's, documented in the
 /// plugin's README so models can be exported to it.
-public struct SessaConfig: Codable, Equatable, Sendable {
+public struct SessaConfig: ModelConfiguration, Codable, Equatable, Sendable {
   /// `vocab_size`: rows of the embedding and the head.
   public var vocabSize: Int
   /// `hidden_size`: model width D (SessaLayer's `D`).
@@ -195,10 +195,8 @@ public struct SessaConfig: Codable, Equatable, Sendable {
   }
 
   /// Refuses configurations this implementation cannot run, naming the key.
-  func validate() throws {
-    for (key, value) in [("vocab_size", vocabSize), ("num_hidden_layers", numHiddenLayers)] where value <= 0 {
-      throw PluginError.invalidArgument("config.json key '\(key)' is \(value); it must be a positive integer")
-    }
+  public func validate() throws {
+    try requirePositive(["vocab_size": vocabSize, "num_hidden_layers": numHiddenLayers])
     guard intermediateSize >= 0 else {
       throw PluginError.invalidArgument(
         "config.json key 'intermediate_size' is \(intermediateSize); it must be 0 (no MLP) or positive")
@@ -226,34 +224,4 @@ public struct SessaConfig: Codable, Equatable, Sendable {
       "tie_word_embeddings", .bool, "false",
       "Informational: zoo uses lm_head.weight when the checkpoint has it and the embedding otherwise."),
   ]
-}
-
-extension KeyedDecodingContainer {
-  /// The value under `key`, or `fallback` when the key is absent or null. A present
-  /// value of the wrong type still throws.
-  func value<T: Decodable>(_ key: Key, default fallback: T) throws -> T {
-    try decodeIfPresent(T.self, forKey: key) ?? fallback
-  }
-}
-
-extension Zoo_V1_ConfigField {
-  /// A manifest entry for an optional config key with a default.
-  static func field(_ name: String, _ type: Zoo_V1_FieldType, _ defaultJSON: String, _ description: String) -> Self {
-    .with {
-      $0.name = name
-      $0.type = type
-      $0.defaultJson = defaultJSON
-      $0.description_p = description
-    }
-  }
-
-  /// A manifest entry for a config key that must be present.
-  static func required(_ name: String, _ type: Zoo_V1_FieldType, _ description: String) -> Self {
-    .with {
-      $0.name = name
-      $0.type = type
-      $0.required = true
-      $0.description_p = description
-    }
-  }
 }

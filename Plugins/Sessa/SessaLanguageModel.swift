@@ -159,21 +159,10 @@ final class SessaLanguageModel: Model, @unchecked Sendable {
     guard let logits = output.logits else { return }
     // Only the requested rows go through the head; consecutive ones share one GEMM.
     let v = config.vocabSize
-    func tokenRow(_ i: Int) -> Int { input.logitRows.map { Int($0[i]) } ?? i }
-    var i = 0
-    while i < input.logitRowCount {
-      let first = tokenRow(i)
-      guard first >= offset, first < offset + rows else {
-        i += 1
-        continue
-      }
-      var count = 1
-      while i + count < input.logitRowCount, tokenRow(i + count) == first + count, first + count < offset + rows {
-        count += 1
-      }
+    input.forEachLogitRun(in: offset..<(offset + rows)) { first, outputRow, count in
       MatMul.abT(
-        m: count, n: v, k: d, normed + (first - offset) * d, lda: d, head.pointer, ldb: d, logits + i * v, ldc: v)
-      i += count
+        m: count, n: v, k: d, normed + (first - offset) * d, lda: d, head.pointer, ldb: d, logits + outputRow * v,
+        ldc: v)
     }
   }
 }

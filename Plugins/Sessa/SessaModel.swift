@@ -6,22 +6,21 @@ import ZooProto
 public enum SessaBuilder: ModelBuilder {
   /// The manifest entry: model type, layer kind, capabilities, config keys, weight names.
   public static var declaration: Zoo_V1_ModelType {
-    var type = Zoo_V1_ModelType()
-    type.modelType = "sessa"
-    type.description_p =
-      "Sessa causal language model (zoo's definition around the official SessaLayer): embedding, N Sessa layers each optionally followed by a pre-LayerNorm GELU MLP block, final LayerNorm, head (lm_head.weight or the tied embedding). State grows per token: k_f, v_f, k_b and s of every layer."
-    type.layers = [SessaLayers.layer.name]
-    type.capabilities = SessaLayers.capabilities(
-      decodeCost:
-        "O(t) per token over t cached tokens, no re-run: per layer ≈ 6·D² + 2·D·n_kv_heads·d (+ D² out_proj when n_heads > 1) + 2·D·I (MLP) MACs for the projections plus 4·t·D for the two attentions, and V·D for the head"
-    )
-    type.config = SessaConfig.declaredFields
-    type.weights =
-      ["embedding.weight"] + SessaLayers.weightNames.map { "layers.{i}." + $0 } + [
-        "mlps.{i}.norm.weight", "mlps.{i}.norm.bias", "mlps.{i}.fc1.weight", "mlps.{i}.fc1.bias",
-        "mlps.{i}.fc2.weight", "mlps.{i}.fc2.bias", "norm.weight", "norm.bias", "lm_head.weight",
-      ]
-    return type
+    .model(
+      "sessa",
+      description:
+        "Sessa causal language model (zoo's definition around the official SessaLayer): embedding, N Sessa layers each optionally followed by a pre-LayerNorm GELU MLP block, final LayerNorm, head (lm_head.weight or the tied embedding). State grows per token: k_f, v_f, k_b and s of every layer.",
+      layers: [SessaLayers.layer.name],
+      capabilities: .growingCache(
+        causality: .causal,
+        decodeCost:
+          "O(t) per token over t cached tokens, no re-run: per layer ≈ 6·D² + 2·D·n_kv_heads·d (+ D² out_proj when n_heads > 1) + 2·D·I (MLP) MACs for the projections plus 4·t·D for the two attentions, and V·D for the head"),
+      config: SessaConfig.declaredFields,
+      weights:
+        ["embedding.weight"] + SessaLayers.weightNames.map { "layers.{i}." + $0 } + [
+          "mlps.{i}.norm.weight", "mlps.{i}.norm.bias", "mlps.{i}.fc1.weight", "mlps.{i}.fc1.bias",
+          "mlps.{i}.fc2.weight", "mlps.{i}.fc2.bias", "norm.weight", "norm.bias", "lm_head.weight",
+        ])
   }
 
   /// Reads config.json and the weights (checking every shape) and returns the model.
@@ -33,7 +32,6 @@ public enum SessaBuilder: ModelBuilder {
   /// chunk boundaries).
   static func load(_ context: ModelLoadContext, prefillChunkRows: Int) throws -> SessaLanguageModel {
     let config = try context.config(SessaConfig.self)
-    try config.validate()
     let weights = context.weights
     let (v, d, inner) = (config.vocabSize, config.hiddenSize, config.intermediateSize)
     if inner == 0, weights.contains("mlps.0.fc1.weight") {
@@ -51,7 +49,7 @@ public enum SessaBuilder: ModelBuilder {
       : try (0..<config.numHiddenLayers).map {
         try SessaMLP(prefix: "mlps.\($0).", width: d, inner: inner, epsilon: config.layerNormEps, weights: weights)
       }
-    let head = weights.contains("lm_head.weight") ? try weights.tensor("lm_head.weight", shape: [v, d]) : embedding
+    let head = try weights.head(tiedTo: embedding)
     return SessaLanguageModel(
       config: config, embedding: embedding, layers: layers, mlps: mlps,
       finalNormWeight: try weights.tensor("norm.weight", shape: [d]),

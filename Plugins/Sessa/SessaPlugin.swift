@@ -14,21 +14,21 @@ public let sessaPlugin = PluginDefinition(
   layers: [SessaLayers.layer],
   models: [SessaBuilder.self])
 
-/// The manifest's layer kind and the capabilities it shares with the model.
+/// The manifest's layer kind and the official weight names of one layer.
 public enum SessaLayers {
   /// `sessa_layer`: the official `SessaLayer`, under its constructor's argument names.
-  public static let layer: Zoo_V1_LayerKind = {
-    var kind = Zoo_V1_LayerKind()
-    kind.name = "sessa_layer"
-    kind.description_p =
-      "Sessa layer (LibratioAI/sessa SessaLayer): LayerNorm, W_in → [a | g], ā = GELU(a); mixer: GQA causal attention with interleaved-pair RoPE (f), strictly causal single-head feedback attention α, γ_t = gamma_max·tanh(gamma_bias + ā_t·w), s solving (I − γα) s = f (unit lower-triangular, strsm); y = x + W_out(s ⊙ g). Cache per position: k_f, v_f, k_b, s."
-    kind.capabilities = capabilities(
+  /// Its capabilities are a growing cache's, not `.recurrent`: the feedback is a
+  /// recurrence, but each step reads the whole cache (O(t)), so it is not a constant-size
+  /// recurrent step.
+  public static let layer: Zoo_V1_LayerKind = .layer(
+    "sessa_layer",
+    description:
+      "Sessa layer (LibratioAI/sessa SessaLayer): LayerNorm, W_in → [a | g], ā = GELU(a); mixer: GQA causal attention with interleaved-pair RoPE (f), strictly causal single-head feedback attention α, γ_t = gamma_max·tanh(gamma_bias + ā_t·w), s solving (I − γα) s = f (unit lower-triangular, strsm); y = x + W_out(s ⊙ g). Cache per position: k_f, v_f, k_b, s.",
+    capabilities: .growingCache(
+      causality: .causal,
       decodeCost:
-        "O(t) per token over t cached tokens, no re-run: ≈ 6·D² + 2·D·n_kv_heads·d (+ D² out_proj when n_heads > 1) MACs for the projections plus 4·t·D for the two attentions"
-    )
-    kind.config = SessaLayerConfig.declaredFields
-    return kind
-  }()
+        "O(t) per token over t cached tokens, no re-run: ≈ 6·D² + 2·D·n_kv_heads·d (+ D² out_proj when n_heads > 1) MACs for the projections plus 4·t·D for the two attentions"),
+    config: SessaLayerConfig.declaredFields)
 
   /// The official state_dict names of one SessaLayer (the boolean mask buffers
   /// `mixer.causal_mask_*_full` are not read; `mixer.rope_inv_freq` is optional).
@@ -39,20 +39,4 @@ public enum SessaLayers {
     "mixer.out_proj.weight", "mixer.gamma_bias", "mixer.gamma_ctx.weight", "mixer.rope_inv_freq",
     "W_out.weight", "W_out.bias",
   ]
-
-  /// Causal; a per-token growing cache that can be copied and truncated exactly. The
-  /// feedback is a recurrence, but each step reads the whole cache (O(t)), so it is
-  /// not a constant-size recurrent step.
-  static func capabilities(decodeCost: String) -> Zoo_V1_Capabilities {
-    var c = Zoo_V1_Capabilities()
-    c.causality = .causal
-    c.recurrentStep = false
-    c.stateGrowth = .perToken
-    c.decodeCost = decodeCost
-    c.stopHead = false
-    c.embeddings = false
-    c.stateCopy = true
-    c.stateTruncate = true
-    return c
-  }
 }

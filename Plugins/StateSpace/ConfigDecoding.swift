@@ -73,11 +73,3 @@ public enum TimeStepRank: Codable, Equatable, Sendable {
     }
   }
 }
-
-extension KeyedDecodingContainer {
-  /// The value under `key`, or `fallback` when the key is absent or null (the Hugging Face
-  /// default). A present value of the wrong type still throws.
-  func value<T: Decodable>(_ key: Key, default fallback: T) throws -> T {
-    try decodeIfPresent(T.self, forKey: key) ?? fallback
-  }
-}

@@ -5,7 +5,7 @@ import ZooProto
 /// defaults of transformers 5.23.0 `Mamba2Config` for absent keys.
 ///
 /// `time_step_limit` is stored by transformers 5 as `[0.0, {"__float__": "Infinity"}]`.
-public struct Mamba2Config: Codable, Equatable, Sendable {
+public struct Mamba2Config: ModelConfiguration, Codable, Equatable, Sendable {
   /// `num_heads`: H.
   public var numHeads = 128
   /// `head_dim`: P, channels per head.
@@ -111,14 +111,12 @@ public struct Mamba2Config: Codable, Equatable, Sendable {
   }
 
   /// Refuses configurations this implementation cannot run, naming the key.
-  func validate() throws {
-    for (key, value) in [
-      ("num_heads", numHeads), ("head_dim", headDim), ("vocab_size", vocabSize), ("hidden_size", hiddenSize),
-      ("state_size", stateSize), ("num_hidden_layers", numHiddenLayers), ("expand", expand),
-      ("conv_kernel", convKernel), ("n_groups", nGroups),
-    ] where value <= 0 {
-      throw PluginError.invalidArgument("config.json key '\(key)' is \(value); it must be a positive integer")
-    }
+  public func validate() throws {
+    try requirePositive([
+      "num_heads": numHeads, "head_dim": headDim, "vocab_size": vocabSize, "hidden_size": hiddenSize,
+      "state_size": stateSize, "num_hidden_layers": numHiddenLayers, "expand": expand,
+      "conv_kernel": convKernel, "n_groups": nGroups,
+    ])
     guard intermediateSize == numHeads * headDim else {
       throw PluginError.invalidArgument(
         "config.json is inconsistent: hidden_size · expand = \(intermediateSize) but num_heads · head_dim = \(numHeads * headDim); they must be equal")

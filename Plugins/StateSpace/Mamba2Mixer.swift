@@ -71,16 +71,14 @@ final class Mamba2Mixer: RecurrentMixer, @unchecked Sendable {
     (timeStepMin, timeStepMax) = config.timeStepBounds
 
     inProj = try weights.tensor(prefix + "in_proj.weight", shape: [config.inProjSize, d])
-    inProjBias = try BackboneWeights.optional(
-      weights, prefix + "in_proj.bias", shape: [config.inProjSize], present: config.useBias)
+    inProjBias = try weights.optionalTensor(prefix + "in_proj.bias", shape: [config.inProjSize], present: config.useBias)
     let conv = try weights.tensor(prefix + "conv1d.weight", shape: [convDim, 1, k])
     convWeight = OwnedFloats(count: k * convDim) { dst in
       for c in 0..<convDim {
         for w in 0..<k { dst[w * convDim + c] = conv.pointer[c * k + w] }
       }
     }
-    convBias = try BackboneWeights.optional(
-      weights, prefix + "conv1d.bias", shape: [convDim], present: config.useConvBias)
+    convBias = try weights.optionalTensor(prefix + "conv1d.bias", shape: [convDim], present: config.useConvBias)
     dtBias = try weights.tensor(prefix + "dt_bias", shape: [h])
     let aLog = try weights.tensor(prefix + "A_log", shape: [h])
     negA = OwnedFloats(count: h) { dst in
@@ -89,7 +87,7 @@ final class Mamba2Mixer: RecurrentMixer, @unchecked Sendable {
     skip = try weights.tensor(prefix + "D", shape: [h])
     norm = try weights.tensor(prefix + "norm.weight", shape: [inner])
     outProj = try weights.tensor(prefix + "out_proj.weight", shape: [d, inner])
-    outProjBias = try BackboneWeights.optional(weights, prefix + "out_proj.bias", shape: [d], present: config.useBias)
+    outProjBias = try weights.optionalTensor(prefix + "out_proj.bias", shape: [d], present: config.useBias)
     inProjData = arena?.place(inProj) ?? inProj.pointer
     outProjData = arena?.place(outProj) ?? outProj.pointer
   }

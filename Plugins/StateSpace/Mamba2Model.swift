@@ -3,35 +3,22 @@ import ZooProto
 
 /// Builds Mamba-2 language models from Hugging Face folders (config.json model_type
 /// "mamba2"): the equivalent of transformers 5.23.0 `Mamba2ForCausalLM`
-/// (modeling_mamba2.py), a `RecurrentLanguageModel` of `Mamba2Mixer` blocks.
+/// (modeling_mamba2.py), a `StateSpaceLanguageModel` of `Mamba2Mixer` blocks.
 public enum Mamba2Builder: ModelBuilder {
   /// The manifest entry: model type, layer kind, capabilities, config keys, weight names.
   public static var declaration: Zoo_V1_ModelType {
-    var type = Zoo_V1_ModelType()
-    type.modelType = "mamba2"
-    type.description_p =
-      "Mamba-2 (SSD) causal language model, as Hugging Face Mamba2ForCausalLM (transformers 5.23.0): pre-norm RMSNorm blocks of Mamba-2 mixers with per-head scalar A, grouped B/C and gated RMSNorm. Exact recurrent scan; fixed-size state: conv state [d_inner + 2GN, K] and SSM state [H, P, N] per layer."
-    type.layers = ["mamba2_mixer"]
-    type.capabilities = StateSpaceLayers.recurrentCapabilities(
-      decodeCost: "O(1) in context length: per layer ≈ D·(2E·D + 2G·N + H) + E·D² + 3·E·D·N MACs, plus the V·D LM head")
-    type.config = Mamba2Config.declaredFields
-    type.weights = [
-      "backbone.embeddings.weight",
-      "backbone.layers.{i}.norm.weight",
-      "backbone.layers.{i}.mixer.in_proj.weight",
-      "backbone.layers.{i}.mixer.in_proj.bias",
-      "backbone.layers.{i}.mixer.conv1d.weight",
-      "backbone.layers.{i}.mixer.conv1d.bias",
-      "backbone.layers.{i}.mixer.dt_bias",
-      "backbone.layers.{i}.mixer.A_log",
-      "backbone.layers.{i}.mixer.D",
-      "backbone.layers.{i}.mixer.norm.weight",
-      "backbone.layers.{i}.mixer.out_proj.weight",
-      "backbone.layers.{i}.mixer.out_proj.bias",
-      "backbone.norm_f.weight",
-      "lm_head.weight",
-    ]
-    return type
+    .model(
+      "mamba2",
+      description:
+        "Mamba-2 (SSD) causal language model, as Hugging Face Mamba2ForCausalLM (transformers 5.23.0): pre-norm RMSNorm blocks of Mamba-2 mixers with per-head scalar A, grouped B/C and gated RMSNorm. Exact recurrent scan; fixed-size state: conv state [d_inner + 2GN, K] and SSM state [H, P, N] per layer.",
+      layers: ["mamba2_mixer"],
+      capabilities: .recurrent(
+        decodeCost: "O(1) in context length: per layer ≈ D·(2E·D + 2G·N + H) + E·D² + 3·E·D·N MACs, plus the V·D LM head"),
+      config: Mamba2Config.declaredFields,
+      weights: StateSpaceLanguageModel.weightNames(mixer: [
+        "in_proj.weight", "in_proj.bias", "conv1d.weight", "conv1d.bias", "dt_bias", "A_log", "D", "norm.weight",
+        "out_proj.weight", "out_proj.bias",
+      ]))
   }
 
   /// Reads config.json and the weights (checking every shape) and returns the model.
@@ -44,24 +31,12 @@ public enum Mamba2Builder: ModelBuilder {
   /// place.
   static func load(
     _ context: ModelLoadContext, prefillChunkRows: Int = 512, copyToHugePages: Bool = true
-  ) throws -> RecurrentLanguageModel {
+  ) throws -> StateSpaceLanguageModel {
     let config = try context.config(Mamba2Config.self)
-    try config.validate()
-    let weights = context.weights
-    let (v, d) = (config.vocabSize, config.hiddenSize)
-    let embeddings = try BackboneWeights.embeddings(weights, vocab: v, hidden: d)
-    let arena = copyToHugePages ? HugePageArena() : nil
-    var norms: [Weight] = []
-    var mixers: [any RecurrentMixer] = []
-    for layer in 0..<config.numHiddenLayers {
-      norms.append(try weights.tensor("backbone.layers.\(layer).norm.weight", shape: [d]))
-      mixers.append(try Mamba2Mixer(layer: layer, config: config, weights: weights, arena: arena))
-    }
-    return RecurrentLanguageModel(
-      modelType: "mamba2", vocabularySize: v, hiddenSize: d, epsilon: config.layerNormEpsilon,
-      embeddings: embeddings, blockNorms: norms, mixers: mixers,
-      finalNorm: try weights.tensor("backbone.norm_f.weight", shape: [d]),
-      lmHead: try BackboneWeights.lmHead(weights, embeddings: embeddings, vocab: v, hidden: d),
-      arena: arena, prefillChunkRows: prefillChunkRows)
+    return try StateSpaceLanguageModel(
+      modelType: "mamba2", weights: context.weights, vocabularySize: config.vocabSize, hiddenSize: config.hiddenSize,
+      layers: config.numHiddenLayers, epsilon: config.layerNormEpsilon, prefillChunkRows: prefillChunkRows,
+      copyToHugePages: copyToHugePages
+    ) { layer, arena in try Mamba2Mixer(layer: layer, config: config, weights: context.weights, arena: arena) }
   }
 }

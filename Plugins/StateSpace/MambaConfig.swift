@@ -6,7 +6,7 @@ import ZooProto
 ///
 /// Like transformers, the inner width is always `expand · hidden_size`: a stored
 /// `intermediate_size` is ignored (`MambaConfig.__post_init__` overwrites it).
-public struct MambaConfig: Codable, Equatable, Sendable {
+public struct MambaConfig: ModelConfiguration, Codable, Equatable, Sendable {
   /// `vocab_size`: rows of the embedding and the LM head.
   public var vocabSize = 50280
   /// `hidden_size`: model width D.
@@ -90,14 +90,12 @@ public struct MambaConfig: Codable, Equatable, Sendable {
   }
 
   /// Refuses configurations this implementation cannot run, naming the key.
-  func validate() throws {
-    for (key, value) in [
-      ("vocab_size", vocabSize), ("hidden_size", hiddenSize), ("state_size", stateSize),
-      ("num_hidden_layers", numHiddenLayers), ("expand", expand), ("conv_kernel", convKernel),
-      ("time_step_rank", dtRank),
-    ] where value <= 0 {
-      throw PluginError.invalidArgument("config.json key '\(key)' is \(value); it must be a positive integer")
-    }
+  public func validate() throws {
+    try requirePositive([
+      "vocab_size": vocabSize, "hidden_size": hiddenSize, "state_size": stateSize,
+      "num_hidden_layers": numHiddenLayers, "expand": expand, "conv_kernel": convKernel,
+      "time_step_rank": dtRank,
+    ])
     guard layerNormEpsilon >= 0 else {
       throw PluginError.invalidArgument("config.json key 'layer_norm_epsilon' is negative (\(layerNormEpsilon))")
     }
@@ -124,17 +122,4 @@ public struct MambaConfig: Codable, Equatable, Sendable {
     .field("time_step_rank", .int, "\"auto\"", "Rank R of the Δ projection; \"auto\" means ceil(hidden_size / 16)."),
     .field("tie_word_embeddings", .bool, "true", "Tied head. zoo uses lm_head.weight when the checkpoint has it and the embedding otherwise, whatever this says."),
   ]
-}
-
-extension Zoo_V1_ConfigField {
-  /// A manifest entry for an optional config key with a default.
-  static func field(_ name: String, _ type: Zoo_V1_FieldType, _ defaultJSON: String, _ description: String) -> Self {
-    var f = Zoo_V1_ConfigField()
-    f.name = name
-    f.type = type
-    f.defaultJson = defaultJSON
-    f.required = false
-    f.description_p = description
-    return f
-  }
 }

@@ -64,16 +64,14 @@ final class MambaMixer: RecurrentMixer, @unchecked Sendable {
     kernelSize = k
 
     inProj = try weights.tensor(prefix + "in_proj.weight", shape: [2 * inner, d])
-    inProjBias = try BackboneWeights.optional(
-      weights, prefix + "in_proj.bias", shape: [2 * inner], present: config.useBias)
+    inProjBias = try weights.optionalTensor(prefix + "in_proj.bias", shape: [2 * inner], present: config.useBias)
     let conv = try weights.tensor(prefix + "conv1d.weight", shape: [inner, 1, k])
     convWeight = OwnedFloats(count: k * inner) { dst in
       for c in 0..<inner {
         for w in 0..<k { dst[w * inner + c] = conv.pointer[c * k + w] }
       }
     }
-    convBias = try BackboneWeights.optional(
-      weights, prefix + "conv1d.bias", shape: [inner], present: config.useConvBias)
+    convBias = try weights.optionalTensor(prefix + "conv1d.bias", shape: [inner], present: config.useConvBias)
     xProj = try weights.tensor(prefix + "x_proj.weight", shape: [r + 2 * n, inner])
     dtProj = try weights.tensor(prefix + "dt_proj.weight", shape: [inner, r])
     dtProjBias = try weights.tensor(prefix + "dt_proj.bias", shape: [inner])
@@ -85,7 +83,7 @@ final class MambaMixer: RecurrentMixer, @unchecked Sendable {
     }
     skip = try weights.tensor(prefix + "D", shape: [inner])
     outProj = try weights.tensor(prefix + "out_proj.weight", shape: [d, inner])
-    outProjBias = try BackboneWeights.optional(weights, prefix + "out_proj.bias", shape: [d], present: config.useBias)
+    outProjBias = try weights.optionalTensor(prefix + "out_proj.bias", shape: [d], present: config.useBias)
     inProjData = arena?.place(inProj) ?? inProj.pointer
     xProjData = arena?.place(xProj) ?? xProj.pointer
     dtProjData = arena?.place(dtProj) ?? dtProj.pointer

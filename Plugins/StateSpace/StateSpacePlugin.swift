@@ -1,10 +1,10 @@
-import CZooPlugin
 import ZooPluginKit
 
 /// State-space language models: Mamba (model_type `mamba`) and Mamba-2 (`mamba2`), in
 /// the Hugging Face layout, so `MambaForCausalLM` and `Mamba2ForCausalLM` folders load
 /// unmodified.
-let stateSpacePlugin = PluginDefinition(
+/// Exported by `StateSpaceExport` (Export/).
+public let stateSpacePlugin = PluginDefinition(
   name: "statespace",
   version: "0.1.0",
   description: "State-space language models: Mamba and Mamba-2 (SSD), with parallel prefill and a recurrent step.",
@@ -13,11 +13,3 @@ let stateSpacePlugin = PluginDefinition(
     + "modeling_mamba.py and modeling_mamba2.py",
   layers: StateSpaceLayers.kinds,
   models: [MambaBuilder.self, Mamba2Builder.self])
-
-@_cdecl("zoo_plugin_init")
-public func zooPluginInit(
-  _ host: UnsafePointer<zoo_host_api>?, _ out: UnsafeMutablePointer<UnsafePointer<zoo_plugin>?>?,
-  _ error: UnsafeMutablePointer<zoo_error>?
-) -> Int32 {
-  exportPlugin(stateSpacePlugin, host: host, out: out, error: error)
-}

@@ -4,7 +4,7 @@ import ZooProto
 /// config.json of a BERT encoder (model_type "bert"), with the defaults of transformers
 /// 5.23.0 `BertConfig` for absent keys. Dropout, initialisation and decoder-only keys
 /// are not read.
-public struct BertConfig: Codable, Equatable, Sendable {
+public struct BertConfig: ModelConfiguration, Codable, Equatable, Sendable {
   /// `vocab_size`: rows of the word embedding.
   public var vocabSize = 30522
   /// `hidden_size`: model width D.
@@ -59,11 +59,11 @@ public struct BertConfig: Codable, Equatable, Sendable {
   }
 
   /// Refuses configurations this implementation cannot run, naming the key.
-  func validate() throws {
+  public func validate() throws {
     try requirePositive([
-      ("vocab_size", vocabSize), ("hidden_size", hiddenSize), ("num_hidden_layers", numHiddenLayers),
-      ("num_attention_heads", numAttentionHeads), ("intermediate_size", intermediateSize),
-      ("max_position_embeddings", maxPositionEmbeddings), ("type_vocab_size", typeVocabSize),
+      "vocab_size": vocabSize, "hidden_size": hiddenSize, "num_hidden_layers": numHiddenLayers,
+      "num_attention_heads": numAttentionHeads, "intermediate_size": intermediateSize,
+      "max_position_embeddings": maxPositionEmbeddings, "type_vocab_size": typeVocabSize,
     ])
     guard hiddenSize % numAttentionHeads == 0 else {
       throw PluginError.invalidArgument(

@@ -14,7 +14,7 @@ public enum BertBuilder: ModelBuilder {
       $0.description_p =
         "BERT encoder (Hugging Face BertModel, transformers 5.23.0): word + learned absolute position + token-type-0 embeddings, LayerNorm, post-LayerNorm encoder layers with exact GELU. Sentence embeddings (packed batches) when the folder is a sentence-transformers model (modules.json: Pooling cls/max/mean/mean_sqrt_len/weightedmean/lasttoken, Normalize); logits only when the checkpoint has the BertForMaskedLM head (cls.predictions.*). Optional 'bert.' prefix. KV cache by position; bidirectional by default, causal and block-causal also served."
       $0.layers = [TransformerLayers.bertEncoderLayer.name]
-      $0.capabilities = TransformerLayers.cachedCapabilities(
+      $0.capabilities = .growingCache(
         causality: .bidirectional,
         decodeCost: "O(context) per token: per layer 4·D² + 2·D·I + 2·D·t MACs over t cached tokens",
         embeddings: true)
@@ -55,7 +55,6 @@ public enum BertBuilder: ModelBuilder {
   /// files, and returns the model.
   public static func load(_ context: ModelLoadContext) throws -> any Model {
     let config = try context.config(BertConfig.self)
-    try config.validate()
     return try BertModel(
       config: config, weights: context.weights,
       pooling: try SentencePooling.load(folder: context.folder, hiddenSize: config.hiddenSize))
@@ -77,9 +76,7 @@ struct BertMaskedLMHead: @unchecked Sendable {
     let (v, d) = (config.vocabSize, config.hiddenSize)
     transform = try Linear(weights, "cls.predictions.transform.dense", in: d, out: d, bias: true)
     norm = try LayerNormWeights(weights, "cls.predictions.transform.LayerNorm", width: d, epsilon: config.layerNormEps)
-    decoder =
-      !config.tieWordEmbeddings && weights.contains("cls.predictions.decoder.weight")
-      ? try weights.tensor("cls.predictions.decoder.weight", shape: [v, d]) : wordEmbeddings
+    decoder = try weights.head("cls.predictions.decoder.weight", tiedTo: wordEmbeddings, tied: config.tieWordEmbeddings)
     // HF ties decoder.bias to cls.predictions.bias; save_pretrained keeps one of them.
     bias = try weights.tensor(
       weights.contains("cls.predictions.bias") ? "cls.predictions.bias" : "cls.predictions.decoder.bias", shape: [v])

@@ -1,3 +1,4 @@
+import ZooCore
 import ZooPluginKit
 
 /// The shape of a model's key/value cache; a state is only accepted by a model of the
@@ -27,8 +28,7 @@ final class KVCacheState: ModelState {
   private(set) var capacity = 0
   private var keys: [UnsafeMutablePointer<Float>]
   private var values: [UnsafeMutablePointer<Float>]
-  private var scratchBuffer: UnsafeMutablePointer<Float>?
-  private var scratchCount = 0
+  private let scratchSpace = ScratchBuffer()
 
   init(layout: KVCacheLayout) {
     self.layout = layout
@@ -38,7 +38,6 @@ final class KVCacheState: ModelState {
 
   deinit {
     for p in keys + values { p.deallocate() }
-    scratchBuffer?.deallocate()
   }
 
   /// Layer `layer`'s keys, [capacity, width].
@@ -69,22 +68,10 @@ final class KVCacheState: ModelState {
   }
 
   /// At least `count` floats of scratch, valid until the next call.
-  func scratch(_ count: Int) -> UnsafeMutablePointer<Float> {
-    if count > scratchCount || scratchBuffer == nil {
-      scratchBuffer?.deallocate()
-      scratchCount = max(count, 1)
-      scratchBuffer = .allocate(capacity: scratchCount)
-    }
-    return scratchBuffer!
-  }
+  func scratch(_ count: Int) -> UnsafeMutablePointer<Float> { scratchSpace.floats(count) }
 
   /// Frees scratch above 64 MiB (left by a long prefill) so an idle state does not hold it.
-  func trimScratch() {
-    guard scratchCount > 1 << 24 else { return }
-    scratchBuffer?.deallocate()
-    scratchBuffer = nil
-    scratchCount = 0
-  }
+  func trimScratch() { scratchSpace.release(above: 1 << 24) }
 
   /// A deep copy of the valid slots (beam search, branching decoders).
   func copy() throws -> any ModelState {

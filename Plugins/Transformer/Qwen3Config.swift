@@ -6,7 +6,7 @@ import ZooProto
 /// (github.com/qiuzh20/gated_attention `configuration_qwen3.py`: `use_qk_norm`,
 /// `headwise_attn_output_gate`, `elementwise_attn_output_gate`, and `qkv_bias`, which its
 /// attention reads instead of `attention_bias`). Absent keys take transformers' defaults.
-public struct Qwen3Config: Codable, Equatable, Sendable {
+public struct Qwen3Config: ModelConfiguration, Codable, Equatable, Sendable {
   /// `vocab_size`: rows of the embedding and the LM head.
   public var vocabSize = 151_936
   /// `hidden_size`: model width D.
@@ -117,12 +117,12 @@ public struct Qwen3Config: Codable, Equatable, Sendable {
   var resolvedRopeTheta: Double { (ropeScaling ?? ropeParameters)?.ropeTheta ?? ropeTheta ?? 10000 }
 
   /// Refuses configurations this implementation cannot run, naming the key.
-  func validate() throws {
+  public func validate() throws {
     try requirePositive([
-      ("vocab_size", vocabSize), ("hidden_size", hiddenSize), ("intermediate_size", intermediateSize),
-      ("num_hidden_layers", numHiddenLayers), ("num_attention_heads", numAttentionHeads),
-      ("num_key_value_heads", kvHeads), ("head_dim", resolvedHeadDim),
-      ("max_position_embeddings", maxPositionEmbeddings),
+      "vocab_size": vocabSize, "hidden_size": hiddenSize, "intermediate_size": intermediateSize,
+      "num_hidden_layers": numHiddenLayers, "num_attention_heads": numAttentionHeads,
+      "num_key_value_heads": kvHeads, "head_dim": resolvedHeadDim,
+      "max_position_embeddings": maxPositionEmbeddings,
     ])
     guard numAttentionHeads % kvHeads == 0 else {
       throw PluginError.invalidArgument(

@@ -13,7 +13,7 @@ public enum Qwen3Builder: ModelBuilder {
       $0.description_p =
         "Qwen3 causal language model (Hugging Face Qwen3ForCausalLM, transformers 5.23.0): pre-norm RMSNorm decoder layers of grouped-query attention with q/k RMSNorm and rotary embeddings, SwiGLU MLP, tied or separate LM head; optionally with the headwise or elementwise sigmoid attention-output gate of Qiu et al. 2025 (qiuzh20/gated_attention). KV cache by position: overwrite, truncate, copy; causal, bidirectional and block-causal masks."
       $0.layers = [TransformerLayers.gatedAttention.name, TransformerLayers.swigluMLP.name]
-      $0.capabilities = TransformerLayers.cachedCapabilities(
+      $0.capabilities = .growingCache(
         causality: .causal,
         decodeCost: "O(context) per token: per layer ≈ D·(q_proj rows + 2·KV·hd) + H·hd·D + 3·D·I MACs plus 2·H·hd·t for attention over t cached tokens, and V·D for the head",
         embeddings: false)
@@ -44,7 +44,6 @@ public enum Qwen3Builder: ModelBuilder {
   /// Reads config.json and the weights (checking every shape) and returns the model.
   public static func load(_ context: ModelLoadContext) throws -> any Model {
     let config = try context.config(Qwen3Config.self)
-    try config.validate()
     return try Qwen3Model(config: config, weights: context.weights)
   }
 }
@@ -92,9 +91,7 @@ final class Qwen3Model: CachedTransformer, @unchecked Sendable {
         mlp: try SwiGLU(weights, prefix: "\(p).mlp", hidden: d, intermediate: config.intermediateSize))
     }
     norm = try weights.tensor("model.norm.weight", shape: [d])
-    lmHead =
-      config.tieWordEmbeddings || !weights.contains("lm_head.weight")
-      ? embeddings : try weights.tensor("lm_head.weight", shape: [v, d])
+    lmHead = try weights.head(tiedTo: embeddings, tied: config.tieWordEmbeddings)
     rope = RotaryEmbedding(headDim: config.resolvedHeadDim, base: Float(config.resolvedRopeTheta))
     cacheLayout = KVCacheLayout(
       layers: layers.count, width: config.kvHeads * config.resolvedHeadDim, maxPositions: config.maxPositionEmbeddings)

@@ -9,7 +9,7 @@ enum TransformerLayers {
     $0.name = "gated_attention"
     $0.description_p =
       "Grouped-query softmax attention with q/k RMSNorm and rotate-half RoPE (Qwen3), optionally followed by a sigmoid gate on each head's output before o_proj (Qiu et al. 2025, G1: headwise or elementwise; q_proj laid out per KV group as [queries | gate logits]). Keys and values cached by position."
-    $0.capabilities = cachedCapabilities(
+    $0.capabilities = .growingCache(
       causality: .causal, decodeCost: "O(context) per token: 2·H·hd·t MACs over t cached tokens plus the projections",
       embeddings: false)
     $0.config = Qwen3Config.declaredFields.filter {
@@ -37,26 +37,11 @@ enum TransformerLayers {
     $0.name = "bert_encoder_layer"
     $0.description_p =
       "BERT encoder layer (post-LayerNorm): multi-head self-attention with biases, dense + residual + LayerNorm, intermediate dense + exact erf GELU, dense + residual + LayerNorm. Keys and values cached by position."
-    $0.capabilities = cachedCapabilities(
+    $0.capabilities = .growingCache(
       causality: .bidirectional, decodeCost: "O(context) per token: 2·D·t MACs over t cached tokens plus 4·D² + 2·D·I",
       embeddings: true)
     $0.config = BertConfig.declaredFields.filter {
       ["hidden_size", "num_attention_heads", "intermediate_size", "hidden_act", "layer_norm_eps"].contains($0.name)
-    }
-  }
-
-  /// What a model or layer over a KV cache can do: a cache that grows per token and can be
-  /// copied and truncated; no constant-size step.
-  static func cachedCapabilities(causality: Zoo_V1_Causality, decodeCost: String, embeddings: Bool) -> Zoo_V1_Capabilities {
-    .with {
-      $0.causality = causality
-      $0.recurrentStep = false
-      $0.stateGrowth = .perToken
-      $0.decodeCost = decodeCost
-      $0.stopHead = false
-      $0.embeddings = embeddings
-      $0.stateCopy = true
-      $0.stateTruncate = true
     }
   }
 }

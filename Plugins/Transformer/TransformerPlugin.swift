@@ -1,10 +1,10 @@
-import CZooPlugin
 import ZooPluginKit
 
 /// Transformers: Qwen3 causal LMs with optional gated attention (model_type `qwen3`) and
 /// BERT encoders with sentence-transformers pooling (`bert`), over a KV cache indexed by
 /// position.
-let transformerPlugin = PluginDefinition(
+/// Exported by `TransformerExport` (Export/).
+public let transformerPlugin = PluginDefinition(
   name: "transformer",
   version: "0.1.0",
   description:
@@ -15,11 +15,3 @@ let transformerPlugin = PluginDefinition(
     + "6.2.0 Pooling and Normalize",
   layers: TransformerLayers.kinds,
   models: [Qwen3Builder.self, BertBuilder.self])
-
-@_cdecl("zoo_plugin_init")
-public func zooPluginInit(
-  _ host: UnsafePointer<zoo_host_api>?, _ out: UnsafeMutablePointer<UnsafePointer<zoo_plugin>?>?,
-  _ error: UnsafeMutablePointer<zoo_error>?
-) -> Int32 {
-  exportPlugin(transformerPlugin, host: host, out: out, error: error)
-}

@@ -129,9 +129,17 @@ public struct ModelLoadContext: @unchecked Sendable {
     self.weights = weights
   }
 
-  /// config.json decoded into the builder's Codable config struct; a decoding failure
-  /// names the key.
-  public func config<C: Decodable>(_ type: C.Type) throws -> C {
+  /// config.json decoded into the builder's config struct and validated once, here, as
+  /// mlx-swift-lm's LLMModelFactory validates a config before any weight is read: a
+  /// decoding failure names the key, and `validate()` refuses what the model cannot run.
+  public func config<C: ModelConfiguration>(_ type: C.Type) throws -> C {
+    let config = try decodedConfig(C.self)
+    try config.validate()
+    return config
+  }
+
+  /// config.json decoded into `C`; a decoding failure names the key.
+  private func decodedConfig<C: Decodable>(_ type: C.Type) throws -> C {
     do {
       return try JSONDecoder().decode(C.self, from: configJSON)
     } catch let DecodingError.keyNotFound(key, _) {

@@ -1,4 +1,5 @@
 import CZooPlugin
+import Foundation
 import ZooCore
 
 /// A float32 weight: a read-only view into zood's copy of a safetensors file, or, for
@@ -42,6 +43,9 @@ public struct Weights: @unchecked Sendable {
   /// The in-process file the views point into, kept alive by every borrowed Weight;
   /// nil for zood's weights, which zood keeps until the model is unloaded.
   private let file: SafetensorsFile?
+  /// The names a load asked for, shared by the copies of this value (a builder passes
+  /// `Weights` around by value).
+  private let lookups = WeightLookups()
 
   init(_ weights: UnsafePointer<zoo_weights>) {
     var entries: [String: zoo_tensor_view] = [:]
@@ -62,11 +66,44 @@ public struct Weights: @unchecked Sendable {
     self.file = file
   }
 
+  /// Every tensor name in the checkpoint.
   public var names: [String] { Array(entries.keys) }
-  public func contains(_ name: String) -> Bool { entries[name] != nil }
+
+  /// Whether the checkpoint has the named tensor. The name counts as asked for
+  /// (`namesAskedFor`): a builder that looks for a weight knows its name.
+  public func contains(_ name: String) -> Bool {
+    lookups.ask(name)
+    return entries[name] != nil
+  }
+
+  /// The names `tensor` has read since these weights were made: what a load used.
+  public var namesRead: Set<String> { lookups.read }
+
+  /// Every name a load asked about: those read, those `contains` looked for, and the
+  /// optional ones its config left out (`optionalTensor` with `present: false`).
+  public var namesAskedFor: Set<String> { lookups.asked }
+
+  /// The named tensor when `present` (a config flag such as use_bias), else nil without
+  /// looking; the name counts as asked for either way.
+  public func optionalTensor(_ name: String, shape: [Int]? = nil, present: Bool) throws -> Weight? {
+    lookups.ask(name)
+    return present ? try tensor(name, shape: shape) : nil
+  }
+
+  /// An output head tied to `embedding` unless the checkpoint stores its own: `name`
+  /// (checked against the embedding's shape) when it is present and `tied` is false, the
+  /// embedding itself otherwise, as save_pretrained drops a tied copy. Builders whose
+  /// config flag is only informational leave `tied` false, so a stored head always wins.
+  /// `name` counts as asked for either way, as a head the config ties is one it knows.
+  public func head(_ name: String = "lm_head.weight", tiedTo embedding: Weight, tied: Bool = false) throws -> Weight {
+    lookups.ask(name)
+    guard !tied, contains(name) else { return embedding }
+    return try tensor(name, shape: embedding.shape)
+  }
 
   /// The named tensor as float32, checked against `shape` when given.
   public func tensor(_ name: String, shape expected: [Int]? = nil) throws -> Weight {
+    lookups.ask(name)
     guard let view = entries[name] else {
       throw PluginError.notFound("weight '\(name)' is missing from the model's safetensors files")
     }
@@ -77,6 +114,7 @@ public struct Weights: @unchecked Sendable {
       throw PluginError.invalidArgument(
         "weight '\(name)' has shape \(shape) but config.json implies \(expected); the checkpoint does not match its config")
     }
+    lookups.markRead(name)
     let n = shape.reduce(1, *)
     switch zoo_dtype(rawValue: UInt32(view.dtype)) {
     case ZOO_DTYPE_F32:
@@ -94,5 +132,58 @@ public struct Weights: @unchecked Sendable {
       throw PluginError.invalidArgument(
         "weight '\(name)' has an integer or boolean dtype (\(view.dtype)); a float tensor is needed")
     }
+  }
+}
+
+/// The names one `Weights` was asked for and read, so a test can hold a builder's
+/// declared weight names to what its load really reads. Loads are rare and short, so
+/// one lock suffices.
+private final class WeightLookups: @unchecked Sendable {
+  private let lock = NSLock()
+  private var askedNames: Set<String> = []
+  private var readNames: Set<String> = []
+
+  func ask(_ name: String) { lock.withLock { _ = askedNames.insert(name) } }
+  func markRead(_ name: String) { lock.withLock { _ = readNames.insert(name) } }
+  var asked: Set<String> { lock.withLock { askedNames } }
+  var read: Set<String> { lock.withLock { readNames } }
+}
+
+/// A weight name pattern as builders declare them in the manifest: literal text in
+/// which each `{...}` placeholder (`{i}`, `{0,2,4,...}`, `{last}`) stands for an index, a
+/// run of decimal digits, and `[...]` for an optional part (`[bert.]embeddings...`).
+public struct WeightNamePattern: @unchecked Sendable, CustomStringConvertible {
+  public let description: String
+  /// The pattern as an anchored regular expression.
+  private let expression: NSRegularExpression
+
+  /// The pattern `text`, e.g. "backbone.layers.{i}.mixer.A_log".
+  public init(_ text: String) {
+    description = text
+    var regex = "^"
+    var rest = Substring(text)
+    while let c = rest.first {
+      if c == "{", let close = rest.firstIndex(of: "}") {
+        regex += "[0-9]+"
+        rest = rest[rest.index(after: close)...]
+      } else if c == "[" {
+        regex += "(?:"
+        rest = rest.dropFirst()
+      } else if c == "]" {
+        regex += ")?"
+        rest = rest.dropFirst()
+      } else {
+        regex += NSRegularExpression.escapedPattern(for: String(c))
+        rest = rest.dropFirst()
+      }
+    }
+    // Built from escaped literals and fixed groups only, so it always compiles.
+    expression = try! NSRegularExpression(pattern: regex + "$")
+  }
+
+  /// Whether `name` is this pattern with an index in place of every placeholder and
+  /// each optional part present or absent.
+  public func matches(_ name: String) -> Bool {
+    expression.firstMatch(in: name, range: NSRange(name.startIndex..., in: name)) != nil
   }
 }

@@ -18,7 +18,7 @@ final class GAMContractTests: XCTestCase {
 
   private func windows(_ state: any ModelState) -> [Float] {
     let s = state as! GAMState
-    return Array(UnsafeBufferPointer(start: s.windows, count: s.floatCount))
+    return Array(UnsafeBufferPointer(start: s.storage, count: s.floatCount))
   }
 
   /// The fixture's tokens, then more ids (seeded) up to `count`.

@@ -94,7 +94,7 @@ final class StateSpaceLoadingTests: XCTestCase {
   func testHugePageCopiesGiveTheSameLogitsAsMappedWeights() throws {
     for name in ["mamba-hf", "mamba2-hf"] {
       let fixture = try HFFixture.named(name)
-      let load = { (copy: Bool) -> RecurrentLanguageModel in
+      let load = { (copy: Bool) -> StateSpaceLanguageModel in
         name == "mamba-hf"
           ? try MambaBuilder.load(fixture.context(), copyToHugePages: copy)
           : try Mamba2Builder.load(fixture.context(), copyToHugePages: copy)

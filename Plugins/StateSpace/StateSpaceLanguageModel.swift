@@ -4,7 +4,8 @@ import ZooPluginKit
 
 /// One layer's sequence mixer with a fixed-size recurrent state: the part in which
 /// Mamba-1 and Mamba-2 differ. Everything around it (embedding, pre-norm residual blocks,
-/// final norm, LM head, input checks, chunked prefill) is `RecurrentLanguageModel`.
+/// final norm, LM head) is `StateSpaceLanguageModel`; input checks and chunked prefill
+/// are ZooPluginKit's `RecurrentLanguageModel`.
 ///
 /// Mixers are classes, held as `[any RecurrentMixer]`: reading an element is then a
 /// pointer copy, never an allocation in the decode path.
@@ -26,39 +27,22 @@ protocol RecurrentMixer: AnyObject, Sendable {
     addingInto residual: UnsafeMutablePointer<Float>)
 }
 
-/// Sizes of one model's per-sequence state, to recognise states made by another model.
-struct RecurrentStateLayout: Equatable {
+/// Sizes of one model's per-sequence state: per layer, the conv state [K, channels]
+/// (time-major, oldest first) and the SSM state, all conv states first, then all SSM
+/// states, in the state's one allocation.
+struct MambaStateLayout: RecurrentStateLayout {
   var layers: Int
   var convCount: Int
   var ssmCount: Int
   var floatCount: Int { layers * (convCount + ssmCount) }
+  // truncate keeps the default, which refuses: the recurrent state summarises the whole
+  // prefix and cannot be rewound.
 }
 
-/// A sequence's recurrent state: per layer, the conv state [K, channels] (time-major,
-/// oldest first) and the SSM state, in one allocation; plus a scratch buffer sized for a
-/// one-token step so decoding does not allocate. Its size does not depend on length.
-final class RecurrentState: ModelState {
-  let layout: RecurrentStateLayout
-  /// layers × (convCount + ssmCount) floats: all conv states first, then all SSM states.
-  let storage: UnsafeMutablePointer<Float>
-  let decodeScratch: UnsafeMutablePointer<Float>
-  let decodeScratchCount: Int
-  var length: Int = 0
+/// A Mamba sequence's state; its size does not depend on length.
+typealias RecurrentState = RecurrentModelState<MambaStateLayout>
 
-  init(layout: RecurrentStateLayout, decodeScratchCount: Int) {
-    self.layout = layout
-    storage = .allocate(capacity: max(layout.floatCount, 1))
-    storage.initialize(repeating: 0, count: max(layout.floatCount, 1))
-    self.decodeScratchCount = decodeScratchCount
-    decodeScratch = .allocate(capacity: max(decodeScratchCount, 1))
-    decodeScratch.initialize(repeating: 0, count: max(decodeScratchCount, 1))
-  }
-
-  deinit {
-    storage.deallocate()
-    decodeScratch.deallocate()
-  }
-
+extension RecurrentModelState where Layout == MambaStateLayout {
   func convState(layer: Int) -> UnsafeMutablePointer<Float> {
     storage + layer * layout.convCount
   }
@@ -66,17 +50,6 @@ final class RecurrentState: ModelState {
   func ssmState(layer: Int) -> UnsafeMutablePointer<Float> {
     storage + layout.layers * layout.convCount + layer * layout.ssmCount
   }
-
-  /// A deep copy of the state (for beam search and speculative decoding).
-  func copy() throws -> any ModelState {
-    let other = RecurrentState(layout: layout, decodeScratchCount: decodeScratchCount)
-    other.storage.update(from: storage, count: layout.floatCount)
-    other.length = length
-    return other
-  }
-
-  // truncate(to:) keeps ModelState's default, which throws failedPrecondition: the
-  // recurrent state summarises the whole prefix and cannot be rewound.
 }
 
 /// A causal language model made of recurrent mixer blocks, as Hugging Face's
@@ -87,10 +60,11 @@ final class RecurrentState: ModelState {
 ///     for each layer: h = h + mixer(RMSNorm(h))      (pre-norm residual, float32)
 ///     logits = RMSNorm_f(h) · lm_headᵀ
 ///
-/// Prefill runs `prefillChunkRows` tokens at a time through all layers, so matrix
-/// products are GEMMs while scratch memory stays bounded; a one-token step uses GEMV and
-/// the state's preallocated scratch, so decoding does not allocate.
-final class RecurrentLanguageModel: Model, @unchecked Sendable {
+/// ZooPluginKit's `RecurrentLanguageModel` runs prefill `prefillChunkRows` tokens at a
+/// time through `runChunk`, so matrix products are GEMMs while scratch memory stays
+/// bounded; a one-token step uses GEMV and the state's preallocated scratch, so decoding
+/// does not allocate.
+final class StateSpaceLanguageModel: RecurrentLanguageModel, @unchecked Sendable {
   let modelType: String
   let vocabularySize: Int
   let hiddenSize: Int
@@ -109,7 +83,7 @@ final class RecurrentLanguageModel: Model, @unchecked Sendable {
   /// Where the kernels read the embedding and the head (the same buffer when tied).
   let embeddingData, lmHeadData: UnsafePointer<Float>
   let prefillChunkRows: Int
-  let stateLayout: RecurrentStateLayout
+  let stateLayout: MambaStateLayout
   let info: ModelInfo
 
   init(
@@ -131,7 +105,7 @@ final class RecurrentLanguageModel: Model, @unchecked Sendable {
     embeddingData = arena?.place(embeddings) ?? embeddings.pointer
     lmHeadData = lmHead === embeddings ? embeddingData : arena?.place(lmHead) ?? lmHead.pointer
     self.prefillChunkRows = prefillChunkRows
-    stateLayout = RecurrentStateLayout(
+    stateLayout = MambaStateLayout(
       layers: mixers.count, convCount: mixers[0].convStateCount, ssmCount: mixers[0].ssmStateCount)
     let floatBytes = MemoryLayout<Float>.size
     let headBytes = lmHead === embeddings ? 0 : lmHead.count * floatBytes
@@ -143,82 +117,44 @@ final class RecurrentLanguageModel: Model, @unchecked Sendable {
       stateIsFixed: true, stateBytes: stateLayout.floatCount * floatBytes, weightBytes: weightBytes)
   }
 
+  /// Reads the weights every Hugging Face Mamba-family causal LM shares (checking every
+  /// shape) around `layers` mixers that `mixer(layer, arena)` reads, with the large
+  /// matrices copied into huge pages or read in place.
+  convenience init(
+    modelType: String, weights: Weights, vocabularySize v: Int, hiddenSize d: Int, layers: Int, epsilon: Float,
+    prefillChunkRows: Int, copyToHugePages: Bool, mixer: (Int, HugePageArena?) throws -> any RecurrentMixer
+  ) throws {
+    let embeddings = try BackboneWeights.embeddings(weights, vocab: v, hidden: d)
+    let arena = copyToHugePages ? HugePageArena() : nil
+    var norms: [Weight] = []
+    var mixers: [any RecurrentMixer] = []
+    for layer in 0..<layers {
+      norms.append(try weights.tensor("backbone.layers.\(layer).norm.weight", shape: [d]))
+      mixers.append(try mixer(layer, arena))
+    }
+    self.init(
+      modelType: modelType, vocabularySize: v, hiddenSize: d, epsilon: epsilon, embeddings: embeddings,
+      blockNorms: norms, mixers: mixers, finalNorm: try weights.tensor("backbone.norm_f.weight", shape: [d]),
+      lmHead: try weights.head(tiedTo: embeddings), arena: arena, prefillChunkRows: prefillChunkRows)
+  }
+
+  /// The manifest's weight names of a model whose blocks' mixers read `mixer` (names
+  /// under `backbone.layers.{i}.mixer.`), around what every Mamba-family model reads.
+  static func weightNames(mixer: [String]) -> [String] {
+    ["backbone.embeddings.weight", "backbone.layers.{i}.norm.weight"]
+      + mixer.map { "backbone.layers.{i}.mixer." + $0 } + ["backbone.norm_f.weight", "lm_head.weight"]
+  }
+
   /// Scratch floats for a chunk of `rows` tokens: residual and normalised rows, then
   /// the mixer's own.
-  private func scratchCount(rows: Int) -> Int {
+  func scratchCount(rows: Int) -> Int {
     2 * rows * hiddenSize + mixers[0].scratchCount(rows: rows)
   }
 
-  func makeState() throws -> any ModelState {
-    RecurrentState(layout: stateLayout, decodeScratchCount: scratchCount(rows: 1))
-  }
-
-  func forward(_ input: ForwardInput, state anyState: any ModelState, output: ForwardOutput) throws {
-    guard let state = anyState as? RecurrentState, state.layout == stateLayout else {
-      throw PluginError.invalidArgument("the state passed to \(modelType) forward was not made by this model")
-    }
-    try validate(input, state: state)
-    let n = input.tokens.count
-    guard n > 0 else { return }
-
-    if n == 1 {
-      // Decode step: preallocated scratch, GEMV everywhere, nothing to cancel.
-      try runChunk(
-        input, start: 0, rows: 1, state: state, scratch: state.decodeScratch, output: output, pollCancel: false)
-    } else {
-      // A cancelled or failed prefill must not leave some layers advanced and others not:
-      // keep the state as it was and put it back on error.
-      let backup = UnsafeMutablePointer<Float>.allocate(capacity: max(stateLayout.floatCount, 1))
-      backup.initialize(from: state.storage, count: stateLayout.floatCount)
-      let chunk = min(n, prefillChunkRows)
-      let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount(rows: chunk))
-      defer {
-        backup.deallocate()
-        scratch.deallocate()
-      }
-      do {
-        for start in stride(from: 0, to: n, by: chunk) {
-          try runChunk(
-            input, start: start, rows: min(chunk, n - start), state: state, scratch: scratch, output: output,
-            pollCancel: true)
-        }
-      } catch {
-        state.storage.update(from: backup, count: stateLayout.floatCount)
-        throw error
-      }
-    }
-    state.length += n
-  }
-
-  /// Refuses inputs a causal recurrent model cannot serve, before touching the state.
-  private func validate(_ input: ForwardInput, state: RecurrentState) throws {
-    guard input.mask == .causal else {
-      throw PluginError.failedPrecondition(
-        "\(modelType) is a causal recurrent model and supports only the causal mask, not \(input.mask)")
-    }
-    let n = input.tokens.count
-    if let positions = input.positions {
-      guard positions.count == n else {
-        throw PluginError.invalidArgument("\(positions.count) positions were given for \(n) tokens")
-      }
-      for (i, p) in positions.enumerated() where p != Int64(state.length + i) {
-        throw PluginError.invalidArgument(
-          "position \(p) at row \(i) does not continue the sequence: \(modelType) keeps a recurrent state of \(state.length) tokens, so the positions must be exactly \(state.length)..<\(state.length + n)")
-      }
-    }
-    for (i, token) in input.tokens.enumerated() where token < 0 || Int(token) >= vocabularySize {
-      throw PluginError.invalidArgument(
-        "token id \(token) at row \(i) is outside the vocabulary of size \(vocabularySize)")
-    }
-    if let rows = input.logitRows {
-      for row in rows where row < 0 || row >= Int64(n) {
-        throw PluginError.invalidArgument("logit row \(row) is outside the \(n) tokens of this call")
-      }
-    }
-  }
+  func stateSummary(length: Int) -> String { "keeps a recurrent state of \(length) tokens" }
 
   /// Runs tokens start..<start+rows through every layer and writes their outputs.
-  private func runChunk(
+  func runChunk(
     _ input: ForwardInput, start: Int, rows: Int, state: RecurrentState, scratch: UnsafeMutablePointer<Float>,
     output: ForwardOutput, pollCancel: Bool
   ) throws {
@@ -254,18 +190,7 @@ final class RecurrentLanguageModel: Model, @unchecked Sendable {
         residual, rows: rows, width: d, weight: finalNorm.pointer, epsilon: epsilon, into: hidden + start * d)
     }
     guard let logits = output.logits else { return }
-    let end = start + rows
-    let wanted = input.logitRowCount
-    func tokenRow(_ i: Int) -> Int { input.logitRows.map { Int($0[i]) } ?? i }
-    var i = 0
-    while i < wanted {
-      let first = tokenRow(i)
-      guard first >= start, first < end else {
-        i += 1
-        continue
-      }
-      var count = 1
-      while i + count < wanted, tokenRow(i + count) == first + count, first + count < end { count += 1 }
+    input.forEachLogitRun(in: start..<(start + rows)) { first, outputRow, count in
       let source: UnsafePointer<Float>
       if let hidden = output.hidden {
         source = UnsafePointer(hidden + first * d)
@@ -277,8 +202,7 @@ final class RecurrentLanguageModel: Model, @unchecked Sendable {
       }
       BLAS.linear(
         source, rows: count, inFeatures: d, weight: lmHeadData, outFeatures: vocabularySize,
-        into: logits + i * vocabularySize)
-      i += count
+        into: logits + outputRow * vocabularySize)
     }
   }
 }
@@ -294,34 +218,6 @@ enum BackboneWeights {
     }
     return try weights.tensor(name, shape: [vocab, hidden])
   }
-
-  /// `lm_head.weight` when the checkpoint has it; otherwise the embedding (tied, as
-  /// save_pretrained drops the tied copy).
-  static func lmHead(_ weights: Weights, embeddings: Weight, vocab: Int, hidden: Int) throws -> Weight {
-    guard weights.contains("lm_head.weight") else { return embeddings }
-    return try weights.tensor("lm_head.weight", shape: [vocab, hidden])
-  }
-
-  /// The named weight if `present`, else nil; used for optional biases.
-  static func optional(_ weights: Weights, _ name: String, shape: [Int], present: Bool) throws -> Weight? {
-    present ? try weights.tensor(name, shape: shape) : nil
-  }
-}
-
-/// A float32 buffer derived from weights at load time (transposed or precomputed),
-/// owned by the model.
-final class OwnedFloats: @unchecked Sendable {
-  let pointer: UnsafeMutablePointer<Float>
-  let count: Int
-
-  init(count: Int, _ fill: (UnsafeMutablePointer<Float>) -> Void) {
-    self.count = count
-    pointer = .allocate(capacity: max(count, 1))
-    pointer.initialize(repeating: 0, count: max(count, 1))
-    fill(pointer)
-  }
-
-  deinit { pointer.deallocate() }
 }
 
 /// Adds `bias` [width] to each of `rows` rows of `x` (row stride `stride`).

@@ -1,0 +1,159 @@
+/// A dense layer `y = x · Wᵀ + b` with `W` in PyTorch `nn.Linear` layout `[out, in]`.
+///
+/// Usually a view of a checkpoint's weights (no copy; `ZooPluginKit` reads one from
+/// `Weights`). Projections that read the same input (q/k/v, SwiGLU's gate and up) can be
+/// fused at load into one owned matrix, so a call makes one GEMM with M = all tokens
+/// instead of two or three smaller ones; `outputs(_:)` goes the other way, a view of a
+/// block of output rows (one half of a fused projection in the checkpoint).
+public struct Linear: @unchecked Sendable {
+  public let inFeatures: Int
+  public let outFeatures: Int
+  /// `[out, in]`, row-major.
+  public let weight: UnsafePointer<Float>
+  /// `[out]`, or nil for a layer without bias.
+  public let bias: UnsafePointer<Float>?
+  /// What keeps `weight` and `bias` alive: the checkpoint tensors they borrow from, or
+  /// an owned copy.
+  private let owners: [AnyObject]
+
+  /// A layer over memory that `owners` keep alive for as long as the layer lives.
+  public init(
+    weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, inFeatures: Int, outFeatures: Int, owners: [AnyObject]
+  ) {
+    self.weight = weight
+    self.bias = bias
+    self.inFeatures = inFeatures
+    self.outFeatures = outFeatures
+    self.owners = owners
+  }
+
+  /// The parts stacked along the output dimension: the output row is
+  /// `[parts[0] | parts[1] | ...]`, in one owned matrix (and one bias when any part has one).
+  public init(fusing parts: [Linear]) {
+    precondition(!parts.isEmpty && parts.allSatisfy { $0.inFeatures == parts[0].inFeatures })
+    let inFeatures = parts[0].inFeatures
+    let outFeatures = parts.reduce(0) { $0 + $1.outFeatures }
+    let hasBias = parts.contains { $0.bias != nil }
+    let owned = OwnedFloats(count: outFeatures * inFeatures + (hasBias ? outFeatures : 0)) { p in
+      var row = 0
+      for part in parts {
+        (p + row * inFeatures).update(from: part.weight, count: part.outFeatures * inFeatures)
+        if let b = part.bias { (p + outFeatures * inFeatures + row).update(from: b, count: part.outFeatures) }
+        row += part.outFeatures
+      }
+    }
+    self.init(
+      weight: UnsafePointer(owned.pointer), bias: hasBias ? UnsafePointer(owned.pointer + outFeatures * inFeatures) : nil,
+      inFeatures: inFeatures, outFeatures: outFeatures, owners: [owned])
+  }
+
+  /// Floats read per application: the weight and the bias.
+  public var floatCount: Int { outFeatures * inFeatures + (bias == nil ? 0 : outFeatures) }
+
+  /// Bytes of the weight and the bias.
+  public var parameterBytes: Int { floatCount * MemoryLayout<Float>.size }
+
+  /// Output rows `range` only: the layer computing that slice of the outputs.
+  public func outputs(_ range: Range<Int>) -> Linear {
+    Linear(
+      weight: weight + range.lowerBound * inFeatures, bias: bias.map { $0 + range.lowerBound },
+      inFeatures: inFeatures, outFeatures: range.count, owners: owners)
+  }
+
+  /// `y[rows, out] = x[rows, in] · Wᵀ + b` (added to y when `accumulate`), with row
+  /// strides `ldx` and `ldy` (default: packed rows). The bias is added after the product,
+  /// so one row takes GEMV and several one GEMM, as `MatMul.abT` picks.
+  public func apply(
+    _ x: UnsafePointer<Float>, ldx: Int? = nil, rows: Int, into y: UnsafeMutablePointer<Float>, ldy: Int? = nil,
+    accumulate: Bool = false
+  ) {
+    let ldy = ldy ?? outFeatures
+    MatMul.abT(
+      m: rows, n: outFeatures, k: inFeatures, x, lda: ldx ?? inFeatures, weight, ldb: inFeatures,
+      beta: accumulate ? 1 : 0, y, ldc: ldy)
+    if let bias { Kernels.addBias(bias, to: y, rows: rows, width: outFeatures, stride: ldy) }
+  }
+}
+
+/// Row-major products that take GEMV when there is one row (a decode step), GEMM
+/// otherwise.
+public enum MatMul {
+  /// `C[m, n] = alpha · A[m, k] · B[n, k]ᵀ + beta · C`.
+  public static func abT(
+    m: Int, n: Int, k: Int, alpha: Float = 1, _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>,
+    ldb: Int, beta: Float = 0, _ c: UnsafeMutablePointer<Float>, ldc: Int
+  ) {
+    if m == 1 {
+      BLAS.gemv(transpose: false, m: n, n: k, alpha: alpha, b, lda: ldb, a, beta: beta, c)
+    } else {
+      BLAS.gemm(
+        transA: false, transB: true, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb, beta: beta, c,
+        ldc: ldc)
+    }
+  }
+
+  /// `C[m, n] = alpha · A[m, k] · B[k, n] + beta · C`.
+  public static func ab(
+    m: Int, n: Int, k: Int, alpha: Float = 1, _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>,
+    ldb: Int, beta: Float = 0, _ c: UnsafeMutablePointer<Float>, ldc: Int
+  ) {
+    if m == 1 {
+      BLAS.gemv(transpose: true, m: k, n: n, alpha: alpha, b, lda: ldb, a, beta: beta, c)
+    } else {
+      BLAS.gemm(
+        transA: false, transB: false, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb, beta: beta, c,
+        ldc: ldc)
+    }
+  }
+}
+
+/// A float32 buffer derived from weights at load time (fused or transposed matrices,
+/// precomputed tables), zero-initialised, filled once and owned by the model.
+public final class OwnedFloats: @unchecked Sendable {
+  public let pointer: UnsafeMutablePointer<Float>
+  public let count: Int
+
+  /// `count` zeros, then `fill` writes what they should hold.
+  public init(count: Int, _ fill: (UnsafeMutablePointer<Float>) -> Void) {
+    self.count = count
+    pointer = .allocate(capacity: max(count, 1))
+    pointer.initialize(repeating: 0, count: max(count, 1))
+    fill(pointer)
+  }
+
+  deinit { pointer.deallocate() }
+}
+
+/// Scratch floats a sequence's state keeps between forward calls: grown on demand and
+/// reused, so a decode step does not allocate scratch per token (it allocates only when
+/// a call needs more than any before it).
+public final class ScratchBuffer: @unchecked Sendable {
+  private var pointer: UnsafeMutablePointer<Float>?
+  /// Floats allocated now (0 before the first call).
+  public private(set) var capacity = 0
+
+  /// An empty buffer; nothing is allocated until the first call.
+  public init() {}
+
+  deinit { pointer?.deallocate() }
+
+  /// At least `count` floats, valid until the next call (their contents are not kept
+  /// when the buffer grows).
+  public func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
+    if let pointer, count <= capacity { return pointer }
+    pointer?.deallocate()
+    capacity = max(count, 1)
+    let grown = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
+    pointer = grown
+    return grown
+  }
+
+  /// Frees the memory when it holds more than `limit` floats (left by a long prefill), so
+  /// an idle state does not keep it.
+  public func release(above limit: Int) {
+    guard capacity > limit else { return }
+    pointer?.deallocate()
+    pointer = nil
+    capacity = 0
+  }
+}
