@@ -117,11 +117,16 @@ public protocol EmbeddingModel: Model {
 
 /// Everything a model builder gets: the folder's config.json, its weights, the host.
 public struct ModelLoadContext: @unchecked Sendable {
+  /// config.json's "model_type".
   public let modelType: String
+  /// The whole config.json.
   public let configJSON: Data
+  /// Absolute path of the model folder, for extra files (tokenizer, pooling config).
   public let folder: String
+  /// Every tensor of the folder's safetensors files.
   public let weights: Weights
 
+  /// A context over a folder's parts (zood builds it; tests build their own).
   public init(modelType: String, configJSON: Data, folder: String, weights: Weights) {
     self.modelType = modelType
     self.configJSON = configJSON

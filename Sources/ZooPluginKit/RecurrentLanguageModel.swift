@@ -21,11 +21,13 @@ extension RecurrentStateLayout {
 /// size does not depend on length, zero before the first token, plus a scratch buffer
 /// sized for a one-token step so decoding does not allocate.
 public final class RecurrentModelState<Layout: RecurrentStateLayout>: ModelState {
+  /// The sizes this state was made with.
   public let layout: Layout
   /// Every float of the state; what a prefill backs up and a copy duplicates.
   public let storage: UnsafeMutablePointer<Float>
   /// Scratch for one-token steps (`stepScratchCount` floats).
   public let stepScratch: UnsafeMutablePointer<Float>
+  /// Floats of `stepScratch`.
   public let stepScratchCount: Int
   /// Tokens consumed so far, so the next position.
   public var length = 0

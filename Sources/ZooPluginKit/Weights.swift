@@ -5,14 +5,19 @@ import ZooCore
 /// A float32 weight: a read-only view into zood's copy of a safetensors file, or, for
 /// F16/BF16/F64 checkpoints, a float32 copy this object owns.
 public final class Weight: @unchecked Sendable {
+  /// The tensor's name in the checkpoint.
   public let name: String
+  /// Its dimensions, row-major.
   public let shape: [Int]
+  /// Its first float.
   public let pointer: UnsafePointer<Float>
   private let owned: UnsafeMutablePointer<Float>?
   /// What keeps borrowed memory alive when it is not zood's (an in-process file).
   private let keeper: AnyObject?
 
+  /// Elements in all.
   public var count: Int { shape.reduce(1, *) }
+  /// All elements.
   public var buffer: UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: pointer, count: count) }
 
   init(name: String, shape: [Int], borrowing pointer: UnsafePointer<Float>, keeper: AnyObject?) {
@@ -153,6 +158,7 @@ private final class WeightLookups: @unchecked Sendable {
 /// which each `{...}` placeholder (`{i}`, `{0,2,4,...}`, `{last}`) stands for an index, a
 /// run of decimal digits, and `[...]` for an optional part (`[bert.]embeddings...`).
 public struct WeightNamePattern: @unchecked Sendable, CustomStringConvertible {
+  /// The pattern as declared.
   public let description: String
   /// The pattern as an anchored regular expression.
   private let expression: NSRegularExpression
