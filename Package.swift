@@ -25,6 +25,7 @@ let package = Package(
     // can link the model code of several plugins without two copies of the symbol.
     .library(name: "ZooStateSpace", type: .dynamic, targets: ["StateSpaceExport"]),
     .library(name: "ZooAutoregressive", type: .dynamic, targets: ["AutoregressiveExport"]),
+    .library(name: "ZooDiffusion", type: .dynamic, targets: ["DiffusionExport"]),
     .library(name: "ZooTransformer", type: .dynamic, targets: ["TransformerExport"]),
     .library(name: "ZooSessa", type: .dynamic, targets: ["SessaExport"]),
     .library(name: "ZooGAM", type: .dynamic, targets: ["GAMExport"]),
@@ -117,6 +118,12 @@ let package = Package(
     .target(
       name: "AutoregressiveExport", dependencies: ["Autoregressive", "ZooPluginKit", "CZooPlugin"],
       path: "Plugins/Autoregressive/Export"),
+    .target(
+      name: "Diffusion", dependencies: ["ZooPluginKit", "ZooCore"], path: "Plugins/Diffusion",
+      exclude: ["README.md", "Export"]),
+    .target(
+      name: "DiffusionExport", dependencies: ["Diffusion", "ZooPluginKit", "CZooPlugin"],
+      path: "Plugins/Diffusion/Export"),
     .target(
       name: "Transformer", dependencies: ["ZooPluginKit", "ZooCore"], path: "Plugins/Transformer",
       exclude: ["README.md", "Export"]),

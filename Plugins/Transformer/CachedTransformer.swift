@@ -14,6 +14,9 @@ protocol CachedTransformer: Model {
   var cacheLayout: KVCacheLayout { get }
   /// Why this model cannot produce logits (an encoder without an LM head), or nil.
   var logitsUnavailable: String? { get }
+  /// Logits at position p come from the hidden state at p − 1 (p = 0 keeps its own);
+  /// the cache layout then keeps hidden states by position.
+  var shiftsLogits: Bool { get }
   /// Scratch floats `prepare` and `layer` need for `rows` tokens against `keys` slots.
   func layerScratchCount(rows: Int, keys: Int) -> Int
   /// Token (and position) embeddings of the call's tokens into `x`.
@@ -36,6 +39,8 @@ extension CachedTransformer {
   /// Tokens per chunk of a long causal prefill.
   static var prefillChunkRows: Int { 512 }
 
+  var shiftsLogits: Bool { false }
+
   func makeState() throws -> any ModelState { KVCacheState(layout: cacheLayout) }
 
   /// One forward call as zoo_forward_args defines it. Everything that can be refused is
@@ -50,6 +55,11 @@ extension CachedTransformer {
       throw PluginError.invalidArgument("token id \(token) at row \(i) is outside the vocabulary of size \(vocabularySize)")
     }
     if output.logits != nil, let reason = logitsUnavailable { throw PluginError.failedPrecondition(reason) }
+    guard info.maskKinds.contains(input.mask) else {
+      let offered = MaskKind.allCases.filter(info.maskKinds.contains).map(\.name).joined(separator: ", ")
+      throw PluginError.failedPrecondition(
+        "\(modelType) models were trained with the \(offered) mask only; a \(input.mask.name) forward would not be the model")
+    }
     let plan = try CachePlan(input, length: state.length, maxPositions: cacheLayout.maxPositions)
 
     state.reserve(plan.newLength)
@@ -75,10 +85,22 @@ extension CachedTransformer {
     state.length = plan.newLength
     finalNorm(x, rows: n)
     output.hidden?.update(from: x, count: n * d)
+    if shiftsLogits, let kept = state.hidden {
+      for (r, p) in plan.positions.enumerated() { (kept + p * d).update(from: x + r * d, count: d) }
+    }
     if let logits = output.logits {
       // Only the requested rows go through the head.
       var rows = UnsafePointer(x)
-      if let wanted = input.logitRows {
+      if shiftsLogits, let kept = state.hidden {
+        // Row r's logits read the hidden state of the position before it (written by this
+        // call or kept from an earlier one).
+        let gathered = x + n * d
+        for r in 0..<headRows {
+          let p = plan.positions[input.logitRows.map { Int($0[r]) } ?? r]
+          (gathered + r * d).update(from: kept + max(p - 1, 0) * d, count: d)
+        }
+        rows = UnsafePointer(gathered)
+      } else if let wanted = input.logitRows {
         let gathered = x + n * d
         for (r, row) in wanted.enumerated() { (gathered + r * d).update(from: x + Int(row) * d, count: d) }
         rows = UnsafePointer(gathered)

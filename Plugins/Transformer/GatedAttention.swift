@@ -23,9 +23,32 @@ enum AttentionOutputGate: Sendable {
   }
 }
 
-/// Qwen3 self-attention with optional output gate, as qiuzh20/gated_attention
-/// `modeling_qwen3.py` `Qwen3Attention` (eager) and, with no gate, Hugging Face
-/// `Qwen3Attention`:
+/// The attention of one decoder layer, as given by a family's config.json.
+struct AttentionShape: Sendable {
+  var hidden: Int
+  var heads: Int
+  var kvHeads: Int
+  var headDim: Int
+  /// Biases on q, k and v (Qwen2, Dream, LLaDA's include_qkv_bias, Llama's attention_bias).
+  var qkvBias: Bool
+  /// A bias on the output projection (Llama's and Qwen3's attention_bias; not Qwen2's).
+  var outputBias: Bool
+  /// RMSNorm of q and k per head before RoPE (Qwen3).
+  var qkNorm: Bool
+  var gate: AttentionOutputGate
+  var epsilon: Float
+}
+
+/// The weight names of one layer's attention under its prefix; Hugging Face's by default.
+struct AttentionWeightNames: Sendable {
+  var query = "q_proj", key = "k_proj", value = "v_proj", output = "o_proj"
+  var queryNorm = "q_norm", keyNorm = "k_norm"
+}
+
+/// Grouped-query self-attention of the Llama family with Qwen3's options: Hugging Face
+/// `LlamaAttention`, `Qwen2Attention`, `Qwen3Attention` (and LLaDA's, which is Llama's
+/// under other names), and with the output gate qiuzh20/gated_attention
+/// `modeling_qwen3.py` `Qwen3Attention` (eager):
 ///
 ///     [q | gates] = x·W_qᵀ (+b)   per KV group g: [G·hd queries of heads gG..gG+G−1 | G·w gate logits]
 ///     k = x·W_kᵀ (+b), v = x·W_vᵀ (+b)
@@ -43,22 +66,22 @@ final class GatedAttention: @unchecked Sendable {
   let queryNorm, keyNorm: Weight?
   let epsilon: Float
 
-  /// Loads `{prefix}.q_proj`, `k_proj`, `v_proj`, `o_proj` and, with qk-norm, `q_norm`,
-  /// `k_norm` (all under `prefix`, e.g. "model.layers.0.self_attn").
-  init(_ weights: Weights, prefix: String, config: Qwen3Config) throws {
-    let d = config.hiddenSize
-    heads = AttentionHeads(heads: config.numAttentionHeads, kvHeads: config.kvHeads, headDim: config.resolvedHeadDim)
-    gate = config.gate
+  /// Loads the projections (and, with qk-norm, the norms) named by `names` under
+  /// `prefix` (e.g. "model.layers.0.self_attn").
+  init(_ weights: Weights, prefix: String, shape: AttentionShape, names: AttentionWeightNames = .init()) throws {
+    let d = shape.hidden
+    heads = AttentionHeads(heads: shape.heads, kvHeads: shape.kvHeads, headDim: shape.headDim)
+    gate = shape.gate
     let hd = heads.headDim
-    let bias = config.projectionBias
+    let bias = shape.qkvBias
     query = try Linear(
-      weights, "\(prefix).q_proj", in: d, out: heads.queryWidth + heads.heads * gate.width(headDim: hd), bias: bias)
-    key = try Linear(weights, "\(prefix).k_proj", in: d, out: heads.kvWidth, bias: bias)
-    value = try Linear(weights, "\(prefix).v_proj", in: d, out: heads.kvWidth, bias: bias)
-    output = try Linear(weights, "\(prefix).o_proj", in: heads.queryWidth, out: d, bias: bias)
-    queryNorm = config.useQkNorm ? try weights.tensor("\(prefix).q_norm.weight", shape: [hd]) : nil
-    keyNorm = config.useQkNorm ? try weights.tensor("\(prefix).k_norm.weight", shape: [hd]) : nil
-    epsilon = config.rmsNormEps
+      weights, "\(prefix).\(names.query)", in: d, out: heads.queryWidth + heads.heads * gate.width(headDim: hd), bias: bias)
+    key = try Linear(weights, "\(prefix).\(names.key)", in: d, out: heads.kvWidth, bias: bias)
+    value = try Linear(weights, "\(prefix).\(names.value)", in: d, out: heads.kvWidth, bias: bias)
+    output = try Linear(weights, "\(prefix).\(names.output)", in: heads.queryWidth, out: d, bias: shape.outputBias)
+    queryNorm = shape.qkNorm ? try weights.tensor("\(prefix).\(names.queryNorm).weight", shape: [hd]) : nil
+    keyNorm = shape.qkNorm ? try weights.tensor("\(prefix).\(names.keyNorm).weight", shape: [hd]) : nil
+    epsilon = shape.epsilon
   }
 
   var parameterBytes: Int {

@@ -9,9 +9,12 @@ struct KVCacheLayout: Equatable, Sendable {
   var width: Int
   /// Positions the model supports (max_position_embeddings).
   var maxPositions: Int
+  /// Floats kept per position of the final hidden state (a model whose logits at p read
+  /// the hidden state of p − 1); 0 keeps none.
+  var hiddenWidth = 0
 
-  /// Bytes one position costs across all layers (keys and values).
-  var bytesPerToken: Int { 2 * layers * width * MemoryLayout<Float>.size }
+  /// Bytes one position costs across all layers (keys and values, and the kept hidden state).
+  var bytesPerToken: Int { (2 * layers * width + hiddenWidth) * MemoryLayout<Float>.size }
 }
 
 /// A sequence's key/value cache: per layer, keys and values in one slot per position
@@ -28,6 +31,8 @@ final class KVCacheState: ModelState {
   private(set) var capacity = 0
   private var keys: [UnsafeMutablePointer<Float>]
   private var values: [UnsafeMutablePointer<Float>]
+  /// The final hidden state by position, when the layout keeps it ([capacity, hiddenWidth]).
+  private(set) var hidden: UnsafeMutablePointer<Float>?
   private let scratchSpace = ScratchBuffer()
 
   init(layout: KVCacheLayout) {
@@ -38,6 +43,7 @@ final class KVCacheState: ModelState {
 
   deinit {
     for p in keys + values { p.deallocate() }
+    hidden?.deallocate()
   }
 
   /// Layer `layer`'s keys, [capacity, width].
@@ -64,6 +70,14 @@ final class KVCacheState: ModelState {
     }
     keys = grow(keys)
     values = grow(values)
+    if layout.hiddenWidth > 0 {
+      let p = UnsafeMutablePointer<Float>.allocate(capacity: newCapacity * layout.hiddenWidth)
+      if let old = hidden {
+        p.update(from: old, count: length * layout.hiddenWidth)
+        old.deallocate()
+      }
+      hidden = p
+    }
     capacity = newCapacity
   }
 
@@ -81,6 +95,7 @@ final class KVCacheState: ModelState {
       other.keys[layer].update(from: keys[layer], count: length * layout.width)
       other.values[layer].update(from: values[layer], count: length * layout.width)
     }
+    if let hidden, let copy = other.hidden { copy.update(from: hidden, count: length * layout.hiddenWidth) }
     other.length = length
     return other
   }

@@ -1,16 +1,20 @@
 import ZooCore
 import ZooPluginKit
 
-/// The Qwen3 / Llama MLP: `down(SiLU(gate(x)) ⊙ up(x))`, bias-free (Hugging Face
-/// `Qwen3MLP`, modeling_qwen3.py).
+/// The Llama-family MLP: `down(SiLU(gate(x)) ⊙ up(x))`, bias-free (Hugging Face
+/// `LlamaMLP`, `Qwen3MLP`; LLaDA's `ff_out(act(ff_proj(x)) * up_proj(x))`).
 final class SwiGLU: @unchecked Sendable {
   let gate, up, down: Linear
 
-  /// `{prefix}.gate_proj`, `up_proj` [I, D] and `down_proj` [D, I].
-  init(_ weights: Weights, prefix: String, hidden: Int, intermediate: Int) throws {
-    gate = try Linear(weights, "\(prefix).gate_proj", in: hidden, out: intermediate, bias: false)
-    up = try Linear(weights, "\(prefix).up_proj", in: hidden, out: intermediate, bias: false)
-    down = try Linear(weights, "\(prefix).down_proj", in: intermediate, out: hidden, bias: false)
+  /// The gate and up projections [I, D] and the down projection [D, I] under `prefix`
+  /// (Hugging Face's `gate_proj`, `up_proj`, `down_proj` unless `names` says otherwise).
+  init(
+    _ weights: Weights, prefix: String, hidden: Int, intermediate: Int,
+    names: (gate: String, up: String, down: String) = ("gate_proj", "up_proj", "down_proj")
+  ) throws {
+    gate = try Linear(weights, "\(prefix).\(names.gate)", in: hidden, out: intermediate, bias: false)
+    up = try Linear(weights, "\(prefix).\(names.up)", in: hidden, out: intermediate, bias: false)
+    down = try Linear(weights, "\(prefix).\(names.down)", in: intermediate, out: hidden, bias: false)
   }
 
   var parameterBytes: Int { gate.parameterBytes + up.parameterBytes + down.parameterBytes }

@@ -1,17 +1,20 @@
 import ZooPluginKit
 
-/// Transformers: Qwen3 causal LMs with optional gated attention (model_type `qwen3`) and
-/// BERT encoders with sentence-transformers pooling (`bert`), over a KV cache indexed by
-/// position.
+/// Transformers over a KV cache indexed by position: the Llama-family decoder stacks
+/// (Qwen3 with optional gated attention, Llama, Qwen2; the masked-diffusion LLaDA and
+/// Dream) and BERT encoders with sentence-transformers pooling.
 /// Exported by `TransformerExport` (Export/).
 public let transformerPlugin = PluginDefinition(
   name: "transformer",
   version: "0.1.0",
   description:
-    "Transformers over a position-indexed KV cache: Qwen3 causal LMs with optional gated attention, BERT encoders with sentence embeddings.",
+    "Transformers over a position-indexed KV cache: Qwen3 (optionally gated attention), Llama and Qwen2 causal LMs; LLaDA and Dream masked-diffusion LMs; BERT encoders with sentence embeddings.",
   source:
-    "Hugging Face transformers 5.23.0 modeling_qwen3.py and modeling_bert.py; Qiu et al. 2025, Gated Attention for "
+    "Hugging Face transformers 5.23.0 modeling_qwen3.py, modeling_llama.py, modeling_qwen2.py and modeling_bert.py; "
+    + "LLaDA and Dream as NVlabs/Fast-dLLM @ 24cc59e llada/model/modeling_llada.py and dream/model/modeling_dream.py; Qiu et al. 2025, Gated Attention for "
     + "Large Language Models (arXiv 2505.06708, github.com/qiuzh20/gated_attention @ 49645df); sentence-transformers "
     + "6.2.0 Pooling and Normalize",
   layers: TransformerLayers.kinds,
-  models: [Qwen3Builder.self, BertBuilder.self])
+  models: [
+    Qwen3Builder.self, LlamaBuilder.self, Qwen2Builder.self, LLaDABuilder.self, DreamBuilder.self, BertBuilder.self,
+  ])

@@ -101,7 +101,7 @@ public struct ModelFolder: Sendable {
     var eos: [Int32] = []
     if let configData {
       if let obj = (try? JSONSerialization.jsonObject(with: configData)) as? [String: Any] {
-        modelType = obj["model_type"] as? String ?? ""
+        modelType = (obj["model_type"] as? String ?? "").lowercased()
         if modelType.isEmpty { note("config.json has no \"model_type\"") }
         switch obj["eos_token_id"] {
         case nil, is NSNull: break

@@ -37,8 +37,11 @@ extension Zoo_V1_LayerKind {
 extension Zoo_V1_ConfigField {
   /// A manifest entry for an optional config key: its type, its default as JSON text
   /// (`"1e-05"`, `"\"silu\""`, `"null"`) and what it does.
+  /// `minimum` and `maximum` bound a number option (zood refuses values outside them);
+  /// `allowed` lists a string option's values.
   public static func field(
-    _ name: String, _ type: Zoo_V1_FieldType, _ defaultJSON: String, _ description: String
+    _ name: String, _ type: Zoo_V1_FieldType, _ defaultJSON: String, _ description: String,
+    minimum: Double? = nil, maximum: Double? = nil, allowed: [String] = []
   ) -> Self {
     .with {
       $0.name = name
@@ -46,7 +49,15 @@ extension Zoo_V1_ConfigField {
       $0.defaultJson = defaultJSON
       $0.required = false
       $0.description_p = description
+      if let minimum { $0.minimum = jsonNumber(minimum) }
+      if let maximum { $0.maximum = jsonNumber(maximum) }
+      $0.allowed = allowed
     }
+  }
+
+  /// A bound as a JSON number: integral values without a fraction.
+  private static func jsonNumber(_ x: Double) -> String {
+    x == x.rounded() && abs(x) < 1e15 ? String(Int64(x)) : "\(x)"
   }
 
   /// A manifest entry for a config key that must be present (it has no default).

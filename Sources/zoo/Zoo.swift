@@ -113,6 +113,12 @@ extension Zoo {
     @Option(help: "A middleware option NAME.KEY=VALUE for the middleware NAME (repeatable).")
     var middlewareOption: [String] = []
     @Flag(help: "Print each decoding step (where each token was placed) to stderr.") var steps = false
+    @Flag(
+      help: """
+        Draw the whole generation window on stderr after every decoding step, undecided positions as ░: \
+        redrawn in place on a terminal, one line per step otherwise. The text follows on stdout at the end.
+        """)
+    var showSteps = false
     @Flag(help: "Print timing and counts to stderr at the end.") var verbose = false
 
     func validate() throws {
@@ -167,7 +173,7 @@ extension Zoo {
           if let logprobs { o.logprobs = logprobs }
           o.stop = stop
           o.decoderOptions = (try? Self.keyValues(decoderOptions, flag: "--option")) ?? [:]
-          o.reportSteps = steps
+          o.reportSteps = steps || showSteps
         }
         $0.middleware = middleware.map { name in
           .with {
@@ -181,26 +187,44 @@ extension Zoo {
         }
       }
       let showLogprobs = (logprobs ?? 0) > 0
+      let terminal = isatty(STDERR_FILENO) != 0
+      @Sendable func write(_ message: Zoo_V1_GenerateResponse) {
+        if showLogprobs {
+          for lp in message.logprobs {
+            let alternatives = lp.top.map { "\(quoted($0)) \(format($0.logprob))" }.joined(separator: ", ")
+            print("\(quoted(lp.chosen))\t\(format(lp.chosen.logprob))\t[\(alternatives)]")
+          }
+        } else if !message.text.isEmpty {
+          FileHandle.standardOutput.write(Data(message.text.utf8))
+        } else if message.text.isEmpty && !message.tokenIds.isEmpty && request.prompt.isEmpty {
+          FileHandle.standardOutput.write(Data((message.tokenIds.map(String.init).joined(separator: " ") + " ").utf8))
+        }
+      }
       let last = try await connection.withZoo { zoo in
         try await zoo.generate(request) { response in
           var last = Zoo_V1_GenerateResponse()
+          // With --show-steps the output waits until the last frame is drawn.
+          var held: [Zoo_V1_GenerateResponse] = []
+          var canvas = StepCanvas(length: Int(maxTokens ?? 0))
           for try await message in response.messages {
-            for step in message.steps {
+            for step in message.steps where steps {
               FileHandle.standardError.write(Data(
                 "step \(step.op == .set ? "set" : step.op == .insert ? "insert" : "append") position \(step.position) token \(step.token) \(step.text.debugDescription) committed \(step.committed)\n".utf8))
             }
-            if showLogprobs {
-              for lp in message.logprobs {
-                let alternatives = lp.top.map { "\(quoted($0)) \(format($0.logprob))" }.joined(separator: ", ")
-                print("\(quoted(lp.chosen))\t\(format(lp.chosen.logprob))\t[\(alternatives)]")
+            if showSteps {
+              if !message.steps.isEmpty {
+                message.steps.forEach { canvas.apply($0) }
+                // A terminal is cleared and drawn from the top, as llama.cpp's diffusion visual mode does.
+                let frame = canvas.render(terminal: terminal, oneLine: !terminal)
+                FileHandle.standardError.write(Data((terminal ? "\u{1B}[2J\u{1B}[H\(frame)\n" : "\(frame)\n").utf8))
               }
-            } else if !message.text.isEmpty {
-              FileHandle.standardOutput.write(Data(message.text.utf8))
-            } else if message.text.isEmpty && !message.tokenIds.isEmpty && request.prompt.isEmpty {
-              FileHandle.standardOutput.write(Data((message.tokenIds.map(String.init).joined(separator: " ") + " ").utf8))
+              held.append(message)
+            } else {
+              write(message)
             }
             if message.done { last = message }
           }
+          held.forEach(write)
           return last
         }
       }

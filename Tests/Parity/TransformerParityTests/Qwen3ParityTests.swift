@@ -41,27 +41,13 @@ final class Qwen3ParityTests: XCTestCase {
 
   /// Plain Qwen3 (no gate) as transformers 5.23.0 computes it: logits and final hidden
   /// states, full forward and token by token.
-  func testPlainQwen3AgainstTransformers() throws {
-    let model = try TestModel(fixture: "tiny-qwen3")
-    let io = try TensorFile(try FixtureLocation.folder("tiny-qwen3").appendingPathComponent("expected.safetensors"))
-    let ids = try io.tokens("input_ids")
-    let expectedLogits = try io.floats("logits")
-    let state = try model.handle.makeState()
-    let full = try model.run(ids, state, hidden: true)
-    assertClose(full.logits, expectedLogits, .official, "tiny qwen3 full forward logits")
-    assertClose(full.hidden, try io.floats("hidden"), .official, "tiny qwen3 final hidden states")
-
-    let stepState = try model.handle.makeState()
-    var stepped: [Float] = []
-    for token in ids { stepped += try model.run([token], stepState).logits }
-    assertClose(stepped, expectedLogits, .official, "tiny qwen3 token-by-token logits")
-  }
+  func testPlainQwen3AgainstTransformers() throws { try checkCausalFixture("tiny-qwen3") }
 
   func testManifestAndInfo() throws {
     let plugin = try TransformerPlugin.plugin()
     XCTAssertEqual(plugin.manifest.name, "transformer")
     let types = Dictionary(uniqueKeysWithValues: plugin.manifest.modelTypes.map { ($0.modelType, $0) })
-    XCTAssertEqual(Set(types.keys), ["qwen3", "bert"])
+    XCTAssertEqual(Set(types.keys), ["qwen3", "llama", "qwen2", "llada", "dream", "bert"])
     let qwen = try XCTUnwrap(types["qwen3"])
     XCTAssertEqual(qwen.capabilities.causality, .causal)
     XCTAssertEqual(qwen.capabilities.stateGrowth, .perToken)

@@ -123,6 +123,24 @@ final class TestModel {
   }
 }
 
+/// A causal Hugging Face fixture (config.json, model.safetensors, expected.safetensors
+/// with input_ids, logits and hidden): the whole input in one call (logits and final
+/// hidden states), then token by token against the cache.
+func checkCausalFixture(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
+  let model = try TestModel(fixture: name)
+  let io = try TensorFile(try FixtureLocation.folder(name).appendingPathComponent("expected.safetensors"))
+  let ids = try io.tokens("input_ids")
+  let expectedLogits = try io.floats("logits")
+  let full = try model.run(ids, try model.handle.makeState(), hidden: true)
+  assertClose(full.logits, expectedLogits, .official, "\(name) full forward logits", file: file, line: line)
+  assertClose(full.hidden, try io.floats("hidden"), .official, "\(name) final hidden states", file: file, line: line)
+
+  let state = try model.handle.makeState()
+  var stepped: [Float] = []
+  for token in ids { stepped += try model.run([token], state).logits }
+  assertClose(stepped, expectedLogits, .official, "\(name) token-by-token logits", file: file, line: line)
+}
+
 /// config.json with keys replaced.
 func editedConfig(_ url: URL, _ overrides: [String: Any]) throws -> Data {
   guard !overrides.isEmpty else { return try Data(contentsOf: url) }

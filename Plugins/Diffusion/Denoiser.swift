@@ -1,0 +1,65 @@
+import ZooPluginKit
+
+/// Logits of some canvas positions, one vocabulary row each.
+struct PositionLogits {
+  let vocabulary: Int
+  /// Row index of each position that has logits.
+  let rows: [Int: Int]
+  let values: [Float]
+
+  /// The logits row of canvas position `position` (which must have been asked for).
+  func row(_ position: Int) -> UnsafeBufferPointer<Float> {
+    let r = rows[position]!
+    return values.withUnsafeBufferPointer { UnsafeBufferPointer(rebasing: $0[r * vocabulary..<(r + 1) * vocabulary]) }
+  }
+}
+
+/// The model calls of a masked-diffusion decoder: bidirectional forwards of chosen
+/// canvas positions against a key/value state, with logits for chosen positions only.
+///
+/// The transformer plugin's state keeps keys and values by position and a call
+/// overwrites the slots of the positions it feeds, attending to every valid slot
+/// (zoo_forward_args). So one state serves every cache scheme: a full forward feeds all
+/// positions; Fast-dLLM's prefix cache feeds the block and everything after it; its dual
+/// cache and DCD's windows feed just their range, reusing the other slots as they were.
+final class Denoiser {
+  let session: DecodeSession
+  let vocabulary: Int
+  let state: ModelHandle.State
+
+  init(_ session: DecodeSession) throws {
+    self.session = session
+    vocabulary = session.model.info.vocabularySize
+    state = try session.model.makeState()
+  }
+
+  /// Feeds the canvas tokens at `positions` (ascending; none beyond the state's length
+  /// plus the call's own) and returns the logits of `logitPositions` (a subset).
+  func forward(_ tokens: [Int32], positions: [Int], logitsFor logitPositions: [Int]) throws -> PositionLogits {
+    let fed = positions.map { tokens[$0] }
+    let places = positions.map(Int64.init)
+    var rowOf: [Int: Int] = [:]
+    for (r, p) in positions.enumerated() { rowOf[p] = r }
+    let logitRows = logitPositions.map { Int64(rowOf[$0]!) }
+    var values = [Float](repeating: 0, count: max(logitRows.count, 1) * vocabulary)
+    try fed.withUnsafeBufferPointer { t in
+      try places.withUnsafeBufferPointer { p in
+        try logitRows.withUnsafeBufferPointer { rows in
+          try values.withUnsafeMutableBufferPointer { out in
+            try session.model.forward(
+              t, state: state, positions: p, mask: .bidirectional, logitRows: rows, logits: out.baseAddress,
+              request: session.request)
+          }
+        }
+      }
+    }
+    var rows: [Int: Int] = [:]
+    for (r, p) in logitPositions.enumerated() { rows[p] = r }
+    return PositionLogits(vocabulary: vocabulary, rows: rows, values: values)
+  }
+
+  /// A forward of the whole canvas, with logits for `logitPositions`.
+  func full(_ tokens: [Int32], logitsFor logitPositions: [Int]) throws -> PositionLogits {
+    try forward(tokens, positions: Array(tokens.indices), logitsFor: logitPositions)
+  }
+}

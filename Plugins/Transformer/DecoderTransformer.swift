@@ -1,0 +1,202 @@
+import ZooCore
+import ZooPluginKit
+import ZooProto
+
+/// Where a decoder stack's weights are in the checkpoint: Hugging Face's Llama names by
+/// default, LLaDA's own for `llada`.
+struct DecoderWeightNames: Sendable {
+  var embedding = "model.embed_tokens.weight"
+  /// The prefix of layer i's weights.
+  var layer: @Sendable (Int) -> String = { "model.layers.\($0)" }
+  var inputNorm = "input_layernorm"
+  var attention = "self_attn"
+  var attentionNames = AttentionWeightNames()
+  var postAttentionNorm = "post_attention_layernorm"
+  var mlp = "mlp"
+  var mlpNames = (gate: "gate_proj", up: "up_proj", down: "down_proj")
+  var finalNorm = "model.norm.weight"
+  var head = "lm_head.weight"
+
+  /// Full names of the attention block's and MLP's weights under a layer prefix.
+  func attentionPrefix(_ layer: String) -> String { attention.isEmpty ? layer : "\(layer).\(attention)" }
+  func mlpPrefix(_ layer: String) -> String { mlp.isEmpty ? layer : "\(layer).\(mlp)" }
+
+  /// Every name a checkpoint of this layout may hold, `{i}` for the layer index (the
+  /// manifest's `weights`).
+  func declared(biases: Bool, qkNorm: Bool) -> [String] {
+    let l = layer(0).replacingOccurrences(of: ".0", with: ".{i}", options: .backwards)
+    let a = attentionPrefix(l)
+    let m = mlpPrefix(l)
+    let n = attentionNames
+    var names = [embedding, "\(l).\(inputNorm).weight"]
+    for p in [n.query, n.key, n.value, n.output] {
+      names.append("\(a).\(p).weight")
+      if biases { names.append("\(a).\(p).bias") }
+    }
+    if qkNorm { names += ["\(a).\(n.queryNorm).weight", "\(a).\(n.keyNorm).weight"] }
+    names += ["\(l).\(postAttentionNorm).weight", "\(m).\(mlpNames.gate).weight", "\(m).\(mlpNames.up).weight"]
+    names += ["\(m).\(mlpNames.down).weight", finalNorm, head]
+    return names
+  }
+}
+
+/// The shape of a pre-norm decoder stack of the Llama family, resolved once from a
+/// family's config.json by its builder (llama.cpp's family builders keep each
+/// architecture to a mapping; this is that mapping's target).
+struct DecoderArchitecture: Sendable {
+  var modelType: String
+  /// Rows of the embedding and of the head (the logit width).
+  var vocabulary: Int
+  var hidden: Int
+  var intermediate: Int
+  var layers: Int
+  var attention: AttentionShape
+  var ropeTheta: Double
+  var maxPositions: Int
+  /// The head is the embedding (tied, or absent from the checkpoint when allowed).
+  var tiedHead: Bool
+  /// Mask kinds the model was trained for and serves.
+  var maskKinds: Set<MaskKind>
+  /// Logits at position p come from the hidden state at p − 1 (position 0 keeps its
+  /// own): Dream, initialised from an autoregressive model.
+  var shiftsLogits = false
+  var names = DecoderWeightNames()
+}
+
+/// One pre-norm decoder layer: `h += attn(RMSNorm(h))`, `h += mlp(RMSNorm(h))`.
+struct DecoderLayer {
+  let inputNorm: Weight
+  let attention: GatedAttention
+  let postAttentionNorm: Weight
+  let mlp: SwiGLU
+}
+
+/// A Llama-family decoder stack over a position-indexed KV cache (Qwen3 with gated
+/// attention, Qwen2, Llama, and the masked-diffusion LLaDA and Dream):
+///
+///     h = embedding[tokens]
+///     each layer: h += Attention(RMSNorm(h)); h += SwiGLU(RMSNorm(h))
+///     hidden = RMSNorm(h; final norm), logits = hidden · headᵀ
+///
+/// With `shiftsLogits`, the logits of position p are the head of position p − 1's hidden
+/// state (kept in the cache state per position, so a call that re-runs only some
+/// positions still finds its left neighbour's).
+final class DecoderTransformer: CachedTransformer, @unchecked Sendable {
+  let architecture: DecoderArchitecture
+  let embeddings: Weight
+  let layers: [DecoderLayer]
+  let norm: Weight
+  /// The embedding itself when tied or when the head is absent.
+  let lmHead: Weight
+  let rope: RotaryEmbedding
+  let cacheLayout: KVCacheLayout
+  let info: ModelInfo
+  let logitsUnavailable: String? = nil
+  let epsilon: Float
+
+  var modelType: String { architecture.modelType }
+  var vocabularySize: Int { architecture.vocabulary }
+  var hiddenSize: Int { architecture.hidden }
+  var layerCount: Int { layers.count }
+  var shiftsLogits: Bool { architecture.shiftsLogits }
+
+  init(_ architecture: DecoderArchitecture, weights: Weights) throws {
+    let a = architecture
+    let (v, d) = (a.vocabulary, a.hidden)
+    let names = a.names
+    self.architecture = a
+    epsilon = a.attention.epsilon
+    embeddings = try weights.tensor(names.embedding, shape: [v, d])
+    layers = try (0..<a.layers).map { i in
+      let p = names.layer(i)
+      return DecoderLayer(
+        inputNorm: try weights.tensor("\(p).\(names.inputNorm).weight", shape: [d]),
+        attention: try GatedAttention(
+          weights, prefix: names.attentionPrefix(p), shape: a.attention, names: names.attentionNames),
+        postAttentionNorm: try weights.tensor("\(p).\(names.postAttentionNorm).weight", shape: [d]),
+        mlp: try SwiGLU(
+          weights, prefix: names.mlpPrefix(p), hidden: d, intermediate: a.intermediate, names: names.mlpNames))
+    }
+    norm = try weights.tensor(names.finalNorm, shape: [d])
+    lmHead = try weights.head(names.head, tiedTo: embeddings, tied: a.tiedHead)
+    rope = RotaryEmbedding(headDim: a.attention.headDim, base: Float(a.ropeTheta))
+    cacheLayout = KVCacheLayout(
+      layers: layers.count, width: a.attention.kvHeads * a.attention.headDim, maxPositions: a.maxPositions,
+      hiddenWidth: a.shiftsLogits ? d : 0)
+    let float = MemoryLayout<Float>.size
+    let weightBytes =
+      (embeddings.count + norm.count + (lmHead === embeddings ? 0 : lmHead.count)) * float
+      + layers.reduce(0) {
+        $0 + $1.attention.parameterBytes + $1.mlp.parameterBytes + ($1.inputNorm.count + $1.postAttentionNorm.count) * float
+      }
+    info = ModelInfo(
+      vocabularySize: v, hiddenSize: d, maxPositions: a.maxPositions, maskKinds: a.maskKinds, stateIsFixed: false,
+      stateBytes: cacheLayout.bytesPerToken, weightBytes: weightBytes)
+  }
+
+  // Scratch: the RoPE table [rows, hd], normalised rows [rows, D], then the attention
+  // block's or the MLP's own (they run one after the other).
+  func layerScratchCount(rows: Int, keys: Int) -> Int {
+    rows * (rope.tableWidth + hiddenSize)
+      + max(layers[0].attention.scratchCount(rows: rows, keys: keys), layers[0].mlp.scratchCount(rows: rows))
+  }
+
+  func embedTokens(_ tokens: UnsafeBufferPointer<Int32>, positions: [Int], into x: UnsafeMutablePointer<Float>) {
+    let d = hiddenSize
+    for (r, token) in tokens.enumerated() { (x + r * d).update(from: embeddings.pointer + Int(token) * d, count: d) }
+  }
+
+  func prepare(_ plan: CachePlan, scratch: UnsafeMutablePointer<Float>) {
+    rope.fillTable(positions: plan.positions, into: scratch)
+  }
+
+  func layer(
+    _ index: Int, _ x: UnsafeMutablePointer<Float>, plan: CachePlan, cache: KVCacheState,
+    scratch: UnsafeMutablePointer<Float>
+  ) {
+    let n = plan.positions.count
+    let d = hiddenSize
+    let table = scratch
+    let normed = scratch + n * rope.tableWidth
+    let rest = normed + n * d
+    let layer = layers[index]
+    Kernels.rmsNorm(x, rows: n, width: d, weight: layer.inputNorm.pointer, epsilon: epsilon, into: normed)
+    layer.attention.forward(
+      normed, rows: n, plan: plan, keys: cache.keys(index), values: cache.values(index), rope: rope,
+      ropeTable: table, scratch: rest, addingInto: x)
+    Kernels.rmsNorm(x, rows: n, width: d, weight: layer.postAttentionNorm.pointer, epsilon: epsilon, into: normed)
+    layer.mlp.forward(normed, rows: n, scratch: rest, addingInto: x)
+  }
+
+  func finalNorm(_ x: UnsafeMutablePointer<Float>, rows: Int) {
+    Kernels.rmsNorm(x, rows: rows, width: hiddenSize, weight: norm.pointer, epsilon: epsilon, into: x)
+  }
+
+  func logits(
+    _ hidden: UnsafePointer<Float>, rows: Int, scratch: UnsafeMutablePointer<Float>,
+    into logits: UnsafeMutablePointer<Float>
+  ) {
+    BLAS.linear(
+      hidden, rows: rows, inFeatures: hiddenSize, weight: lmHead.pointer, outFeatures: vocabularySize, into: logits)
+  }
+}
+
+extension Zoo_V1_ModelType {
+  /// The manifest entry of a decoder-stack family.
+  static func decoderStack(
+    _ modelType: String, _ description: String, causality: Zoo_V1_Causality, config: [Zoo_V1_ConfigField],
+    weights: [String], layers: [String] = [TransformerLayers.gatedAttention.name, TransformerLayers.swigluMLP.name]
+  ) -> Zoo_V1_ModelType {
+    .with {
+      $0.modelType = modelType
+      $0.description_p = description
+      $0.layers = layers
+      $0.capabilities = .growingCache(
+        causality: causality,
+        decodeCost: "O(context) per token: per layer ≈ D·(H·hd + 2·KV·hd) + H·hd·D + 3·D·I MACs plus 2·H·hd·t for attention over t cached tokens, and V·D for the head",
+        embeddings: false)
+      $0.config = config
+      $0.weights = weights
+    }
+  }
+}
