@@ -142,7 +142,7 @@ public struct LLaDAConfig: ModelConfiguration, Decodable, Sendable {
 /// GSAI-ML/LLaDA-8B ships): Llama's block under LLaDA's weight names, with no causal mask.
 public enum LLaDABuilder: ModelBuilder {
   static let names = DecoderWeightNames(
-    embedding: "model.transformer.wte.weight", layer: { "model.transformer.blocks.\($0)" }, inputNorm: "att_norm",
+    embedding: "model.transformer.wte.weight", layer: { "model.transformer.blocks.\($0)" }, inputNorm: "attn_norm",
     attention: "", attentionNames: AttentionWeightNames(output: "attn_out"), postAttentionNorm: "ff_norm", mlp: "",
     mlpNames: (gate: "ff_proj", up: "up_proj", down: "ff_out"), finalNorm: "model.transformer.ln_f.weight",
     head: "model.transformer.ff_out.weight")

@@ -22,6 +22,61 @@ struct PreparedGeneration: Sendable {
   let eosTokens: [Int32]
 }
 
+/// What a model offers decoders: from the loaded model's info when a request runs, from
+/// the model type's declaration and config.json when `zoo show` lists the decoders a
+/// model can run without loading it.
+struct ModelAbilities {
+  var maskKinds: Set<MaskKind>
+  var hasMaskToken: Bool
+  var heads: [String]
+  var stateCopy: Bool
+  var stateTruncate: Bool
+
+  init(_ model: LoadedModel) {
+    let info = model.handle.info
+    let declared = model.plugin.manifest.modelTypes.first { $0.modelType == model.folder.modelType }?.capabilities
+    maskKinds = info.maskKinds
+    hasMaskToken = info.specialTokens.mask != nil
+    heads = info.heads.map(\.name)
+    stateCopy = declared?.stateCopy ?? false
+    stateTruncate = declared?.stateTruncate ?? false
+  }
+
+  init(declared: Zoo_V1_Capabilities, folder: ModelFolder) {
+    maskKinds =
+      switch declared.causality {
+      case .causal: [.causal]
+      case .bidirectional: [.bidirectional]
+      case .either: Set(MaskKind.allCases)
+      default: []
+      }
+    hasMaskToken = folder.maskToken != nil
+    heads = declared.stopHead ? ["stop"] : []
+    stateCopy = declared.stateCopy
+    stateTruncate = declared.stateTruncate
+  }
+
+  /// What `kind` needs that the model lacks, as a phrase, or nil when they fit.
+  func missing(for kind: Zoo_V1_DecoderKind) -> String? {
+    switch kind.requires {
+    case .causal where !maskKinds.contains(.causal):
+      return "a causal model, and this one is bidirectional only"
+    case .bidirectional where !maskKinds.contains(.bidirectional) && !maskKinds.contains(.blockCausal):
+      return "a bidirectional model, and this one is causal only"
+    default: break
+    }
+    if kind.requiresMaskToken && !hasMaskToken {
+      return "a mask token, and this model has none (config.json mask_token_id)"
+    }
+    if let head = kind.requiresHeads.first(where: { !heads.contains($0) }) {
+      return "an output head '\(head)', and this model has \(heads.isEmpty ? "none" : heads.joined(separator: ", "))"
+    }
+    if kind.requiresStateCopy && !stateCopy { return "a state that can be copied" }
+    if kind.requiresStateTruncate && !stateTruncate { return "a state that can be truncated" }
+    return nil
+  }
+}
+
 extension Runtime {
   /// The decoder `options` name (else the model's default), checked against the model
   /// from declared capabilities alone, before it runs: causality, mask token, heads,
@@ -32,7 +87,7 @@ extension Runtime {
       throw ZooError.invalidArgument(
         "unknown decoder '\(name.clipped())'; available: \(decoders.keys.sorted().joined(separator: ", "))")
     }
-    if let missing = Self.missingCapability(of: model, for: kind) {
+    if let missing = ModelAbilities(model).missing(for: kind) {
       throw ZooError.failedPrecondition(
         "decoder '\(name)' cannot run on model '\(model.folder.name)': the decoder needs \(missing)")
     }
@@ -40,28 +95,6 @@ extension Runtime {
       throw ZooError.unavailable("plugin '\(plugin.name)' declares decoder '\(name)' but gave no table for it")
     }
     return ResolvedDecoder(name: name, plugin: plugin, kind: kind, api: api)
-  }
-
-  /// What `kind` needs that `model` lacks, as a phrase, or nil when they fit.
-  static func missingCapability(of model: LoadedModel, for kind: Zoo_V1_DecoderKind) -> String? {
-    let info = model.handle.info
-    let declared = model.plugin.manifest.modelTypes.first { $0.modelType == model.folder.modelType }?.capabilities
-    switch kind.requires {
-    case .causal where !info.maskKinds.contains(.causal):
-      return "a causal model, and this one is bidirectional only"
-    case .bidirectional where !info.maskKinds.contains(.bidirectional) && !info.maskKinds.contains(.blockCausal):
-      return "a bidirectional model, and this one is causal only"
-    default: break
-    }
-    if kind.requiresMaskToken && info.specialTokens.mask == nil {
-      return "a mask token, and this model has none (config.json mask_token_id)"
-    }
-    if let head = kind.requiresHeads.first(where: { info.head(named: $0) == nil }) {
-      return "an output head '\(head)', and this model has \(info.heads.isEmpty ? "none" : info.heads.map(\.name).joined(separator: ", "))"
-    }
-    if kind.requiresStateCopy && !(declared?.stateCopy ?? false) { return "a state that can be copied" }
-    if kind.requiresStateTruncate && !(declared?.stateTruncate ?? false) { return "a state that can be truncated" }
-    return nil
   }
 
   /// Tokenizes and checks the prompt, and fills the decoder's options.

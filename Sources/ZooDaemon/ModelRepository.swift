@@ -42,6 +42,8 @@ public struct ModelFolder: Sendable {
   /// Elements in all tensors, from the safetensors headers.
   public let parameters: UInt64
   public let eosTokens: [Int32]
+  /// config.json "mask_token_id" (masked-diffusion models), if it is a token id.
+  public let maskToken: Int32?
   /// How text becomes token ids: "bytes", "tokenizer.json", or "" (token ids only).
   let tokenizerKind: String
   /// sentence-transformers' `max_seq_length` (sentence_bert_config.json): the token
@@ -99,9 +101,11 @@ public struct ModelFolder: Sendable {
     configJSON = configData.map { String(decoding: $0, as: UTF8.self) } ?? ""
     var modelType = ""
     var eos: [Int32] = []
+    var mask: Int32?
     if let configData {
       if let obj = (try? JSONSerialization.jsonObject(with: configData)) as? [String: Any] {
         modelType = (obj["model_type"] as? String ?? "").lowercased()
+        mask = tokenId(fromJSON: obj["mask_token_id"])
         if modelType.isEmpty { note("config.json has no \"model_type\"") }
         switch obj["eos_token_id"] {
         case nil, is NSNull: break
@@ -170,6 +174,7 @@ public struct ModelFolder: Sendable {
     self.modelType = modelType
     self.settings = settings
     self.eosTokens = settings.eosTokenIds ?? eos
+    self.maskToken = mask
     self.problem = problem
     self.fingerprint = stamped
   }

@@ -107,6 +107,8 @@ public final class Runtime: Sendable {
       $0.zooJson = folder.zooJSON
       if let t = builders[folder.modelType]?.manifest.modelTypes.first(where: { $0.modelType == folder.modelType }) {
         $0.modelType = t
+        let abilities = ModelAbilities(declared: t.capabilities, folder: folder)
+        $0.decoders = decoders.keys.sorted().filter { abilities.missing(for: decoders[$0]!.kind) == nil }
       }
       $0.tokenizer = folder.tokenizerKind
       $0.parameters = folder.parameters

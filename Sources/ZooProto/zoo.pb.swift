@@ -306,6 +306,14 @@ public nonisolated struct Zoo_V1_ShowModelResponse: @unchecked Sendable {
     set {_uniqueStorage()._license = newValue}
   }
 
+  /// The decoders this model can run, sorted: each decoder's needs (causality, mask
+  /// token, heads, state copy and truncate) checked against the model type's
+  /// declaration and config.json, without loading the model.
+  public var decoders: [String] {
+    get {_storage._decoders}
+    set {_uniqueStorage()._decoders = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1132,7 +1140,7 @@ nonisolated extension Zoo_V1_ShowModelRequest: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Zoo_V1_ShowModelResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ShowModelResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}summary\0\u{3}config_json\0\u{3}zoo_json\0\u{3}model_type\0\u{1}tokenizer\0\u{1}parameters\0\u{1}license\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}summary\0\u{3}config_json\0\u{3}zoo_json\0\u{3}model_type\0\u{1}tokenizer\0\u{1}parameters\0\u{1}license\0\u{1}decoders\0")
 
   fileprivate class _StorageClass {
     var _summary: Zoo_V1_ModelSummary? = nil
@@ -1142,6 +1150,7 @@ nonisolated extension Zoo_V1_ShowModelResponse: SwiftProtobuf.Message, SwiftProt
     var _tokenizer: String = String()
     var _parameters: UInt64 = 0
     var _license: String = String()
+    var _decoders: [String] = []
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1159,6 +1168,7 @@ nonisolated extension Zoo_V1_ShowModelResponse: SwiftProtobuf.Message, SwiftProt
       _tokenizer = source._tokenizer
       _parameters = source._parameters
       _license = source._license
+      _decoders = source._decoders
     }
   }
 
@@ -1184,6 +1194,7 @@ nonisolated extension Zoo_V1_ShowModelResponse: SwiftProtobuf.Message, SwiftProt
         case 5: try { try decoder.decodeSingularStringField(value: &_storage._tokenizer) }()
         case 6: try { try decoder.decodeSingularUInt64Field(value: &_storage._parameters) }()
         case 7: try { try decoder.decodeSingularStringField(value: &_storage._license) }()
+        case 8: try { try decoder.decodeRepeatedStringField(value: &_storage._decoders) }()
         default: break
         }
       }
@@ -1217,6 +1228,9 @@ nonisolated extension Zoo_V1_ShowModelResponse: SwiftProtobuf.Message, SwiftProt
       if !_storage._license.isEmpty {
         try visitor.visitSingularStringField(value: _storage._license, fieldNumber: 7)
       }
+      if !_storage._decoders.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._decoders, fieldNumber: 8)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1233,6 +1247,7 @@ nonisolated extension Zoo_V1_ShowModelResponse: SwiftProtobuf.Message, SwiftProt
         if _storage._tokenizer != rhs_storage._tokenizer {return false}
         if _storage._parameters != rhs_storage._parameters {return false}
         if _storage._license != rhs_storage._license {return false}
+        if _storage._decoders != rhs_storage._decoders {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -76,6 +76,7 @@ extension Zoo {
       print("  size           \(humanBytes(s.sizeBytes))")
       print("  tokenizer      \(r.tokenizer.isEmpty ? "none (token ids only)" : r.tokenizer)")
       print("  decoder        \(s.defaultDecoder)")
+      if !r.decoders.isEmpty { print("  can decode     \(r.decoders.joined(separator: ", "))") }
       if !r.license.isEmpty { print("  license        \(r.license)") }
       print("  path           \(s.path)")
       if !s.available { print("  UNAVAILABLE    \(s.unavailableReason)") }

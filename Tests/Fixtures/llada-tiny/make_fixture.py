@@ -101,6 +101,7 @@ class Recorder:
         self.margins = []        # top1 - top2 prob at every committed position
         self.thr_gaps = []       # |confidence - threshold| over every candidate position
         self.rank_gaps = []      # fixed-count decoders: min selected conf - max unselected conf
+        self.idle = 0            # Fast-dLLM model calls after which no mask was committed
 
     def wrap(self, module, keep_calls=False):
         orig = module.forward
@@ -132,6 +133,10 @@ def instrument_fast():
         x0, transfer_index = orig(logits, temperature, remasking, mask_index, x, num_transfer_tokens, threshold)
         p = F.softmax(logits.to(torch.float64), dim=-1)
         REC.margins += top2_margin(p)[transfer_index].tolist()
+        # A block finished by its first (full) forward still gets one cached call that
+        # commits nothing; zoo skips it, so its forward count is nfe - idle_nfe.
+        if not (transfer_index & mask_index).any():
+            REC.idle += 1
         conf = p.max(-1).values
         if threshold is not None:
             REC.thr_gaps += (conf[mask_index] - threshold).abs().tolist()
@@ -216,7 +221,7 @@ def main():
         assert len(exp) == gen_length and MASK not in exp, (name, exp)
         case = {"name": name, "decoder": decoder, "options": {k: str(v) for k, v in options.items()},
                 "max_tokens": gen_length, "prompt": prompt[0].tolist(), "expected": exp,
-                "official": official, "nfe": REC.nfe}
+                "official": official, "nfe": REC.nfe, "idle_nfe": REC.idle}
         if REC.margins:
             case["min_margin"] = round(summary(REC.margins), 6)
         if REC.thr_gaps:

@@ -1646,7 +1646,7 @@ const ProtobufCMessageDescriptor zoo__v1__show_model_request__descriptor =
   (ProtobufCMessageInit) zoo__v1__show_model_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor zoo__v1__show_model_response__field_descriptors[7] =
+static const ProtobufCFieldDescriptor zoo__v1__show_model_response__field_descriptors[8] =
 {
   {
     "summary",
@@ -1732,9 +1732,22 @@ static const ProtobufCFieldDescriptor zoo__v1__show_model_response__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "decoders",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Zoo__V1__ShowModelResponse, n_decoders),
+    offsetof(Zoo__V1__ShowModelResponse, decoders),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned zoo__v1__show_model_response__field_indices_by_name[] = {
   1,   /* field[1] = config_json */
+  7,   /* field[7] = decoders */
   6,   /* field[6] = license */
   3,   /* field[3] = model_type */
   5,   /* field[5] = parameters */
@@ -1745,7 +1758,7 @@ static const unsigned zoo__v1__show_model_response__field_indices_by_name[] = {
 static const ProtobufCIntRange zoo__v1__show_model_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor zoo__v1__show_model_response__descriptor =
 {
@@ -1755,7 +1768,7 @@ const ProtobufCMessageDescriptor zoo__v1__show_model_response__descriptor =
   "Zoo__V1__ShowModelResponse",
   "zoo.v1",
   sizeof(Zoo__V1__ShowModelResponse),
-  7,
+  8,
   zoo__v1__show_model_response__field_descriptors,
   zoo__v1__show_model_response__field_indices_by_name,
   1,  zoo__v1__show_model_response__number_ranges,

@@ -257,10 +257,17 @@ struct  Zoo__V1__ShowModelResponse
    * zoo.json "license", if any.
    */
   char *license;
+  /*
+   * The decoders this model can run, sorted: each decoder's needs (causality, mask
+   * token, heads, state copy and truncate) checked against the model type's
+   * declaration and config.json, without loading the model.
+   */
+  size_t n_decoders;
+  char **decoders;
 };
 #define ZOO__V1__SHOW_MODEL_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__show_model_response__descriptor) \
-    , NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+    , NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0,NULL }
 
 
 struct  Zoo__V1__GenerateOptions__DecoderOptionsEntry
