@@ -131,7 +131,7 @@ final class DecoderTransformer: CachedTransformer, @unchecked Sendable {
       }
     info = ModelInfo(
       vocabularySize: v, hiddenSize: d, maxPositions: a.maxPositions, maskKinds: a.maskKinds, stateIsFixed: false,
-      stateBytes: cacheLayout.bytesPerToken, weightBytes: weightBytes)
+      stateBytes: cacheLayout.bytesPerToken, weightBytes: weightBytes, acceptsKeyPositions: a.maskKinds.contains(.bidirectional))
   }
 
   // Scratch: the RoPE table [rows, hd], normalised rows [rows, D], then the attention

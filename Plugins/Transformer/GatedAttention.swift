@@ -91,7 +91,8 @@ final class GatedAttention: @unchecked Sendable {
 
   /// Scratch floats for `rows` tokens against `keys` slots.
   func scratchCount(rows: Int, keys: Int) -> Int {
-    rows * (query.outFeatures + 2 * heads.kvWidth + 2 * heads.queryWidth) + heads.scratchCount(rows: rows, keys: keys)
+    rows * (query.outFeatures + 2 * heads.kvWidth + 2 * heads.queryWidth) + 2 * keys * heads.kvWidth
+      + heads.scratchCount(rows: rows, keys: keys)
   }
 
   /// Runs the block on the normalised rows `x` [rows, D]: writes the tokens' keys and
@@ -113,7 +114,8 @@ final class GatedAttention: @unchecked Sendable {
     let v = k + n * kvw
     let q = v + n * kvw  // [n, qw]
     let attended = q + n * qw  // [n, qw]
-    let attentionScratch = attended + n * qw
+    let gathered = attended + n * qw  // named key slots' keys then values, [2, keys, kvw]
+    let attentionScratch = gathered + 2 * plan.newLength * kvw
     query.apply(x, rows: n, into: projected)
     key.apply(x, rows: n, into: k)
     value.apply(x, rows: n, into: v)
@@ -143,9 +145,22 @@ final class GatedAttention: @unchecked Sendable {
       (cachedValues + slot).update(from: v + t * kvw, count: kvw)
     }
 
-    heads.attend(
-      queries: q, queryStride: qw, rows: n, keys: cachedKeys, values: cachedValues, kvStride: kvw,
-      keyCount: { plan.keyCounts[$0] }, scratch: attentionScratch, into: attended, outStride: qw)
+    if let slots = plan.keySlots {
+      // Named key positions: gather their slots so attention runs over them as one block.
+      let keys = gathered
+      let values = gathered + slots.count * kvw
+      for (j, slot) in slots.enumerated() {
+        (keys + j * kvw).update(from: cachedKeys + slot * kvw, count: kvw)
+        (values + j * kvw).update(from: cachedValues + slot * kvw, count: kvw)
+      }
+      heads.attend(
+        queries: q, queryStride: qw, rows: n, keys: keys, values: values, kvStride: kvw,
+        keyCount: { _ in slots.count }, scratch: attentionScratch, into: attended, outStride: qw)
+    } else {
+      heads.attend(
+        queries: q, queryStride: qw, rows: n, keys: cachedKeys, values: cachedValues, kvStride: kvw,
+        keyCount: { plan.keyCounts[$0] }, scratch: attentionScratch, into: attended, outStride: qw)
+    }
 
     if gate != .none {
       for t in 0..<n {

@@ -115,6 +115,9 @@ struct CachePlan {
   let newLength: Int
   /// How many slots (positions 0..<count) each token attends to under the mask.
   let keyCounts: [Int]
+  /// The slots every token attends to instead, when the call names them (ABI 1.3
+  /// key_positions): ascending, each below the new length.
+  let keySlots: [Int]?
   /// True when positions strictly increase and the mask is causal: then no token sees a
   /// later token's slot, and the call may run in consecutive chunks of tokens.
   let isChunkable: Bool
@@ -173,15 +176,33 @@ struct CachePlan {
       }
       keyCounts = positions.map { min(newLength, ($0 / b + 1) * b) }
     }
+    keySlots = try input.keyPositions.map { given in
+      var slots: [Int] = []
+      slots.reserveCapacity(given.count)
+      for raw in given {
+        let p = Int(raw)
+        guard p >= 0, p < newLength else {
+          throw PluginError.invalidArgument(
+            "key position \(p) is outside the sequence's \(newLength) positions after this call")
+        }
+        guard slots.last.map({ p > $0 }) ?? true else {
+          throw PluginError.invalidArgument("key positions must be strictly ascending (\(p) follows \(slots.last!))")
+        }
+        slots.append(p)
+      }
+      guard !slots.isEmpty else { throw PluginError.invalidArgument("key positions were given but none listed") }
+      return slots
+    }
     self.positions = positions
     self.newLength = newLength
     isChunkable = input.mask == .causal && increasing
   }
 
-  private init(positions: [Int], newLength: Int, keyCounts: [Int], isChunkable: Bool) {
+  private init(positions: [Int], newLength: Int, keyCounts: [Int], keySlots: [Int]?, isChunkable: Bool) {
     self.positions = positions
     self.newLength = newLength
     self.keyCounts = keyCounts
+    self.keySlots = keySlots
     self.isChunkable = isChunkable
   }
 
@@ -189,7 +210,7 @@ struct CachePlan {
   /// tokens would do at that point).
   func rows(_ rows: Range<Int>) -> CachePlan {
     CachePlan(
-      positions: Array(positions[rows]), newLength: newLength, keyCounts: Array(keyCounts[rows]),
+      positions: Array(positions[rows]), newLength: newLength, keyCounts: Array(keyCounts[rows]), keySlots: keySlots,
       isChunkable: isChunkable)
   }
 }

@@ -90,10 +90,13 @@ public final class ModelHandle: @unchecked Sendable {
 
   /// Appends `tokens` to `state`; writes logits of `logitRows` (nil = all rows) into
   /// `logits` (rows × vocabulary), if given final hidden states into `hidden`, and if
-  /// given head `head.index`'s output for the same rows into `head.output`.
+  /// given head `head.index`'s output for the same rows into `head.output`. With
+  /// `keyPositions` (bidirectional calls, models that accept them) the tokens attend to
+  /// exactly those positions.
   public func forward(
     _ tokens: UnsafeBufferPointer<Int32>, state: State, positions: UnsafeBufferPointer<Int64>? = nil,
-    mask: MaskKind = .causal, blockSize: Int = 0, logitRows: UnsafeBufferPointer<Int64>? = nil,
+    mask: MaskKind = .causal, blockSize: Int = 0, keyPositions: UnsafeBufferPointer<Int64>? = nil,
+    logitRows: UnsafeBufferPointer<Int64>? = nil,
     logits: UnsafeMutablePointer<Float>?, hidden: UnsafeMutablePointer<Float>? = nil,
     head: (index: Int, output: UnsafeMutablePointer<Float>)? = nil, request: OpaquePointer? = nil
   ) throws {
@@ -109,6 +112,8 @@ public final class ModelHandle: @unchecked Sendable {
     args.logits = logits
     args.hidden = hidden
     args.request = request
+    args.key_positions = keyPositions?.baseAddress
+    args.n_key_positions = Int64(keyPositions?.count ?? 0)
     if let head {
       args.head = Int32(head.index)
       args.head_output = head.output

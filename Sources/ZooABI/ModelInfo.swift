@@ -81,12 +81,14 @@ public struct ModelInfo: Sendable {
   public var specialTokens: SpecialTokens
   /// Outputs besides the logits that `forward` writes on request.
   public var heads: [OutputHead]
+  /// True when `forward` honours explicit key positions (ABI 1.3).
+  public var acceptsKeyPositions: Bool
 
   /// A model's description; the optional parts default to none.
   public init(
     vocabularySize: Int, hiddenSize: Int, maxPositions: Int = 0, maskKinds: Set<MaskKind> = [.causal],
     stateIsFixed: Bool, stateBytes: Int, weightBytes: Int, embeddingSize: Int = 0,
-    specialTokens: SpecialTokens = SpecialTokens(), heads: [OutputHead] = []
+    specialTokens: SpecialTokens = SpecialTokens(), heads: [OutputHead] = [], acceptsKeyPositions: Bool = false
   ) {
     self.embeddingSize = embeddingSize
     self.vocabularySize = vocabularySize
@@ -98,6 +100,7 @@ public struct ModelInfo: Sendable {
     self.weightBytes = weightBytes
     self.specialTokens = specialTokens
     self.heads = heads
+    self.acceptsKeyPositions = acceptsKeyPositions
   }
 
   /// The index of the head called `name`, if the model has one.
@@ -126,10 +129,12 @@ extension ModelInfo {
       }
     }
     let embeddingSize = withUnsafePointer(to: &raw) { zoo_model_info_has_embedding_size($0) != 0 ? Int($0.pointee.embedding_size) : 0 }
+    let keyPositions = withUnsafePointer(to: &raw) { zoo_model_info_has_key_positions($0) != 0 && $0.pointee.accepts_key_positions != 0 }
     self.init(
       vocabularySize: Int(raw.vocab_size), hiddenSize: Int(raw.hidden_size), maxPositions: Int(raw.max_positions),
       maskKinds: kinds, stateIsFixed: raw.state_is_fixed != 0, stateBytes: Int(raw.state_bytes),
-      weightBytes: Int(raw.weight_bytes), embeddingSize: embeddingSize, specialTokens: tokens, heads: heads)
+      weightBytes: Int(raw.weight_bytes), embeddingSize: embeddingSize, specialTokens: tokens, heads: heads,
+      acceptsKeyPositions: keyPositions)
   }
 }
 

@@ -259,6 +259,7 @@ private let modelDescribe: @convention(c) (OpaquePointer?, UnsafeMutablePointer<
   out.eos_token_ids = UnsafePointer(b.eos.baseAddress)
   out.n_heads = Int32(i.heads.count)
   out.heads = UnsafePointer(b.heads.baseAddress)
+  out.accepts_key_positions = i.acceptsKeyPositions ? 1 : 0
   // Write no more than the caller's struct holds (it may be an older minor).
   withUnsafeBytes(of: &out) { src in
     UnsafeMutableRawPointer(info).copyMemory(
@@ -320,7 +321,18 @@ private let modelForward: @convention(c) (
       guard zoo_forward_args_has_head(args) != 0, let output = a.head_output else { return nil }
       return (Int(a.head), output)
     }()
+    // Key positions likewise come only from callers that know the field (ABI 1.3).
+    let keyPositions = zoo_forward_args_has_key_positions(args) != 0
+      ? a.key_positions.map { UnsafeBufferPointer(start: $0, count: Int(max(0, a.n_key_positions))) } : nil
     let b = box(model)
+    if keyPositions != nil {
+      guard b.info.acceptsKeyPositions else {
+        throw PluginError.failedPrecondition("this model does not take key positions (zoo_forward_args.key_positions)")
+      }
+      guard mask == .bidirectional else {
+        throw PluginError.invalidArgument("key positions apply to bidirectional calls only; this call's mask is \(mask.name)")
+      }
+    }
     if let head, !b.info.heads.indices.contains(head.index) {
       throw PluginError.failedPrecondition(
         "forward asked for output head \(head.index); this model has \(b.info.heads.isEmpty ? "none" : b.info.heads.map(\.name).joined(separator: ", "))")
@@ -328,7 +340,7 @@ private let modelForward: @convention(c) (
     let input = ForwardInput(
       tokens: UnsafeBufferPointer(start: tokens, count: n),
       positions: a.positions.map { UnsafeBufferPointer(start: $0, count: n) },
-      mask: mask, blockSize: Int(a.block_size),
+      mask: mask, blockSize: Int(a.block_size), keyPositions: keyPositions,
       logitRows: a.logit_rows.map { UnsafeBufferPointer(start: $0, count: Int(a.n_logit_rows)) },
       head: head?.index, isCancelled: { PluginHost.isCancelled(request) })
     if let rows = input.logitRows, let bad = rows.first(where: { $0 < 0 || $0 >= n }) {

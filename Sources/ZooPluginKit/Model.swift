@@ -12,6 +12,9 @@ public struct ForwardInput {
   public var mask: MaskKind
   /// Block length for `.blockCausal`.
   public var blockSize: Int
+  /// Positions every token attends to instead of what the mask allows (ABI 1.3), or nil.
+  /// Only passed to models whose info accepts them, with the bidirectional mask.
+  public var keyPositions: UnsafeBufferPointer<Int64>?
   /// Rows of `tokens` whose logits are wanted, or nil for all.
   public var logitRows: UnsafeBufferPointer<Int64>?
   /// The index (into `ModelInfo.heads`) of a head whose output is wanted for the same
@@ -23,13 +26,14 @@ public struct ForwardInput {
   /// One call's input; see each property.
   public init(
     tokens: UnsafeBufferPointer<Int32>, positions: UnsafeBufferPointer<Int64>? = nil, mask: MaskKind = .causal,
-    blockSize: Int = 0, logitRows: UnsafeBufferPointer<Int64>? = nil, head: Int? = nil,
-    isCancelled: @escaping () -> Bool = { false }
+    blockSize: Int = 0, keyPositions: UnsafeBufferPointer<Int64>? = nil, logitRows: UnsafeBufferPointer<Int64>? = nil,
+    head: Int? = nil, isCancelled: @escaping () -> Bool = { false }
   ) {
     self.tokens = tokens
     self.positions = positions
     self.mask = mask
     self.blockSize = blockSize
+    self.keyPositions = keyPositions
     self.logitRows = logitRows
     self.head = head
     self.isCancelled = isCancelled

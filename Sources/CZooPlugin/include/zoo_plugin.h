@@ -47,7 +47,7 @@ extern "C" {
 #endif
 
 #define ZOO_ABI_MAJOR 1
-#define ZOO_ABI_MINOR 2
+#define ZOO_ABI_MINOR 3
 
 /* The exported entry symbol's name, for dlsym. */
 #define ZOO_PLUGIN_ENTRY_SYMBOL "zoo_plugin_init"
@@ -226,6 +226,8 @@ typedef struct zoo_model_info {
    * forward writes on request (zoo_forward_args.head). */
   int32_t n_heads;
   const struct zoo_head_info *heads; /* owned by the model, valid until unload */
+  /* Since 1.3. 1 when forward honours zoo_forward_args.key_positions. */
+  int32_t accepts_key_positions;
 } zoo_model_info;
 
 /* One forward call over `n_tokens` tokens of one sequence.
@@ -264,6 +266,15 @@ typedef struct zoo_forward_args {
    * A model without that head returns ZOO_ERR_FAILED_PRECONDITION. */
   int32_t head;
   float *head_output;
+  /* Since 1.3. When non-NULL, every token of the call attends to exactly these
+   * positions' slots (ascending, each < the state's new length) instead of what the
+   * mask allows: a query sees its own slot only if its position is listed. The call's
+   * keys and values are still written at its positions. Only with
+   * ZOO_MASK_BIDIRECTIONAL, and only for models whose info sets accepts_key_positions
+   * (others return ZOO_ERR_FAILED_PRECONDITION). Decoders that re-run part of a
+   * sequence against a pruned context use it (Window-Diffusion). */
+  const int64_t *key_positions;
+  int64_t n_key_positions;
 } zoo_forward_args;
 
 /* Since 1.1: a batch of sequences to embed (see zoo_model_api.embed). */
@@ -452,6 +463,8 @@ static inline int zoo_model_info_has_embedding_size(const zoo_model_info *info) 
 static inline int zoo_model_info_has_special_tokens(const zoo_model_info *info) { return ZOO_HAS_FIELD(info, eos_token_ids); }
 static inline int zoo_model_info_has_heads(const zoo_model_info *info) { return ZOO_HAS_FIELD(info, heads); }
 static inline int zoo_forward_args_has_head(const zoo_forward_args *args) { return ZOO_HAS_FIELD(args, head_output); }
+static inline int zoo_forward_args_has_key_positions(const zoo_forward_args *args) { return ZOO_HAS_FIELD(args, n_key_positions); }
+static inline int zoo_model_info_has_key_positions(const zoo_model_info *info) { return ZOO_HAS_FIELD(info, accepts_key_positions); }
 static inline int zoo_token_event_has_placement(const zoo_token_event *event) { return ZOO_HAS_FIELD(event, committed); }
 static inline int zoo_host_api_has_text_services(const zoo_host_api *host) { return ZOO_HAS_FIELD(host, embed); }
 static inline int zoo_plugin_has_decoder_api(const zoo_plugin *plugin) { return ZOO_HAS_FIELD(plugin, decoder_api); }

@@ -8,6 +8,7 @@ The official repositories must be checked out (unmodified) under $DLLM_OFFICIAL
     $DLLM_OFFICIAL/NVlabs+Fast-dLLM   (llada/model/*, llada/generate.py)
     $DLLM_OFFICIAL/ML-GSAI+LLaDA      (generate.py)
     $DLLM_OFFICIAL/shuyingte+DCD      (decode_algorithm.py, dllm_model.py, llada/model/*, dream/model/*)
+    $DLLM_OFFICIAL/vhicrgit+Window-Diffusion   (llada/model/modeling_llada.py)
 See README.md for the commits and for every adaptation made here (all of them are
 arguments or monkeypatches in this script; no official file is edited).
 """
@@ -25,6 +26,7 @@ OFFICIAL = os.environ.get("DLLM_OFFICIAL", "/tmp/official")
 FAST = os.path.join(OFFICIAL, "NVlabs+Fast-dLLM")
 GSAI = os.path.join(OFFICIAL, "ML-GSAI+LLaDA")
 DCD = os.path.join(OFFICIAL, "shuyingte+DCD")
+WINDIFF = os.path.join(OFFICIAL, "vhicrgit+Window-Diffusion")
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else HERE
 
@@ -188,6 +190,64 @@ def instrument_dcd(dcd):
     return state
 
 
+def instrument_window_diffusion(wd):
+    """Window-Diffusion's generate() never calls model.forward: it runs the transformer's modules
+    itself through the module-level llada_forward_full / llada_forward_prune, so those two are
+    wrapped (generate looks them up as module globals at call time). Each call snapshots the
+    sequence x of generate() before the forward; the positions committed by call k are the
+    masks of snapshot k that are filled in snapshot k+1 (or in the returned x)."""
+    orig_full, orig_prune = wd.llada_forward_full, wd.llada_forward_prune
+    st = {"x": None, "steps": [], "pruned": 0, "outside": 0}
+
+    def full(tr, cfg, blocks, x, cache_mgr):
+        assert x.shape[0] == 1, "fixture runs cfg_scale=0 only"
+        st["x"] = x                       # with cfg_scale == 0 this is generate()'s own x
+        REC.nfe += 1
+        logits = orig_full(tr, cfg, blocks, x, cache_mgr)
+        st["steps"].append(("full", x.clone(), None, None, logits.detach().clone()))
+        return logits
+
+    def prune(tr, cfg, blocks, pos_embed, x, cache_mgr, plan):
+        REC.nfe += 1
+        st["pruned"] += 1
+        outside = ~torch.isin(plan.active_idx, plan.window_idx)
+        st["outside"] += int(outside.sum())
+        logits = orig_prune(tr, cfg, blocks, pos_embed, x, cache_mgr, plan)
+        st["steps"].append(("prune", st["x"].clone(), plan.active_idx.clone(), plan.window_idx.clone(),
+                            logits.detach().clone()))
+        return logits
+
+    wd.llada_forward_full, wd.llada_forward_prune = full, prune
+
+    def finish(final, num_transfer):
+        """Margins from the recorded calls; asserts that each step committed exactly
+        num_transfer[i] masks and changed no other position."""
+        for k, (kind, x_k, active, window, logits) in enumerate(st["steps"]):
+            x_next = st["steps"][k + 1][1] if k + 1 < len(st["steps"]) else final
+            changed = (x_k[0] != x_next[0])
+            assert not (changed & (x_k[0] != MASK)).any(), "a committed token was overwritten"
+            committed_pos = (changed & (x_k[0] == MASK)).nonzero(as_tuple=True)[0]
+            assert committed_pos.numel() == int(num_transfer[k]), (k, committed_pos, num_transfer[k])
+            if kind == "full":
+                rows = torch.arange(x_k.shape[1])
+            else:
+                rows = active
+            p = F.softmax(logits[0], dim=-1)     # official: softmax in the logits' dtype (float32)
+            conf = p.max(-1).values
+            cand = (x_k[0, rows] == MASK)
+            com = torch.isin(rows, committed_pos)
+            assert not (com & ~cand).any()
+            REC.margins += top2_margin(p)[com].tolist()
+            rest = cand & ~com
+            if com.any() and rest.any():
+                REC.rank_gaps.append((conf[com].min() - conf[rest].max()).item())
+        out = {"pruned_nfe": st["pruned"], "active_outside_window": st["outside"]}
+        st.update(x=None, steps=[], pruned=0, outside=0)
+        return out
+
+    return finish
+
+
 def summary(xs):
     return None if not xs else float(min(xs))
 
@@ -222,6 +282,8 @@ def main():
         case = {"name": name, "decoder": decoder, "options": {k: str(v) for k, v in options.items()},
                 "max_tokens": gen_length, "prompt": prompt[0].tolist(), "expected": exp,
                 "official": official, "nfe": REC.nfe, "idle_nfe": REC.idle}
+        if extra:
+            case.update(extra)
         if REC.margins:
             case["min_margin"] = round(summary(REC.margins), 6)
         if REC.thr_gaps:
@@ -303,6 +365,50 @@ def main():
             f"generate_length={gl}, initial_window_length={s_init}, max_window_length={s_max}, "
             f"temperature=0.0, decode_algo='threshold', decode_param={thr}, cache_type='{cache}', "
             f"refresh_count={refresh}, mask_id=63, pad_id=62, eos_id=62))  # DCD decode_algorithm.py")
+
+    # 2d. Window-Diffusion llada/model/modeling_llada.py (generate). The repository ships no LLaDA
+    # model class: its demo/eval load the checkpoint with AutoModel.from_pretrained(...,
+    # trust_remote_code=True), i.e. the HF hub's LLaDA modeling code, whose submodules
+    # (model.model.transformer.{wte,blocks[i].{attn_norm,q_proj,...,rotary_emb},ln_f,ff_out})
+    # generate() drives directly. The same class as above (Fast-dLLM's copy of that code) is
+    # loaded from the saved folder in float32 on CPU.
+    wd = load_module("window_diffusion_llada", os.path.join(WINDIFF, "llada", "model", "modeling_llada.py"))
+    from safetensors.torch import load_file
+    wd_model = LLaDAModelLM.from_pretrained(OUT, torch_dtype=torch.float32).float().eval()
+    sd = load_file(os.path.join(OUT, "model.safetensors"))
+    wd_model.load_state_dict(sd)
+    assert all(torch.equal(wd_model.state_dict()[k], v) for k, v in sd.items())
+    wd_tr = wd_model.model.transformer
+    with torch.no_grad():        # Window-Diffusion's own full forward (block_forward_full) vs expected
+        wd_logits = wd.llada_forward_full(wd_tr, wd_model.config, list(wd_tr.blocks), input_ids,
+                                          wd.KVCacheManager())
+    torch.testing.assert_close(wd_logits, logits, atol=1e-4, rtol=0)
+    finish = instrument_window_diffusion(wd)
+    # Robustness check only: the same decode with a float64 copy of the model must give the same
+    # tokens (the model code still computes RoPE of the full forward in float32).
+    wd_model64 = LLaDAModelLM.from_pretrained(OUT, torch_dtype=torch.float32).double().eval()
+    wd_model64.load_state_dict(sd)
+    for (pi, gl, steps, wt, at, rc) in [(0, 16, 16, 8, 4, 4), (1, 24, 24, 12, 4, 6), (0, 16, 16, 6, 2, 3),
+                                         (1, 16, 8, 6, 4, 4), (0, 24, 12, 8, 2, 4), (1, 16, 16, 4, 4, 4)]:
+        prompt = prompts[pi]
+        ntt = wd.get_num_transfer_tokens(torch.ones(1, gl, dtype=torch.bool), steps)[0].tolist()
+        out64 = wd.generate(wd_model64, prompt.clone(), steps=steps, gen_length=gl, temperature=0.0,
+                            cfg_scale=0.0, remasking="low_confidence", mask_id=MASK,
+                            window_tokens=wt, active_tokens=at, refresh_cycle=rc)
+        finish(out64, ntt)
+        REC.reset()
+        out = wd.generate(wd_model, prompt.clone(), steps=steps, gen_length=gl, temperature=0.0,
+                          cfg_scale=0.0, remasking="low_confidence", mask_id=MASK,
+                          window_tokens=wt, active_tokens=at, refresh_cycle=rc)
+        extra = finish(out, ntt)
+        assert torch.equal(out, out64), "float64 rerun disagrees"
+        assert REC.nfe == steps and extra["pruned_nfe"] == steps - (steps + rc - 1) // rc
+        add(f"window-diffusion-p{pi}-g{gl}-s{steps}-w{wt}-a{at}-r{rc}", "window-diffusion",
+            {"window_tokens": wt, "active_tokens": at, "refresh_cycle": rc, "steps": steps},
+            prompt, gl, out,
+            f"generate(model, prompt, steps={steps}, gen_length={gl}, temperature=0.0, cfg_scale=0.0, "
+            f"remasking='low_confidence', mask_id=63, window_tokens={wt}, active_tokens={at}, "
+            f"refresh_cycle={rc})  # Window-Diffusion llada/model/modeling_llada.py", extra)
 
     with open(os.path.join(OUT, "decodes.json"), "w") as f:
         json.dump({"mask_token_id": MASK, "eos_token_id": EOS, "cases": cases}, f, indent=1)

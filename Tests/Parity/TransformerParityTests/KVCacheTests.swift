@@ -304,4 +304,54 @@ final class KVCacheTests: XCTestCase {
       }
     }
   }
+
+  /// ABI 1.3 key positions: with the keys 0..<k named, the first k tokens of a call over
+  /// n come out exactly as a call over those k alone; every key named is the plain
+  /// bidirectional call; tokens outside the named keys change nothing for the others,
+  /// even when the keys are not a prefix.
+  func testKeyPositionsRestrictAttention() throws {
+    let model = try TestModel(fixture: "gated-attention-headwise")
+    let subject = Subject(name: "qwen3", model: model)
+    let v = subject.vocab
+    let n = 12
+    let ids = subject.tokens(n, seed: 31)
+    let all = Array(0..<Int64(n))
+    let plain = try model.fresh(ids, mask: .bidirectional).logits
+    let named = try model.run(ids, try model.handle.makeState(), mask: .bidirectional, keys: all).logits
+    assertClose(named, plain, .reordered, "every key named = bidirectional")
+
+    let k = 7
+    let prefix = try model.run(ids, try model.handle.makeState(), mask: .bidirectional, keys: Array(all[..<k])).logits
+    let alone = try model.fresh(Array(ids[..<k]), mask: .bidirectional).logits
+    assertClose(rows(prefix, width: v, 0..<k), alone, .reordered, "keys 0..<\(k) = the first \(k) tokens alone")
+
+    let window: [Int64] = [0, 1, 2, 5, 6, 9]
+    var other = ids
+    for p in 0..<n where !window.contains(Int64(p)) { other[p] = ids[(p + 3) % n] }
+    let a = try model.run(ids, try model.handle.makeState(), mask: .bidirectional, keys: window, rows: window).logits
+    let b = try model.run(other, try model.handle.makeState(), mask: .bidirectional, keys: window, rows: window).logits
+    assertClose(a, b, .reordered, "tokens outside the named keys do not matter")
+    XCTAssertNotEqual(a, try model.run(ids, try model.handle.makeState(), mask: .bidirectional, rows: window).logits)
+  }
+
+  /// Key positions are refused on other masks, out of order or beyond the sequence, and
+  /// by models that do not take them (BERT), leaving the state unchanged.
+  func testKeyPositionsRefusals() throws {
+    let model = try TestModel(fixture: "gated-attention-headwise")
+    let state = try model.handle.makeState()
+    for (mask, keys, phrase) in [
+      (MaskKind.causal, [Int64(0)], "bidirectional calls only"), (.bidirectional, [1, 0], "strictly ascending"),
+      (.bidirectional, [0, 3], "outside the sequence"),
+    ] {
+      XCTAssertThrowsError(try model.run([5, 6], state, mask: mask, keys: keys)) { error in
+        XCTAssertTrue("\(error)".contains(phrase), "\(error)")
+      }
+      XCTAssertEqual(state.length, 0)
+    }
+    let bert = try TestModel(fixture: "tiny-bert")
+    XCTAssertFalse(bert.info.acceptsKeyPositions)
+    XCTAssertThrowsError(try bert.run([5, 6], try bert.handle.makeState(), mask: .bidirectional, keys: [0])) { error in
+      XCTAssertTrue("\(error)".contains("does not take key positions"), "\(error)")
+    }
+  }
 }

@@ -81,20 +81,22 @@ final class TestModel {
   /// One forward call through the C ABI.
   func run(
     _ tokens: [Int32], _ state: ModelHandle.State, positions: [Int64]? = nil, mask: MaskKind = .causal,
-    blockSize: Int = 0, rows: [Int64]? = nil, logits wantLogits: Bool = true, hidden wantHidden: Bool = false,
-    request: RequestContext? = nil
+    blockSize: Int = 0, keys: [Int64]? = nil, rows: [Int64]? = nil, logits wantLogits: Bool = true,
+    hidden wantHidden: Bool = false, request: RequestContext? = nil
   ) throws -> ForwardResult {
     var logits = [Float](repeating: .nan, count: wantLogits ? (rows?.count ?? tokens.count) * info.vocabularySize : 0)
     var hidden = [Float](repeating: .nan, count: wantHidden ? tokens.count * info.hiddenSize : 0)
     try tokens.withUnsafeBufferPointer { t in
       try withOptionalBuffer(positions) { p in
-        try withOptionalBuffer(rows) { r in
-          try logits.withUnsafeMutableBufferPointer { l in
-            try hidden.withUnsafeMutableBufferPointer { h in
-              try handle.forward(
-                t, state: state, positions: p, mask: mask, blockSize: blockSize, logitRows: r,
-                logits: wantLogits ? l.baseAddress : nil, hidden: wantHidden ? h.baseAddress : nil,
-                request: request?.opaque)
+        try withOptionalBuffer(keys) { k in
+          try withOptionalBuffer(rows) { r in
+            try logits.withUnsafeMutableBufferPointer { l in
+              try hidden.withUnsafeMutableBufferPointer { h in
+                try handle.forward(
+                  t, state: state, positions: p, mask: mask, blockSize: blockSize, keyPositions: k, logitRows: r,
+                  logits: wantLogits ? l.baseAddress : nil, hidden: wantHidden ? h.baseAddress : nil,
+                  request: request?.opaque)
+              }
             }
           }
         }
