@@ -34,21 +34,28 @@ final class Denoiser {
   }
 
   /// Feeds the canvas tokens at `positions` (ascending; none beyond the state's length
-  /// plus the call's own) and returns the logits of `logitPositions` (a subset).
-  func forward(_ tokens: [Int32], positions: [Int], logitsFor logitPositions: [Int]) throws -> PositionLogits {
+  /// plus the call's own) and returns the logits of `logitPositions` (a subset). With
+  /// `keys` (ascending) the fed tokens attend to those positions only (ABI 1.3).
+  func forward(_ tokens: [Int32], positions: [Int], keys: [Int]? = nil, logitsFor logitPositions: [Int]) throws -> PositionLogits {
     let fed = positions.map { tokens[$0] }
     let places = positions.map(Int64.init)
+    let keyPlaces = keys?.map(Int64.init)
     var rowOf: [Int: Int] = [:]
     for (r, p) in positions.enumerated() { rowOf[p] = r }
     let logitRows = logitPositions.map { Int64(rowOf[$0]!) }
     var values = [Float](repeating: 0, count: max(logitRows.count, 1) * vocabulary)
+    // No logits wanted (the call only refreshes keys and values): no buffer, as an empty
+    // row list would read as "every row".
+    let wantsLogits = !logitRows.isEmpty
     try fed.withUnsafeBufferPointer { t in
       try places.withUnsafeBufferPointer { p in
         try logitRows.withUnsafeBufferPointer { rows in
           try values.withUnsafeMutableBufferPointer { out in
-            try session.model.forward(
-              t, state: state, positions: p, mask: .bidirectional, logitRows: rows, logits: out.baseAddress,
-              request: session.request)
+            try withKeys(keyPlaces) { k in
+              try session.model.forward(
+                t, state: state, positions: p, mask: .bidirectional, keyPositions: k, logitRows: wantsLogits ? rows : nil,
+                logits: wantsLogits ? out.baseAddress : nil, request: session.request)
+            }
           }
         }
       }
@@ -56,6 +63,11 @@ final class Denoiser {
     var rows: [Int: Int] = [:]
     for (r, p) in logitPositions.enumerated() { rows[p] = r }
     return PositionLogits(vocabulary: vocabulary, rows: rows, values: values)
+  }
+
+  private func withKeys<R>(_ keys: [Int64]?, _ body: (UnsafeBufferPointer<Int64>?) throws -> R) rethrows -> R {
+    guard let keys else { return try body(nil) }
+    return try keys.withUnsafeBufferPointer { try body($0) }
   }
 
   /// A forward of the whole canvas, with logits for `logitPositions`.

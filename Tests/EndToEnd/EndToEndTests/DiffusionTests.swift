@@ -152,7 +152,7 @@ final class DiffusionTests: XCTestCase {
       _ = try await self.zood.generate(Self.request("ar", prompt: [1, 2], tokens: 4))
     }
     let show = try await zood.withClient { zoo, _ in try await zoo.showModel(.with { $0.model = "llada-tiny" }) }
-    XCTAssertEqual(show.decoders, ["dcd", "fast-dllm", "llada", "mdlm"])
+    XCTAssertEqual(show.decoders, ["dcd", "fast-dllm", "llada", "mdlm", "window-diffusion"])
     let llama = try await zood.withClient { zoo, _ in try await zoo.showModel(.with { $0.model = "llama-tiny" }) }
     XCTAssertTrue(llama.decoders.contains("ar"))
     XCTAssertFalse(llama.decoders.contains("llada"))

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build zoo's llada-tiny parity fixture from the OFFICIAL LLaDA / Fast-dLLM / DCD code.
+"""Build zoo's llada-tiny parity fixture from the OFFICIAL LLaDA / Fast-dLLM / DCD / Window-Diffusion code.
 
     python3 Tests/Fixtures/llada-tiny/make_fixture.py [OUT]      # OUT defaults to this folder
 
@@ -383,6 +383,7 @@ def main():
         wd_logits = wd.llada_forward_full(wd_tr, wd_model.config, list(wd_tr.blocks), input_ids,
                                           wd.KVCacheManager())
     torch.testing.assert_close(wd_logits, logits, atol=1e-4, rtol=0)
+    print(f"window-diffusion full forward vs expected logits: max abs diff {(wd_logits - logits).abs().max().item():.3g}")
     finish = instrument_window_diffusion(wd)
     # Robustness check only: the same decode with a float64 copy of the model must give the same
     # tokens (the model code still computes RoPE of the full forward in float32).
