@@ -37,6 +37,19 @@ extension Zoo {
             p.state == .ready ? "READY" : "FAILED", p.state == .ready ? provides : p.error, p.path,
           ]
         })
+      let decoders = response.plugins.filter { $0.state == .ready }.flatMap { p in p.manifest.decoders.map { (p.manifest.name, $0) } }
+      guard !decoders.isEmpty else { return }
+      print()
+      printTable(
+        ["DECODER", "PLUGIN", "OPTIONS (--option NAME=VALUE; default, or the choices with the default first)"],
+        decoders.map { plugin, decoder in
+          let options = decoder.options.map { o -> String in
+            let value = o.defaultJson.trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            let choices = o.allowed.isEmpty ? value : ([value] + o.allowed.filter { $0 != value }).joined(separator: "|")
+            return "\(o.name)=\(choices)"
+          }
+          return [decoder.name, plugin, options.isEmpty ? "-" : options.joined(separator: " ")]
+        })
     }
   }
 

@@ -199,4 +199,37 @@ final class DiffusionTests: XCTestCase {
     let after = try await run(Self.request("fast-dllm", prompt: [1, 2, 3], tokens: 4))
     XCTAssertTrue(after.last.done)
   }
+
+  /// The CLI: `zoo plugins` lists the five decoders with their options; `zoo generate
+  /// --show-steps` draws the canvas after every step (one line per step when stderr is
+  /// not a terminal), undecided positions as ░, then prints the generated ids.
+  func testCLIListsDecodersAndDrawsSteps() throws {
+    let socket = try zood.socket
+    func zoo(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+      try runProcess(try Paths.product("zoo").path, args + ["--socket", socket])
+    }
+    let plugins = try zoo(["plugins"])
+    XCTAssertEqual(plugins.status, 0, plugins.stderr)
+    for line in [
+      "mdlm", "llada", "fast-dllm", "dcd", "window-diffusion", "cache=dual|none|prefix", "remasking=low_confidence|random",
+      "window_tokens=64", "s_init=32", "refresh_count=16",
+    ] {
+      XCTAssertTrue(plugins.stdout.contains(line), "\(line) in\n\(plugins.stdout)")
+    }
+
+    let drawn = try zoo([
+      "generate", "llada-tiny", "--token-ids", "6,46,47,29,4,30", "--max-tokens", "16", "--temperature", "0",
+      "--decoder", "llada", "--option", "steps=16", "--option", "block_length=16", "--show-steps",
+    ])
+    XCTAssertEqual(drawn.status, 0, drawn.stderr)
+    let frames = drawn.stderr.split(separator: "\n").map(String.init)
+    XCTAssertEqual(frames.count, 16, drawn.stderr)
+    XCTAssertEqual(frames.first?.filter { $0 == "░" }.count, 15)
+    XCTAssertEqual(frames.last?.filter { $0 == "░" }.count, 0)
+    // One token per step: each frame has one fewer undecided position than the last.
+    XCTAssertEqual(frames.map { $0.filter { $0 == "░" }.count }, Array((0..<16).reversed()))
+    let official: [Int32] = [13, 5, 28, 28, 29, 29, 57, 28, 58, 24, 35, 24, 13, 29, 8, 8]  // decodes.json llada-p0-g16-s16-b16
+    XCTAssertEqual(drawn.stdout.split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }, official)
+    XCTAssertEqual(frames.last, official.map { "[\($0)]" }.joined())
+  }
 }
