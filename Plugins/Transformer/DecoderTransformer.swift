@@ -200,3 +200,66 @@ extension Zoo_V1_ModelType {
     }
   }
 }
+
+/// The config.json keys Hugging Face transformers' decoder configs share (Qwen3, Llama,
+/// Qwen2, Dream), resolved and checked once for every family that reads them.
+protocol TransformersDecoderConfig: ModelConfiguration {
+  var vocabSize: Int { get }
+  var hiddenSize: Int { get }
+  var intermediateSize: Int { get }
+  var numHiddenLayers: Int { get }
+  var numAttentionHeads: Int { get }
+  var numKeyValueHeads: Int? { get }
+  var headDim: Int? { get }
+  var hiddenAct: String { get }
+  var maxPositionEmbeddings: Int { get }
+  var useSlidingWindow: Bool { get }
+  var ropeTheta: Double? { get }
+  var ropeParameters: Qwen3Config.RopeParameters? { get }
+  var ropeScaling: Qwen3Config.RopeParameters? { get }
+}
+
+extension TransformersDecoderConfig {
+  /// null or absent num_key_value_heads: num_attention_heads.
+  var kvHeads: Int { numKeyValueHeads ?? numAttentionHeads }
+  /// null or absent head_dim: hidden_size / num_attention_heads.
+  var resolvedHeadDim: Int { headDim ?? hiddenSize / max(numAttentionHeads, 1) }
+  /// The RoPE base: rope_scaling (which transformers lets override rope_parameters), then
+  /// rope_parameters, then rope_theta, then 10000.
+  var resolvedRopeTheta: Double { (ropeScaling ?? ropeParameters)?.ropeTheta ?? ropeTheta ?? 10000 }
+
+  /// Refuses what the decoder stack cannot run, naming the key and the `builder`.
+  func validateSharedKeys(builder: String) throws {
+    try requirePositive([
+      "vocab_size": vocabSize, "hidden_size": hiddenSize, "intermediate_size": intermediateSize,
+      "num_hidden_layers": numHiddenLayers, "num_attention_heads": numAttentionHeads,
+      "num_key_value_heads": kvHeads, "head_dim": resolvedHeadDim,
+      "max_position_embeddings": maxPositionEmbeddings,
+    ])
+    guard numAttentionHeads % kvHeads == 0 else {
+      throw PluginError.invalidArgument(
+        "config.json: num_attention_heads (\(numAttentionHeads)) must be a multiple of num_key_value_heads (\(kvHeads))")
+    }
+    guard resolvedHeadDim % 2 == 0 else {
+      throw PluginError.invalidArgument("config.json: head_dim (\(resolvedHeadDim)) must be even for rotary embeddings")
+    }
+    guard hiddenAct == "silu" || hiddenAct == "swish" else {
+      throw PluginError.invalidArgument("config.json key 'hidden_act' is '\(hiddenAct)'; the \(builder) builder supports only 'silu'")
+    }
+    guard !useSlidingWindow else {
+      throw PluginError.invalidArgument(
+        "config.json sets use_sliding_window: true; sliding-window attention is not implemented by the \(builder) builder")
+    }
+    if let rope = ropeScaling ?? ropeParameters {
+      let kind = rope.ropeType ?? rope.type ?? "default"
+      guard kind == "default" else {
+        throw PluginError.invalidArgument(
+          "config.json asks for rope type '\(kind)'; the \(builder) builder implements only the default rotary embedding")
+      }
+      guard (rope.partialRotaryFactor ?? 1) == 1 else {
+        throw PluginError.invalidArgument("config.json sets partial_rotary_factor \(rope.partialRotaryFactor!); only 1 is supported")
+      }
+    }
+    guard resolvedRopeTheta > 0 else { throw PluginError.invalidArgument("config.json: rope_theta must be positive") }
+  }
+}

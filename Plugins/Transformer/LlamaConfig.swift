@@ -5,7 +5,7 @@ import ZooProto
 /// `LlamaConfig` (model_type "llama"), `Qwen2Config` ("qwen2"), and Dream's `DreamConfig`
 /// ("Dream": Qwen2's keys plus mask_token_id; Dream-org/Dream-v0 configuration_dream.py).
 /// Absent keys take that family's transformers defaults, picked by `model_type`.
-public struct LlamaConfig: ModelConfiguration, Decodable, Sendable {
+public struct LlamaConfig: TransformersDecoderConfig, Decodable, Sendable {
   /// `model_type`, lower-cased ("llama", "qwen2", "dream").
   public var modelType = "llama"
   public var vocabSize = 32000
@@ -74,43 +74,13 @@ public struct LlamaConfig: ModelConfiguration, Decodable, Sendable {
     useSlidingWindow = try c.value(.useSlidingWindow, default: d.useSlidingWindow)
   }
 
-  var kvHeads: Int { numKeyValueHeads ?? numAttentionHeads }
-  var resolvedHeadDim: Int { headDim ?? hiddenSize / max(numAttentionHeads, 1) }
-  var resolvedRopeTheta: Double { (ropeScaling ?? ropeParameters)?.ropeTheta ?? ropeTheta ?? 10000 }
   /// Qwen2's layout (Qwen2 and Dream): q/k/v biases, none on o_proj.
   var isQwen2Layout: Bool { modelType != "llama" }
 
   /// Refuses configurations this implementation cannot run, naming the key.
   public func validate() throws {
-    try requirePositive([
-      "vocab_size": vocabSize, "hidden_size": hiddenSize, "intermediate_size": intermediateSize,
-      "num_hidden_layers": numHiddenLayers, "num_attention_heads": numAttentionHeads,
-      "num_key_value_heads": kvHeads, "head_dim": resolvedHeadDim,
-      "max_position_embeddings": maxPositionEmbeddings,
-    ])
-    guard numAttentionHeads % kvHeads == 0 else {
-      throw PluginError.invalidArgument(
-        "config.json: num_attention_heads (\(numAttentionHeads)) must be a multiple of num_key_value_heads (\(kvHeads))")
-    }
-    guard resolvedHeadDim % 2 == 0 else {
-      throw PluginError.invalidArgument("config.json: head_dim (\(resolvedHeadDim)) must be even for rotary embeddings")
-    }
-    guard hiddenAct == "silu" || hiddenAct == "swish" else {
-      throw PluginError.invalidArgument("config.json key 'hidden_act' is '\(hiddenAct)'; the \(modelType) builder supports only 'silu'")
-    }
+    try validateSharedKeys(builder: modelType)
     guard !mlpBias else { throw PluginError.invalidArgument("config.json sets mlp_bias: true; MLP biases are not implemented") }
-    guard !useSlidingWindow else {
-      throw PluginError.invalidArgument(
-        "config.json sets use_sliding_window: true; sliding-window attention is not implemented by the \(modelType) builder")
-    }
-    if let rope = ropeScaling ?? ropeParameters {
-      let kind = rope.ropeType ?? rope.type ?? "default"
-      guard kind == "default" else {
-        throw PluginError.invalidArgument(
-          "config.json asks for rope type '\(kind)'; the \(modelType) builder implements only the default rotary embedding")
-      }
-    }
-    guard resolvedRopeTheta > 0 else { throw PluginError.invalidArgument("config.json: rope_theta must be positive") }
   }
 
   /// The architecture these keys describe, served under `maskKinds`.

@@ -6,7 +6,7 @@ import ZooProto
 /// (github.com/qiuzh20/gated_attention `configuration_qwen3.py`: `use_qk_norm`,
 /// `headwise_attn_output_gate`, `elementwise_attn_output_gate`, and `qkv_bias`, which its
 /// attention reads instead of `attention_bias`). Absent keys take transformers' defaults.
-public struct Qwen3Config: ModelConfiguration, Codable, Equatable, Sendable {
+public struct Qwen3Config: TransformersDecoderConfig, Codable, Equatable, Sendable {
   /// `vocab_size`: rows of the embedding and the LM head.
   public var vocabSize = 151_936
   /// `hidden_size`: model width D.
@@ -101,10 +101,6 @@ public struct Qwen3Config: ModelConfiguration, Codable, Equatable, Sendable {
     elementwiseAttnOutputGate = try c.value(.elementwiseAttnOutputGate, default: d.elementwiseAttnOutputGate)
   }
 
-  /// KV heads: `num_key_value_heads`, or H when null.
-  var kvHeads: Int { numKeyValueHeads ?? numAttentionHeads }
-  /// Head width: `head_dim`, or D / H when null.
-  var resolvedHeadDim: Int { headDim ?? hiddenSize / max(numAttentionHeads, 1) }
   /// Whether q/k/v/o have biases: `qkv_bias` when present (the gated-attention code reads
   /// only it), else `attention_bias`.
   var projectionBias: Bool { qkvBias ?? attentionBias }
@@ -112,44 +108,9 @@ public struct Qwen3Config: ModelConfiguration, Codable, Equatable, Sendable {
   var gate: AttentionOutputGate {
     headwiseAttnOutputGate ? .headwise : elementwiseAttnOutputGate ? .elementwise : .none
   }
-  /// The RoPE base: rope_scaling (which transformers lets override rope_parameters), then
-  /// rope_parameters, then rope_theta, then 10000.
-  var resolvedRopeTheta: Double { (ropeScaling ?? ropeParameters)?.ropeTheta ?? ropeTheta ?? 10000 }
 
   /// Refuses configurations this implementation cannot run, naming the key.
-  public func validate() throws {
-    try requirePositive([
-      "vocab_size": vocabSize, "hidden_size": hiddenSize, "intermediate_size": intermediateSize,
-      "num_hidden_layers": numHiddenLayers, "num_attention_heads": numAttentionHeads,
-      "num_key_value_heads": kvHeads, "head_dim": resolvedHeadDim,
-      "max_position_embeddings": maxPositionEmbeddings,
-    ])
-    guard numAttentionHeads % kvHeads == 0 else {
-      throw PluginError.invalidArgument(
-        "config.json: num_attention_heads (\(numAttentionHeads)) must be a multiple of num_key_value_heads (\(kvHeads))")
-    }
-    guard resolvedHeadDim % 2 == 0 else {
-      throw PluginError.invalidArgument("config.json: head_dim (\(resolvedHeadDim)) must be even for rotary embeddings")
-    }
-    guard hiddenAct == "silu" || hiddenAct == "swish" else {
-      throw PluginError.invalidArgument("config.json key 'hidden_act' is '\(hiddenAct)'; the qwen3 builder supports only 'silu'")
-    }
-    guard !useSlidingWindow else {
-      throw PluginError.invalidArgument(
-        "config.json sets use_sliding_window: true; sliding-window attention is not implemented by the qwen3 builder")
-    }
-    if let rope = ropeScaling ?? ropeParameters {
-      let kind = rope.ropeType ?? rope.type ?? "default"
-      guard kind == "default" else {
-        throw PluginError.invalidArgument(
-          "config.json asks for rope type '\(kind)'; the qwen3 builder implements only the default rotary embedding")
-      }
-      guard (rope.partialRotaryFactor ?? 1) == 1 else {
-        throw PluginError.invalidArgument("config.json sets partial_rotary_factor \(rope.partialRotaryFactor!); only 1 is supported")
-      }
-    }
-    guard resolvedRopeTheta > 0 else { throw PluginError.invalidArgument("config.json: rope_theta must be positive") }
-  }
+  public func validate() throws { try validateSharedKeys(builder: "qwen3") }
 
   /// The keys this builder reads, for the plugin manifest.
   static let declaredFields: [Zoo_V1_ConfigField] = [

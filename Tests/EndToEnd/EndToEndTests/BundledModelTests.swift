@@ -27,7 +27,7 @@ final class BundledModelTests: XCTestCase {
   func testGreedyTextMatchesPyTorch() async throws {
     let root = Paths.packageRoot.appendingPathComponent("models")
     let names = try FileManager.default.contentsOfDirectory(atPath: root.path).sorted().filter {
-      FileManager.default.fileExists(atPath: root.appendingPathComponent("\($0)/reference.json").path)
+      $0.hasSuffix("-shakespeare") && FileManager.default.fileExists(atPath: root.appendingPathComponent("\($0)/reference.json").path)
     }
     XCTAssertEqual(names, ["gam-shakespeare", "mamba-shakespeare", "orchid-shakespeare", "sessa-shakespeare"])
     let z = try ZoodInstance()
@@ -55,6 +55,74 @@ final class BundledModelTests: XCTestCase {
         if decided == p.greedy_ids.count {
           XCTAssertEqual(messages.map(\.text).joined(), p.greedy_text, "\(name), prompt \(p.prompt.debugDescription)")
         }
+      }
+    }
+  }
+
+  struct AdditionReference: Decodable {
+    struct Decode: Decodable {
+      let answer_ids: [Int32]
+    }
+    struct Prompt: Decodable {
+      let prompt: String
+      let greedy_ids: [Int32]?
+      let steps8: Decode?
+      let steps4: Decode?
+      let steps2: Decode?
+    }
+    let prompts: [Prompt]
+  }
+
+  /// The addition models (training/README.md) through zood: `llama-addition` greedy and
+  /// `llada-addition` with LLaDA's decoder at 8, 4 and 2 steps give the ids their PyTorch
+  /// runs recorded (up to the EOS that ends the answer), and every diffusion decoder
+  /// streams the right sums as text.
+  func testAdditionModelsMatchPyTorch() async throws {
+    let root = Paths.packageRoot.appendingPathComponent("models")
+    let z = try ZoodInstance()
+    for name in ["llada-addition", "llama-addition"] { try z.addModel(from: root.appendingPathComponent(name), as: name) }
+    try z.start()
+    func solve(_ model: String, _ prompt: String, decoder: String = "", options: [String: String] = [:]) async throws
+      -> (ids: [Int32], text: String)
+    {
+      let messages = try await z.generate(.with {
+        $0.model = model
+        $0.prompt = prompt
+        $0.options = .with {
+          $0.maxTokens = 8
+          $0.temperature = 0
+          $0.decoder = decoder
+          $0.decoderOptions = options
+        }
+      })
+      return (messages.flatMap(\.tokenIds), messages.map(\.text).joined())
+    }
+    func beforeEOS(_ ids: [Int32]) -> [Int32] { Array(ids.prefix { $0 != 0 }) }
+
+    for name in ["llama-addition", "llada-addition"] {
+      let reference = try JSONDecoder().decode(
+        AdditionReference.self, from: Data(contentsOf: root.appendingPathComponent("\(name)/reference.json")))
+      XCTAssertGreaterThanOrEqual(reference.prompts.count, 5)
+      for p in reference.prompts {
+        if let greedy = p.greedy_ids {
+          let (ids, _) = try await solve(name, p.prompt)
+          XCTAssertEqual(ids, beforeEOS(greedy), "\(name) \(p.prompt)")
+        }
+        for (steps, decode) in [(8, p.steps8), (4, p.steps4), (2, p.steps2)] {
+          guard let decode else { continue }
+          let (ids, _) = try await solve(name, p.prompt, decoder: "llada", options: ["steps": "\(steps)"])
+          XCTAssertEqual(ids, beforeEOS(decode.answer_ids), "\(name) \(p.prompt) at \(steps) steps")
+        }
+      }
+    }
+    for (decoder, options) in [
+      ("mdlm", [:]), ("llada", ["steps": "8"]), ("fast-dllm", ["threshold": "0.9"]), ("dcd", ["s_init": "4"]),
+      ("window-diffusion", ["window_tokens": "4", "active_tokens": "2", "refresh_cycle": "4"]),
+    ] {
+      for (a, b) in [(1234, 5678), (9999, 1), (4321, 0)] {
+        let prompt = String(format: "%04d+%04d=", a, b)
+        let (_, text) = try await solve("llada-addition", prompt, decoder: decoder, options: options)
+        XCTAssertEqual(text, String(format: "%05d", a + b), "\(decoder) on \(prompt)")
       }
     }
   }

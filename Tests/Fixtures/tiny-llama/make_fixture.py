@@ -1,35 +1,47 @@
 #!/usr/bin/env python3
-"""Writes the tiny Llama parity fixture for Tests/Parity/TransformerParityTests.
+"""Writes the tiny Llama and Qwen2 parity fixtures for Tests/Parity/TransformerParityTests.
 
-A two-layer Hugging Face transformers `LlamaForCausalLM` with random weights, saved by
-`save_pretrained`, and its outputs for one 18-token input. It covers the paths of zoo's
-`llama` builder: biases on q/k/v/o (attention_bias), an untied lm_head, 2 query heads per
-KV head, head_dim = hidden_size / heads, and top-level rope_theta. CI has no torch, so
-the outputs are committed next to this script:
+A two-layer Hugging Face transformers `LlamaForCausalLM` (--family llama, into
+Tests/Fixtures/tiny-llama) or `Qwen2ForCausalLM` (--family qwen2, into tiny-qwen2) with
+random weights, saved by `save_pretrained`, and its outputs for one 18-token input. They
+cover the paths of zoo's `llama` and `qwen2` builders: Llama with biases on q/k/v/o
+(attention_bias), an untied lm_head, 2 query heads per KV head and a top-level
+rope_theta; Qwen2 with its q/k/v biases (none on o_proj), a tied head and 3 query heads
+per KV head. CI has no torch, so the outputs are committed next to this script:
 
-  config.json, model.safetensors   LlamaForCausalLM.save_pretrained
+  config.json, model.safetensors   save_pretrained
   expected.safetensors             input_ids [18] (int64), logits [18, V] and hidden [18, D]
                                    (last_hidden_state, after the final norm), eager attention
 
-Run from anywhere: python3 Tests/Fixtures/tiny-llama/make_fixture.py [OUT]
-(torch 2.15, transformers 5.25.0, safetensors were used).
+Run from anywhere: python3 Tests/Fixtures/tiny-llama/make_fixture.py [--family qwen2] [OUT]
+(OUT defaults to the family's folder; torch 2.15, transformers 5.25.0, safetensors 0.8.0 were used).
 """
+import argparse
 import os
-import sys
 
 import torch
 from safetensors.torch import save_file
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = sys.argv[1] if len(sys.argv) > 1 else HERE
+FIXTURES = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+parser = argparse.ArgumentParser()
+parser.add_argument("--family", choices=["llama", "qwen2"], default="llama")
+parser.add_argument("out", nargs="?")
+args = parser.parse_args()
+OUT = args.out or os.path.join(FIXTURES, f"tiny-{args.family}")
 os.makedirs(OUT, exist_ok=True)
 torch.manual_seed(0)
-config = LlamaConfig(vocab_size=72, hidden_size=48, intermediate_size=80, num_hidden_layers=2,
-                     num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
-                     rms_norm_eps=1e-5, tie_word_embeddings=False, attention_bias=True, rope_theta=10000.0)
+shape = dict(vocab_size=72, hidden_size=48, intermediate_size=80, num_hidden_layers=2, num_key_value_heads=2,
+             max_position_embeddings=64, rms_norm_eps=1e-5)
+if args.family == "llama":
+    config = LlamaConfig(**shape, num_attention_heads=4, tie_word_embeddings=False, attention_bias=True,
+                         rope_theta=10000.0)
+    model_class = LlamaForCausalLM
+else:
+    config = Qwen2Config(**shape, num_attention_heads=6, tie_word_embeddings=True, rope_theta=1000000.0)
+    model_class = Qwen2ForCausalLM
 config._attn_implementation = "eager"
-model = LlamaForCausalLM(config).eval()
+model = model_class(config).eval()
 
 # Re-draw every parameter so activations are not init-scale.
 g = torch.Generator().manual_seed(1)
