@@ -108,7 +108,11 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
         // The writer's answer wins; a stall ends the writer too, which then reports it.
         return await group.reduce(first) { $0 ?? $1 }
       }
-      if let failure { throw failure.rpcError }
+      // Logged here, not by the writer: a stall cancels the writer before it sees the end.
+      if let failure {
+        logger.warning("generate \(model.folder.name) failed: \(failure.message)")
+        throw failure.rpcError
+      }
     } onCancelRPC: {
       requestContext.cancel()
       model.scheduler.cancelWaiter(for: requestContext)
@@ -136,7 +140,6 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
         logger.info(
           "generate \(run.model.folder.name) decoder=\(run.prepared.decoder.name) prompt=\(s.promptTokens) generated=\(s.generatedTokens) forward=\(s.forwardPasses) finish=\(last.finishReason) prefill=\(String(format: "%.3f", s.prefillSeconds))s decode=\(String(format: "%.3f", s.decodeSeconds))s\(clientGone ? " (client gone)" : "")")
       case .finished(.failure(let error)):
-        logger.warning("generate \(run.model.folder.name) failed: \(error.message)")
         failure = error
       }
     }

@@ -181,9 +181,23 @@ final class ReliabilityTests: XCTestCase {
     try silent.send(
       HTTP2.preface + HTTP2.emptySettings + HTTP2.openCall(stream: 1, path: "/zoo.v1.Zoo/Generate")
         + HTTP2.lastMessage(stream: 1, try request.serializedBytes()))
-    // Waits for the slot, which the silent client holds until the stall timeout.
+    // The silent request takes the slot first (on a busy machine its frames may be read
+    // after a second client's, so wait until zood runs it) ...
+    var active: Int32 = 0
+    for _ in 0..<200 where active == 0 {
+      let loaded = try await z.withClient { zoo, _ in try await zoo.listLoaded(.init()) }
+      active = loaded.models.first { $0.name == "m" }?.activeRequests ?? 0
+      if active == 0 { try await Task.sleep(for: .milliseconds(50)) }
+    }
+    XCTAssertEqual(active, 1, "the silent client's request never started")
+    // ... and holds it until the stall timeout: the next request waits for it.
     await assertServes(z, "m")
-    XCTAssertTrue(z.log.contains("the client read nothing for 2 s"), z.log.suffix(2000).description)
+    var logged = false
+    for _ in 0..<100 where !logged {
+      logged = z.log.contains("the client read nothing for 2 s")
+      if !logged { try await Task.sleep(for: .milliseconds(50)) }
+    }
+    XCTAssertTrue(logged, z.log.suffix(2000).description)
     XCTAssertLessThan(z.residentBytes - before, 64 << 20, "zood buffered the unread stream")
     XCTAssertEqual(z.stop(), 0)
     withExtendedLifetime(silent) {}
