@@ -43,6 +43,12 @@ enum WindowDiffusionDecoder: DecodingStrategy {
     var canvas = try Canvas(session)
     let requested = try session.intOption("steps")
     let schedule = transferSchedule(masked: canvas.generation.count, steps: requested == 0 ? canvas.generation.count : requested)
+    // A pruned step commits among the active masks only: fewer than a step's share would
+    // leave masks at the end (the official code then overwrites committed tokens).
+    if let most = schedule.first, most > activeMasks {
+      throw PluginError.invalidArgument(
+        "decoder option 'active_tokens' (\(activeMasks)) is below the \(most) tokens a step commits (max_tokens / steps); raise active_tokens or steps")
+    }
     // The official code may predict [MASK] itself; zoo cannot commit it (the slot would
     // stay masked), so it is never predicted.
     var predictor = Predictor(

@@ -134,6 +134,7 @@ final class DiffusionTests: XCTestCase {
       ("dcd", ["cache": "dual-delayed"], "cache"),
       ("dcd", ["s_init": "0"], "s_init"),
       ("mdlm", ["eps": "0.9"], "eps"),
+      ("window-diffusion", ["active_tokens": "2", "steps": "4"], "active_tokens"),
       ("llada", ["no_such_option": "1"], "no_such_option"),
     ] {
       await assertRPCError(.invalidArgument, containing: option) {
