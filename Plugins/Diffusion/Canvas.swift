@@ -32,10 +32,10 @@ struct Canvas {
   /// Masked positions in `range`, left to right.
   func masked(in range: Range<Int>) -> [Int] { range.filter { tokens[$0] == mask } }
 
-  /// The first `count` masked positions at or after `start`, left to right.
-  func firstMasked(_ count: Int, from start: Int = 0) -> [Int] {
+  /// The first `count` masked positions, left to right.
+  func firstMasked(_ count: Int) -> [Int] {
     var out: [Int] = []
-    var p = max(start, promptLength)
+    var p = promptLength
     while out.count < count && p < tokens.count {
       if tokens[p] == mask { out.append(p) }
       p += 1
@@ -43,10 +43,16 @@ struct Canvas {
     return out
   }
 
+  /// The generation cut into blocks of `length` from the left (the last may be shorter).
+  func blocks(of length: Int) -> [Range<Int>] {
+    stride(from: promptLength, to: count, by: length).map { $0..<min($0 + length, count) }
+  }
+
   /// Commits `token` at canvas position `position` (a masked generation slot) and reports
-  /// it. Returns false when zood wants generation to stop.
+  /// it. Returns false when zood wants generation to stop. Every decoder's predictor
+  /// excludes the mask token, so a commit always decides its slot.
   mutating func commit(_ token: Int32, at position: Int, session: DecodeSession) -> Bool {
-    precondition(generation.contains(position) && tokens[position] == mask, "commit at \(position) is not a masked slot")
+    precondition(generation.contains(position) && tokens[position] == mask && token != mask, "commit at \(position) is not a decision")
     tokens[position] = token
     maskedCount -= 1
     let before = decidedPrefix

@@ -28,24 +28,24 @@ enum DCDDecoder: DecodingStrategy {
     $0.requires = .bidirectional
     $0.requiresMaskToken = true
     $0.options = [
-      .field("s_init", .int, "32", "Masks the window holds (its initial length).", minimum: 1),
-      .field("s_max", .int, "0", "Longest window; 0 means no limit.", minimum: 0),
+      .field("s_init", .int, "32", "Masks the window holds (its initial length).", minimum: 1, maximum: 65536),
+      .field("s_max", .int, "0", "Longest window; 0 means no limit.", minimum: 0, maximum: 65536),
       .field("threshold", .float, "0.9", "Commit every prediction in the window whose confidence is at least this (the most confident is always committed).", minimum: 0),
-      .field("confidence", .string, "\"probability\"", "Confidence of a prediction: its probability, the top-1 minus top-2 margin, or the negative entropy (DCD's threshold, topk_margin_threshold, entropy_threshold).", allowed: ["probability", "margin", "entropy"]),
       .field("cache", .string, "\"none\"", "Key/value reuse between refreshes: none, prefix, dual, prefix-delayW or dual-delayW (W a number of positions, e.g. dual-delay2)."),
-      .field("refresh_count", .int, "16", "With a cache: run the whole canvas again once this many tokens were decided since the last full forward.", minimum: 1),
+      .field("refresh_count", .int, "16", "With a cache: run the whole canvas again once this many tokens were decided since the last full forward.", minimum: 1, maximum: 65536),
     ]
   }
 
   /// The positions a step re-runs between refreshes: from l (no delay) or from the
   /// previous step's l − W, to the end (`prefix`) or to r (+ W) (`dual`).
-  enum CacheMode: Equatable {
+  enum CacheMode {
     case none, prefix(delay: Int?), dual(delay: Int?)
 
     init(_ text: String) throws {
       func delay(_ head: String) -> Int?? {
         if text == head { return .some(nil) }
-        guard text.hasPrefix(head + "-delay"), let w = Int(text.dropFirst(head.count + 6)), w >= 0 else { return nil }
+        let prefix = head + "-delay"
+        guard text.hasPrefix(prefix), let w = Int(text.dropFirst(prefix.count)), (0...65536).contains(w) else { return nil }
         return .some(w)
       }
       if text == "none" {
@@ -56,7 +56,7 @@ enum DCDDecoder: DecodingStrategy {
         self = .dual(delay: w)
       } else {
         throw PluginError.invalidArgument(
-          "decoder option 'cache' is \"\(text)\"; use none, prefix, dual, prefix-delayW or dual-delayW with W a whole number (e.g. dual-delay2)")
+          "decoder option 'cache' is \"\(text)\"; use none, prefix, dual, prefix-delayW or dual-delayW with W a whole number up to 65536 (e.g. dual-delay2)")
       }
     }
   }
@@ -67,16 +67,10 @@ enum DCDDecoder: DecodingStrategy {
     let threshold = try session.floatOption("threshold")
     let cache = try CacheMode(try session.option("cache"))
     let refreshCount = try session.intOption("refresh_count")
-    let measure: ConfidenceMeasure =
-      switch try session.option("confidence") {
-      case "margin": .margin
-      case "entropy": .negativeEntropy
-      default: .probability
-      }
     var canvas = try Canvas(session)
+    // DCD's LLaDA wrapper sets the mask token's logit to −∞.
     var predictor = Predictor(
-      temperature: Double(session.options.temperature), measure: measure, excluded: [canvas.mask],
-      seed: session.options.seed)
+      temperature: Double(session.options.temperature), excluded: [canvas.mask], seed: session.options.seed)
     let denoiser = try Denoiser(session)
     let start = canvas.promptLength
     let end = canvas.count

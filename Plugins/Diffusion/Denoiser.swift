@@ -1,16 +1,26 @@
 import ZooPluginKit
 
-/// Logits of some canvas positions, one vocabulary row each.
-struct PositionLogits {
+/// Logits of some canvas positions, one vocabulary row each. A class owning its floats,
+/// so the rows it hands out stay valid while it lives.
+final class PositionLogits {
   let vocabulary: Int
   /// Row index of each position that has logits.
   let rows: [Int: Int]
-  let values: [Float]
+  let values: UnsafeMutableBufferPointer<Float>
+
+  init(vocabulary: Int, rows: [Int: Int]) {
+    self.vocabulary = vocabulary
+    self.rows = rows
+    values = .allocate(capacity: max(rows.count, 1) * vocabulary)
+    values.initialize(repeating: 0)
+  }
+
+  deinit { values.deallocate() }
 
   /// The logits row of canvas position `position` (which must have been asked for).
   func row(_ position: Int) -> UnsafeBufferPointer<Float> {
     let r = rows[position]!
-    return values.withUnsafeBufferPointer { UnsafeBufferPointer(rebasing: $0[r * vocabulary..<(r + 1) * vocabulary]) }
+    return UnsafeBufferPointer(rebasing: values[r * vocabulary..<(r + 1) * vocabulary])
   }
 }
 
@@ -43,26 +53,24 @@ final class Denoiser {
     var rowOf: [Int: Int] = [:]
     for (r, p) in positions.enumerated() { rowOf[p] = r }
     let logitRows = logitPositions.map { Int64(rowOf[$0]!) }
-    var values = [Float](repeating: 0, count: max(logitRows.count, 1) * vocabulary)
+    var rows: [Int: Int] = [:]
+    for (r, p) in logitPositions.enumerated() { rows[p] = r }
+    let logits = PositionLogits(vocabulary: vocabulary, rows: rows)
     // No logits wanted (the call only refreshes keys and values): no buffer, as an empty
     // row list would read as "every row".
     let wantsLogits = !logitRows.isEmpty
     try fed.withUnsafeBufferPointer { t in
       try places.withUnsafeBufferPointer { p in
         try logitRows.withUnsafeBufferPointer { rows in
-          try values.withUnsafeMutableBufferPointer { out in
-            try withKeys(keyPlaces) { k in
-              try session.model.forward(
-                t, state: state, positions: p, mask: .bidirectional, keyPositions: k, logitRows: wantsLogits ? rows : nil,
-                logits: wantsLogits ? out.baseAddress : nil, request: session.request)
-            }
+          try withKeys(keyPlaces) { k in
+            try session.model.forward(
+              t, state: state, positions: p, mask: .bidirectional, keyPositions: k, logitRows: wantsLogits ? rows : nil,
+              logits: wantsLogits ? logits.values.baseAddress : nil, request: session.request)
           }
         }
       }
     }
-    var rows: [Int: Int] = [:]
-    for (r, p) in logitPositions.enumerated() { rows[p] = r }
-    return PositionLogits(vocabulary: vocabulary, rows: rows, values: values)
+    return logits
   }
 
   private func withKeys<R>(_ keys: [Int64]?, _ body: (UnsafeBufferPointer<Int64>?) throws -> R) rethrows -> R {

@@ -24,7 +24,7 @@ enum FastDLLMDecoder: DecodingStrategy {
     $0.requiresMaskToken = true
     $0.options = [
       .field("threshold", .float, "0.9", "Commit every prediction of the block whose probability is at least this (the most confident is always committed); above 1, one token per step.", minimum: 0),
-      .field("block_length", .int, "32", "Tokens per block, decoded left to right; 0 means max_tokens (one block). The last block may be shorter.", minimum: 0),
+      .field("block_length", .int, "32", "Tokens per block, decoded left to right; 0 means max_tokens (one block). The last block may be shorter.", minimum: 0, maximum: 65536),
       .field("cache", .string, "\"dual\"", "Key/value reuse within a block: none (full forward every step), prefix (re-run the block and what follows), dual (re-run only the block).", allowed: ["none", "prefix", "dual"]),
     ]
   }
@@ -33,14 +33,13 @@ enum FastDLLMDecoder: DecodingStrategy {
     let threshold = try session.floatOption("threshold")
     let requested = try session.intOption("block_length")
     let cache = try session.option("cache")
-    var predictor = Predictor(temperature: Double(session.options.temperature), seed: session.options.seed)
     var canvas = try Canvas(session)
+    var predictor = Predictor(
+      temperature: Double(session.options.temperature), neverPicked: [canvas.mask], seed: session.options.seed)
     let denoiser = try Denoiser(session)
-    let blockLength = requested == 0 ? canvas.generation.count : requested
     let all = Array(0..<canvas.count)
 
-    for start in stride(from: canvas.promptLength, to: canvas.count, by: blockLength) {
-      let block = start..<min(start + blockLength, canvas.count)
+    for block in canvas.blocks(of: requested == 0 ? canvas.generation.count : requested) {
       // Positions a step feeds: the whole canvas at a block's start and without cache.
       var fed = all
       while true {

@@ -19,10 +19,10 @@ enum LLaDADecoder: DecodingStrategy {
     $0.requires = .bidirectional
     $0.requiresMaskToken = true
     $0.options = [
-      .field("steps", .int, "0", "Denoising steps over the whole generation; 0 means max_tokens (one token per step). Must be a multiple of the number of blocks.", minimum: 0),
-      .field("block_length", .int, "0", "Tokens per semi-autoregressive block; 0 means max_tokens (one block). max_tokens must be a multiple of it.", minimum: 0),
+      .field("steps", .int, "0", "Denoising steps over the whole generation; 0 means max_tokens (one token per step). Must be a multiple of the number of blocks.", minimum: 0, maximum: 65536),
+      .field("block_length", .int, "0", "Tokens per semi-autoregressive block; 0 means max_tokens (one block). max_tokens must be a multiple of it.", minimum: 0, maximum: 65536),
       .field("remasking", .string, "\"low_confidence\"", "Which predictions a step keeps: the most confident (low_confidence) or random ones (random).", allowed: ["low_confidence", "random"]),
-      .field("cfg_scale", .float, "0.0", "Classifier-free guidance scale s: logits u + (s + 1)(c − u) with u from the prompt masked; 0 turns it off (one forward per step instead of two).", minimum: 0),
+      .field("cfg_scale", .float, "0.0", "Classifier-free guidance scale s: logits u + (s + 1)(c − u) with u from the prompt masked; 0 turns it off (one forward per step instead of two).", minimum: 0, maximum: 100),
       .field("logits_eos_inf", .bool, "false", "Never predict an end-of-sequence token (LLaDA Appendix B.4): their logits are set to −∞."),
       .field("confidence_eos_eot_inf", .bool, "false", "Predicted end-of-sequence tokens get confidence 0, so they are committed last (LLaDA Appendix B.4)."),
     ]
@@ -32,16 +32,16 @@ enum LLaDADecoder: DecodingStrategy {
     let plan = try BlockPlan(session, blockLength: session.intOption("block_length"), steps: session.intOption("steps"))
     let cfgScale = try session.floatOption("cfg_scale")
     let eos = session.eosTokens
+    var canvas = try Canvas(session)
     var predictor = Predictor(
       temperature: Double(session.options.temperature),
       measure: try session.option("remasking") == "random" ? .random : .probability,
-      excluded: try session.boolOption("logits_eos_inf") ? eos : [],
+      excluded: try session.boolOption("logits_eos_inf") ? eos : [], neverPicked: [canvas.mask],
       unscored: try session.boolOption("confidence_eos_eot_inf") ? eos : [], seed: session.options.seed)
-    var canvas = try Canvas(session)
     let denoiser = try Denoiser(session)
     let unconditional = cfgScale > 0 ? try Denoiser(session) : nil
 
-    for block in plan.blocks(of: canvas) {
+    for block in canvas.blocks(of: plan.blockLength) {
       let schedule = transferSchedule(masked: canvas.masked(in: block).count, steps: plan.stepsPerBlock)
       for k in schedule {
         try session.checkCancelled()
@@ -66,8 +66,8 @@ enum LLaDADecoder: DecodingStrategy {
     for p in 0..<canvas.promptLength { masked[p] = canvas.mask }
     let u = try unconditional.full(masked, logitsFor: positions)
     let s = Float(scale + 1)
-    let values = zip(conditional.values, u.values).map { c, u in u + s * (c - u) }
-    return PositionLogits(vocabulary: conditional.vocabulary, rows: conditional.rows, values: values)
+    for i in conditional.values.indices { conditional.values[i] = u.values[i] + s * (conditional.values[i] - u.values[i]) }
+    return conditional
   }
 }
 
@@ -79,7 +79,7 @@ struct BlockPlan {
   /// `blockLength` 0 means one block; `steps` 0 means one token per step. Refuses what
   /// LLaDA's generate asserts (blocks that do not tile max_tokens, steps that do not
   /// split evenly over the blocks), naming the option.
-  init(_ session: DecodeSession, blockLength requested: Int, steps requestedSteps: Int?) throws {
+  init(_ session: DecodeSession, blockLength requested: Int, steps requestedSteps: Int) throws {
     let length = Int(session.options.maxTokens)
     blockLength = requested == 0 ? length : requested
     guard length % blockLength == 0 else {
@@ -87,21 +87,12 @@ struct BlockPlan {
         "decoder option 'block_length' (\(blockLength)) must divide max_tokens (\(length)); choose a block length that tiles the generation, or 0 for one block")
     }
     let blocks = length / blockLength
-    guard let requestedSteps else {
-      stepsPerBlock = blockLength
-      return
-    }
     let steps = requestedSteps == 0 ? length : requestedSteps
     guard steps % blocks == 0 else {
       throw PluginError.invalidArgument(
         "decoder option 'steps' (\(steps)) must be a multiple of the number of blocks (max_tokens \(length) / block_length \(blockLength) = \(blocks))")
     }
     stepsPerBlock = steps / blocks
-  }
-
-  /// Canvas ranges of the blocks, left to right.
-  func blocks(of canvas: Canvas) -> [Range<Int>] {
-    stride(from: canvas.promptLength, to: canvas.count, by: blockLength).map { $0..<min($0 + blockLength, canvas.count) }
   }
 }
 

@@ -26,7 +26,7 @@ enum MDLMDecoder: DecodingStrategy {
     $0.requires = .bidirectional
     $0.requiresMaskToken = true
     $0.options = [
-      .field("steps", .int, "0", "Sampling steps from t = 1 to eps; 0 means max_tokens.", minimum: 0),
+      .field("steps", .int, "0", "Sampling steps from t = 1 to eps; 0 means max_tokens.", minimum: 0, maximum: 65536),
       .field("eps", .float, "1e-05", "The schedule's final time (MDLM's sampling eps).", minimum: 0, maximum: 0.5),
     ]
   }
@@ -51,7 +51,7 @@ enum MDLMDecoder: DecodingStrategy {
       let masked = canvas.masked(in: canvas.generation)
       let logits = try cached ?? denoiser.full(canvas.tokens, logitsFor: masked)
       var picks: [(position: Int, token: Int32)] = []
-      for p in masked where uniform(&order) < (mt - ms) / mt {
+      for p in masked where order.openUnit() < (mt - ms) / mt {
         picks.append((p, sampler.predict(logits.row(p), at: p).token))
       }
       // Unchanged canvas: the same output again (no time conditioning).
@@ -69,6 +69,4 @@ enum MDLMDecoder: DecodingStrategy {
     }
     return .length
   }
-
-  private static func uniform(_ rng: inout Xoshiro256) -> Double { Double(rng.next() >> 11) * 0x1p-53 }
 }

@@ -9,16 +9,18 @@ struct Prediction {
   let confidence: Double
 }
 
-/// How a step scores its candidates (notes §2.2-§3).
-enum ConfidenceMeasure: String {
-  /// Softmax probability of the predicted token (LLaDA's low_confidence remasking).
+/// How a step scores its candidates.
+enum ConfidenceMeasure {
+  /// Softmax probability of the predicted token (LLaDA's low_confidence remasking, and
+  /// Fast-dLLM's, DCD's and Window-Diffusion's confidence).
   case probability
   /// A uniform random number (LLaDA's random remasking).
   case random
-  /// p1 − p2 (Dream's and DCD's topk_margin).
-  case margin
-  /// Σ p log p, the negative entropy (Dream's and DCD's entropy).
-  case negativeEntropy
+}
+
+extension Xoshiro256 {
+  /// A uniform number in (0, 1) with 53 bits (never 0, so log(−log u) is finite).
+  mutating func openUnit() -> Double { (Double(next() >> 11) + 0.5) * 0x1p-53 }
 }
 
 /// Picks tokens from logit rows: argmax at temperature 0, else the Gumbel-max trick in
@@ -28,33 +30,36 @@ enum ConfidenceMeasure: String {
 struct Predictor {
   let temperature: Double
   let measure: ConfidenceMeasure
-  /// Tokens never predicted (their logits are −∞ first): LLaDA's logits_eos_inf, MDLM's mask.
+  /// Tokens never predicted (their logits are −∞ first): LLaDA's logits_eos_inf, MDLM's
+  /// and DCD's mask.
   let excluded: Set<Int32>
+  /// Tokens never predicted but kept in the softmax that scores the others: the mask
+  /// token for the decoders whose official code leaves its logit as it is (LLaDA,
+  /// Fast-dLLM, Window-Diffusion), which zoo cannot commit (the slot would stay masked).
+  let neverPicked: Set<Int32>
   /// Tokens whose probability is taken as 0 when scoring (LLaDA's confidence_eos_eot_inf).
   let unscored: Set<Int32>
   var rng: Xoshiro256
 
   init(
     temperature: Double, measure: ConfidenceMeasure = .probability, excluded: Set<Int32> = [],
-    unscored: Set<Int32> = [], seed: UInt64
+    neverPicked: Set<Int32> = [], unscored: Set<Int32> = [], seed: UInt64
   ) {
     self.temperature = temperature
     self.measure = measure
     self.excluded = excluded
+    self.neverPicked = neverPicked
     self.unscored = unscored
     rng = Xoshiro256(seed: seed)
   }
-
-  /// A uniform number in (0, 1) with 53 bits.
-  mutating func uniform() -> Double { (Double(rng.next() >> 11) + 0.5) * 0x1p-53 }
 
   /// The prediction for `position` from its logits row.
   mutating func predict(_ logits: UnsafeBufferPointer<Float>, at position: Int) -> Prediction {
     var best = -Double.infinity
     var token: Int32 = 0
-    for (v, l) in logits.enumerated() where !excluded.contains(Int32(v)) {
+    for (v, l) in logits.enumerated() where !excluded.contains(Int32(v)) && !neverPicked.contains(Int32(v)) {
       var score = Double(l)
-      if temperature > 0 { score -= temperature * log(-log(uniform())) }
+      if temperature > 0 { score -= temperature * log(-log(rng.openUnit())) }
       if score > best {
         best = score
         token = Int32(v)
@@ -64,32 +69,14 @@ struct Predictor {
   }
 
   private mutating func confidence(of token: Int32, _ logits: UnsafeBufferPointer<Float>) -> Double {
-    if measure == .random { return uniform() }
+    if measure == .random { return rng.openUnit() }
     if unscored.contains(token) { return 0 }
     let skip = excluded.union(unscored)
     var top = -Double.infinity
     for (v, l) in logits.enumerated() where !skip.contains(Int32(v)) { top = max(top, Double(l)) }
     var sum = 0.0
     for (v, l) in logits.enumerated() where !skip.contains(Int32(v)) { sum += exp(Double(l) - top) }
-    let logSum = log(sum) + top
-    switch measure {
-    case .probability, .random:
-      return exp(Double(logits[Int(token)]) - logSum)
-    case .margin:
-      var (p1, p2) = (0.0, 0.0)
-      for (v, l) in logits.enumerated() where !skip.contains(Int32(v)) {
-        let p = exp(Double(l) - logSum)
-        if p > p1 { (p1, p2) = (p, p1) } else if p > p2 { p2 = p }
-      }
-      return p1 - p2
-    case .negativeEntropy:
-      var h = 0.0
-      for (v, l) in logits.enumerated() where !skip.contains(Int32(v)) {
-        let logp = Double(l) - logSum
-        h += exp(logp) * logp
-      }
-      return h
-    }
+    return exp(Double(logits[Int(token)]) - top) / sum
   }
 }
 

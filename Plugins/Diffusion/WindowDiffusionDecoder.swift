@@ -25,10 +25,10 @@ enum WindowDiffusionDecoder: DecodingStrategy {
     $0.requires = .bidirectional
     $0.requiresMaskToken = true
     $0.options = [
-      .field("steps", .int, "0", "Steps over the whole generation (one forward each); 0 means max_tokens (one token per step).", minimum: 0),
-      .field("window_tokens", .int, "64", "Masks in the window besides the decided tokens: what a phase's pruned steps attend to.", minimum: 1),
-      .field("active_tokens", .int, "16", "Leading masks recomputed at each pruned step (with the tokens committed in the phase).", minimum: 1),
-      .field("refresh_cycle", .int, "32", "Steps per phase: a full forward starts each.", minimum: 1),
+      .field("steps", .int, "0", "Steps over the whole generation (one forward each); 0 means max_tokens (one token per step).", minimum: 0, maximum: 65536),
+      .field("window_tokens", .int, "64", "Masks in the window besides the decided tokens: what a phase's pruned steps attend to.", minimum: 1, maximum: 65536),
+      .field("active_tokens", .int, "16", "Leading masks recomputed at each pruned step (with the tokens committed in the phase).", minimum: 1, maximum: 65536),
+      .field("refresh_cycle", .int, "32", "Steps per phase: a full forward starts each.", minimum: 1, maximum: 65536),
     ]
   }
 
@@ -49,10 +49,8 @@ enum WindowDiffusionDecoder: DecodingStrategy {
       throw PluginError.invalidArgument(
         "decoder option 'active_tokens' (\(activeMasks)) is below the \(most) tokens a step commits (max_tokens / steps); raise active_tokens or steps")
     }
-    // The official code may predict [MASK] itself; zoo cannot commit it (the slot would
-    // stay masked), so it is never predicted.
     var predictor = Predictor(
-      temperature: Double(session.options.temperature), excluded: [canvas.mask], seed: session.options.seed)
+      temperature: Double(session.options.temperature), neverPicked: [canvas.mask], seed: session.options.seed)
     let denoiser = try Denoiser(session)
     var window: [Int] = []
     var active: [Int] = []

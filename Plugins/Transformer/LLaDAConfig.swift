@@ -5,37 +5,37 @@ import ZooProto
 /// of LLaDA's own modeling code (NVlabs/Fast-dLLM @ 24cc59e llada/model/configuration_llada.py,
 /// as GSAI-ML/LLaDA-8B's config.json has them). Absent keys take that class's defaults;
 /// options this implementation does not have are refused by name.
-public struct LLaDAConfig: ModelConfiguration, Decodable, Sendable {
-  public var dModel = 768
-  public var nHeads = 12
+struct LLaDAConfig: ModelConfiguration, Decodable, Sendable {
+  var dModel = 768
+  var nHeads = 12
   /// null: n_heads.
-  public var nKvHeads: Int?
-  public var nLayers = 12
-  public var mlpRatio = 4
+  var nKvHeads: Int?
+  var nLayers = 12
+  var mlpRatio = 4
   /// null: mlp_ratio · d_model.
-  public var mlpHiddenSize: Int?
+  var mlpHiddenSize: Int?
   /// Only "silu" (LLaDA-8B's: `ff_out(silu(ff_proj(x)) · up_proj(x))`).
-  public var activationType = "swiglu"
+  var activationType = "swiglu"
   /// Only "llama" (LLaDALlamaBlock).
-  public var blockType = "sequential"
-  public var rope = false
-  public var ropeTheta: Double = 10000
+  var blockType = "sequential"
+  var rope = false
+  var ropeTheta: Double = 10000
   /// Only "rms".
-  public var layerNormType = "default"
-  public var rmsNormEps: Float = 1e-5
-  public var includeBias = false
-  public var includeQkvBias = false
-  public var attentionLayerNorm = false
-  public var alibi = false
-  public var scaleLogits = false
-  public var inputEmbNorm = false
-  public var layerNormWithAffine = true
-  public var clipQkv: Double?
-  public var maxSequenceLength = 1024
-  public var vocabSize = 50257
+  var layerNormType = "default"
+  var rmsNormEps: Float = 1e-5
+  var includeBias = false
+  var includeQkvBias = false
+  var attentionLayerNorm = false
+  var alibi = false
+  var scaleLogits = false
+  var inputEmbNorm = false
+  var layerNormWithAffine = true
+  var clipQkv: Double?
+  var maxSequenceLength = 1024
+  var vocabSize = 50257
   /// Rows of wte and ff_out (vocab_size padded); null: vocab_size.
-  public var embeddingSize: Int? = 50304
-  public var weightTying = true
+  var embeddingSize: Int? = 50304
+  var weightTying = true
 
   enum CodingKeys: String, CodingKey {
     case dModel = "d_model", nHeads = "n_heads", nKvHeads = "n_kv_heads", nLayers = "n_layers"
@@ -48,9 +48,9 @@ public struct LLaDAConfig: ModelConfiguration, Decodable, Sendable {
     case weightTying = "weight_tying"
   }
 
-  public init() {}
+  init() {}
 
-  public init(from decoder: any Decoder) throws {
+  init(from decoder: any Decoder) throws {
     let c = try decoder.container(keyedBy: CodingKeys.self)
     let d = LLaDAConfig()
     dModel = try c.value(.dModel, default: d.dModel)
@@ -86,7 +86,7 @@ public struct LLaDAConfig: ModelConfiguration, Decodable, Sendable {
   var rows: Int { max(embeddingSize ?? vocabSize, vocabSize) }
 
   /// Refuses what LLaDA's code allows but this implementation does not have, naming the key.
-  public func validate() throws {
+  func validate() throws {
     try requirePositive([
       "d_model": dModel, "n_heads": nHeads, "n_kv_heads": kvHeads, "n_layers": nLayers,
       "mlp_hidden_size": intermediate, "vocab_size": vocabSize, "max_sequence_length": maxSequenceLength,
@@ -133,21 +133,21 @@ public struct LLaDAConfig: ModelConfiguration, Decodable, Sendable {
     .field("vocab_size", .int, "50257", "Tokens of the tokenizer."),
     .field("embedding_size", .int, "50304", "Rows of wte and ff_out (the logit width); null means vocab_size."),
     .field("weight_tying", .bool, "true", "ff_out is wte."),
-    .field("mask_token_id", .int, "50256", "The [MASK] token the diffusion decoders fill in (126336 in LLaDA-8B)."),
+    .field("mask_token_id", .int, "null", "The [MASK] token the diffusion decoders fill in (126336 in LLaDA-8B); absent, the model has none and they refuse it."),
   ]
 }
 
 /// Builds LLaDA masked-diffusion LMs (model_type "llada"): `LLaDAModelLM` with
 /// `LLaDALlamaBlock`s (NVlabs/Fast-dLLM @ 24cc59e llada/model/modeling_llada.py, the code
 /// GSAI-ML/LLaDA-8B ships): Llama's block under LLaDA's weight names, with no causal mask.
-public enum LLaDABuilder: ModelBuilder {
+enum LLaDABuilder: ModelBuilder {
   static let names = DecoderWeightNames(
     embedding: "model.transformer.wte.weight", layer: { "model.transformer.blocks.\($0)" }, inputNorm: "attn_norm",
     attention: "", attentionNames: AttentionWeightNames(output: "attn_out"), postAttentionNorm: "ff_norm", mlp: "",
     mlpNames: (gate: "ff_proj", up: "up_proj", down: "ff_out"), finalNorm: "model.transformer.ln_f.weight",
     head: "model.transformer.ff_out.weight")
 
-  public static var declaration: Zoo_V1_ModelType {
+  static var declaration: Zoo_V1_ModelType {
     .decoderStack(
       "llada",
       "LLaDA masked-diffusion language model (LLaDAModelLM, LLaDALlamaBlock; NVlabs/Fast-dLLM llada/model/modeling_llada.py): RMSNorm, grouped-query attention with rotary embeddings and no causal mask, SwiGLU MLP (ff_proj, up_proj, ff_out), final ln_f and ff_out head; mask_token_id from config.json (126336 in the published models). Bidirectional mask only (served by the diffusion decoders).",
@@ -155,7 +155,7 @@ public enum LLaDABuilder: ModelBuilder {
       weights: names.declared(biases: true, qkNorm: false).filter { !$0.hasSuffix("attn_out.bias") })
   }
 
-  public static func load(_ context: ModelLoadContext) throws -> any Model {
+  static func load(_ context: ModelLoadContext) throws -> any Model {
     let c = try context.config(LLaDAConfig.self)
     let architecture = DecoderArchitecture(
       modelType: "llada", vocabulary: c.rows, hidden: c.dModel, intermediate: c.intermediate, layers: c.nLayers,

@@ -1,34 +1,34 @@
 import ZooPluginKit
 import ZooProto
 
-/// config.json of the Llama-layout families: Hugging Face transformers 5.23.0
+/// config.json of the Llama-layout families: Hugging Face transformers 5.25.0
 /// `LlamaConfig` (model_type "llama"), `Qwen2Config` ("qwen2"), and Dream's `DreamConfig`
 /// ("Dream": Qwen2's keys plus mask_token_id; Dream-org/Dream-v0 configuration_dream.py).
 /// Absent keys take that family's transformers defaults, picked by `model_type`.
-public struct LlamaConfig: TransformersDecoderConfig, Decodable, Sendable {
+struct LlamaConfig: TransformersDecoderConfig, Decodable, Sendable {
   /// `model_type`, lower-cased ("llama", "qwen2", "dream").
-  public var modelType = "llama"
-  public var vocabSize = 32000
-  public var hiddenSize = 4096
-  public var intermediateSize = 11008
-  public var numHiddenLayers = 32
-  public var numAttentionHeads = 32
+  var modelType = "llama"
+  var vocabSize = 32000
+  var hiddenSize = 4096
+  var intermediateSize = 11008
+  var numHiddenLayers = 32
+  var numAttentionHeads = 32
   /// null or absent: num_attention_heads.
-  public var numKeyValueHeads: Int?
+  var numKeyValueHeads: Int?
   /// null or absent: hidden_size / num_attention_heads.
-  public var headDim: Int?
-  public var hiddenAct = "silu"
-  public var maxPositionEmbeddings = 2048
-  public var rmsNormEps: Float = 1e-6
-  public var tieWordEmbeddings = false
-  public var ropeTheta: Double?
-  public var ropeParameters: Qwen3Config.RopeParameters?
-  public var ropeScaling: Qwen3Config.RopeParameters?
+  var headDim: Int?
+  var hiddenAct = "silu"
+  var maxPositionEmbeddings = 2048
+  var rmsNormEps: Float = 1e-6
+  var tieWordEmbeddings = false
+  var ropeTheta: Double?
+  var ropeParameters: Qwen3Config.RopeParameters?
+  var ropeScaling: Qwen3Config.RopeParameters?
   /// Llama: biases on q, k, v and o. Qwen2 and Dream always have q/k/v biases and no o bias.
-  public var attentionBias = false
+  var attentionBias = false
   /// Llama: biases in the MLP; true is refused.
-  public var mlpBias = false
-  public var useSlidingWindow = false
+  var mlpBias = false
+  var useSlidingWindow = false
 
   enum CodingKeys: String, CodingKey {
     case modelType = "model_type", vocabSize = "vocab_size", hiddenSize = "hidden_size"
@@ -41,7 +41,7 @@ public struct LlamaConfig: TransformersDecoderConfig, Decodable, Sendable {
   }
 
   /// transformers' defaults of the family `modelType`.
-  public init(family modelType: String = "llama") {
+  init(family modelType: String = "llama") {
     self.modelType = modelType
     if modelType != "llama" {  // Qwen2Config and DreamConfig
       vocabSize = 151_936
@@ -51,7 +51,7 @@ public struct LlamaConfig: TransformersDecoderConfig, Decodable, Sendable {
     }
   }
 
-  public init(from decoder: any Decoder) throws {
+  init(from decoder: any Decoder) throws {
     let c = try decoder.container(keyedBy: CodingKeys.self)
     let d = LlamaConfig(family: (try c.value(.modelType, default: "llama")).lowercased())
     modelType = d.modelType
@@ -78,7 +78,7 @@ public struct LlamaConfig: TransformersDecoderConfig, Decodable, Sendable {
   var isQwen2Layout: Bool { modelType != "llama" }
 
   /// Refuses configurations this implementation cannot run, naming the key.
-  public func validate() throws {
+  func validate() throws {
     try validateSharedKeys(builder: modelType)
     guard !mlpBias else { throw PluginError.invalidArgument("config.json sets mlp_bias: true; MLP biases are not implemented") }
   }
@@ -120,7 +120,7 @@ public struct LlamaConfig: TransformersDecoderConfig, Decodable, Sendable {
       fields.append(.field("use_sliding_window", .bool, "false", "Sliding-window attention; true is refused."))
     }
     if family == "dream" {
-      fields.append(.field("mask_token_id", .int, "151666", "The [MASK] token the diffusion decoders fill in."))
+      fields.append(.field("mask_token_id", .int, "null", "The [MASK] token the diffusion decoders fill in (151666 in Dream-v0); absent, the model has none and they refuse it."))
     }
     return fields
   }

@@ -10,7 +10,7 @@ public let transformerPlugin = PluginDefinition(
   description:
     "Transformers over a position-indexed KV cache: Qwen3 (optionally gated attention), Llama and Qwen2 causal LMs; LLaDA and Dream masked-diffusion LMs; BERT encoders with sentence embeddings.",
   source:
-    "Hugging Face transformers 5.23.0 modeling_qwen3.py, modeling_llama.py, modeling_qwen2.py and modeling_bert.py; "
+    "Hugging Face transformers 5.23.0 modeling_qwen3.py and modeling_bert.py, 5.25.0 modeling_llama.py and modeling_qwen2.py; "
     + "LLaDA and Dream as NVlabs/Fast-dLLM @ 24cc59e llada/model/modeling_llada.py and dream/model/modeling_dream.py; Qiu et al. 2025, Gated Attention for "
     + "Large Language Models (arXiv 2505.06708, github.com/qiuzh20/gated_attention @ 49645df); sentence-transformers "
     + "6.2.0 Pooling and Normalize",

@@ -4,10 +4,10 @@ import XCTest
 import ZooProto
 import ZooTestSupport
 
-/// The masked-diffusion decoders through zood on LLaDA's and Dream's layouts:
+/// The masked-diffusion decoders through zood on LLaDA's layout:
 /// token-for-token parity with the official generate functions
-/// (Tests/Fixtures/llada-tiny/decodes.json, made by running ML-GSAI/LLaDA, NVlabs/Fast-dLLM
-/// and shuyingte/DCD on the fixture's weights), forward-pass counts, option checks,
+/// (Tests/Fixtures/llada-tiny/decodes.json, made by running ML-GSAI/LLaDA, NVlabs/Fast-dLLM,
+/// shuyingte/DCD and vhicrgit/Window-Diffusion on the fixture's weights), forward-pass counts, option checks,
 /// refusals of models a decoder cannot run, and cancellation.
 final class DiffusionTests: XCTestCase {
   static let shared = SharedZood()
@@ -135,6 +135,9 @@ final class DiffusionTests: XCTestCase {
       ("dcd", ["s_init": "0"], "s_init"),
       ("mdlm", ["eps": "0.9"], "eps"),
       ("window-diffusion", ["active_tokens": "2", "steps": "4"], "active_tokens"),
+      ("dcd", ["s_init": "100000"], "s_init"),
+      ("dcd", ["cache": "dual-delay99999999999999999"], "cache"),
+      ("llada", ["cfg_scale": "1000"], "cfg_scale"),
       ("llada", ["no_such_option": "1"], "no_such_option"),
     ] {
       await assertRPCError(.invalidArgument, containing: option) {
