@@ -126,4 +126,47 @@ final class BundledModelTests: XCTestCase {
       }
     }
   }
+
+  struct TextSamples: Decodable {
+    struct Sample: Decodable {
+      let prompt: String
+      let temperature: Double
+      let gen_length: Int32
+      let steps: Int
+      let block_length: Int
+      let text: String
+    }
+    let block_samples: [Sample]
+  }
+
+  /// `llada-shakespeare` through zood with LLaDA's decoder writes the text its PyTorch
+  /// run wrote (models/llada-shakespeare/samples.json, one prompt at each of blocks 32,
+  /// 8 and 4; all nine agree, checked by hand with the release build).
+  func testLLaDAShakespeareMatchesPyTorch() async throws {
+    let root = Paths.packageRoot.appendingPathComponent("models")
+    let samples = try JSONDecoder().decode(
+      TextSamples.self, from: Data(contentsOf: root.appendingPathComponent("llada-shakespeare/samples.json")))
+    // One prompt per block size (debug builds decode slowly: 64 full passes each).
+    var greedy: [TextSamples.Sample] = []
+    for sample in samples.block_samples where sample.temperature == 0 && !greedy.contains(where: { $0.block_length == sample.block_length }) {
+      greedy.append(sample)
+    }
+    XCTAssertEqual(greedy.map(\.block_length), [32, 8, 4])
+    let z = try ZoodInstance()
+    try z.addModel(from: root.appendingPathComponent("llada-shakespeare"), as: "llada-shakespeare")
+    try z.start()
+    for sample in greedy {
+      let messages = try await z.generate(.with {
+        $0.model = "llada-shakespeare"
+        $0.prompt = sample.prompt
+        $0.options = .with {
+          $0.maxTokens = sample.gen_length
+          $0.temperature = 0
+          $0.decoder = "llada"
+          $0.decoderOptions = ["steps": "\(sample.steps)", "block_length": "\(sample.block_length)"]
+        }
+      })
+      XCTAssertEqual(messages.map(\.text).joined(), sample.text, "\(sample.prompt.debugDescription), block \(sample.block_length)")
+    }
+  }
 }
