@@ -31,13 +31,13 @@ def main():
     p.add_argument("--contexts", type=int, nargs="+", default=[64, 2048])
     a = p.parse_args()
     sys.path.insert(0, os.path.join(ROOT, "scripts"))
-    from bench_embeddings import generate_stubs
+    from bench_embeddings import connect, generate_stubs
 
     work = tempfile.mkdtemp(prefix="zoo-bench-decode-", dir="/tmp")
     os.chmod(work, 0o700)
     generate_stubs(os.path.join(work, "stubs"))
     import grpc
-    from zoo.v1 import zoo_pb2, zoo_pb2_grpc
+    from zoo.v1 import zoo_pb2
 
     bin_dir = subprocess.check_output(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, text=True).strip()
     plugins = os.path.join(work, "plugins")
@@ -49,13 +49,7 @@ def main():
                              "--plugins", plugins, "--log-level", "warning"])
     text = open(os.path.join(ROOT, "training", "README.md"), "rb").read() * 4
     try:
-        for _ in range(300):
-            if os.path.exists(sock):
-                break
-            time.sleep(0.1)
-        channel = grpc.insecure_channel(f"unix://{sock}")
-        grpc.channel_ready_future(channel).result(timeout=30)
-        zoo = zoo_pb2_grpc.ZooStub(channel)
+        channel, zoo = connect(sock)
         print(f"greedy decode of {a.new_tokens} tokens, median of {a.runs} runs, tokens/s (decode only)")
         print("| model | " + " | ".join(f"context {c}" for c in a.contexts) + " |")
         print("|---|" + "---|" * len(a.contexts))

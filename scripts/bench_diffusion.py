@@ -67,13 +67,13 @@ def main():
     p.add_argument("--problems", type=int, default=200)
     a = p.parse_args()
     sys.path.insert(0, os.path.join(ROOT, "scripts"))
-    from bench_embeddings import generate_stubs
+    from bench_embeddings import connect, generate_stubs
 
     work = tempfile.mkdtemp(prefix="zoo-bench-diffusion-", dir="/tmp")
     os.chmod(work, 0o700)
     generate_stubs(os.path.join(work, "stubs"))
     import grpc
-    from zoo.v1 import zoo_pb2, zoo_pb2_grpc
+    from zoo.v1 import zoo_pb2
 
     with open(os.path.join(ROOT, "training", "data", "addition-test.jsonl")) as f:
         problems = [json.loads(line) for line in f][: a.problems]
@@ -87,13 +87,7 @@ def main():
     zood = subprocess.Popen([os.path.join(bin_dir, "zood"), "--socket", sock, "--models", os.path.join(ROOT, "models"),
                              "--plugins", plugins, "--log-level", "warning"])
     try:
-        for _ in range(300):
-            if os.path.exists(sock):
-                break
-            time.sleep(0.1)
-        channel = grpc.insecure_channel(f"unix://{sock}")
-        grpc.channel_ready_future(channel).result(timeout=30)
-        zoo = zoo_pb2_grpc.ZooStub(channel)
+        channel, zoo = connect(sock)
 
         def solve(model, decoder, options, problem):
             last, ids = None, []

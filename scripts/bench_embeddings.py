@@ -52,6 +52,20 @@ def generate_stubs(into):
     sys.path.insert(0, into)
 
 
+def connect(sock):
+    """Waits for zood's socket (up to 30 s), then a gRPC channel to it and a Zoo stub;
+    generate_stubs must have run."""
+    import grpc
+    from zoo.v1 import zoo_pb2_grpc
+    for _ in range(300):
+        if os.path.exists(sock):
+            break
+        time.sleep(0.1)
+    channel = grpc.insecure_channel(f"unix://{sock}")
+    grpc.channel_ready_future(channel).result(timeout=30)
+    return channel, zoo_pb2_grpc.ZooStub(channel)
+
+
 def rate(fn, calls, per_call):
     start = time.perf_counter()
     for _ in range(calls):
@@ -77,8 +91,7 @@ def main():
     work = tempfile.mkdtemp(prefix="zoo-bench-embed-", dir="/tmp")
     os.chmod(work, 0o700)
     generate_stubs(os.path.join(work, "stubs"))
-    import grpc
-    from zoo.v1 import zoo_pb2, zoo_pb2_grpc
+    from zoo.v1 import zoo_pb2
 
     bin_dir = subprocess.check_output(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, text=True).strip()
     plugins, models = os.path.join(work, "plugins"), os.path.join(work, "models")
@@ -91,13 +104,7 @@ def main():
     zood = subprocess.Popen([os.path.join(bin_dir, "zood"), "--socket", sock, "--models", models, "--plugins", plugins,
                              "--log-level", "warning"], env=env)
     try:
-        for _ in range(300):
-            if os.path.exists(sock):
-                break
-            time.sleep(0.1)
-        channel = grpc.insecure_channel(f"unix://{sock}")
-        grpc.channel_ready_future(channel).result(timeout=30)
-        stub = zoo_pb2_grpc.ZooStub(channel)
+        channel, stub = connect(sock)
         st = SentenceTransformer(a.model, device="cpu")
 
         batch = sentences(32)

@@ -165,7 +165,7 @@ final class BertModel: CachedTransformer, EmbeddingModel, @unchecked Sendable {
 
   // MARK: Forward over the cache
 
-  func layerScratchCount(rows: Int, keys: Int) -> Int {
+  func layerScratchCount(rows: Int, keys: Int, gatheredKeys: Int) -> Int {  // BERT takes no key positions
     layers[0].scratchCount(rows: rows) + heads.scratchCount(rows: rows, keys: keys)
   }
 

@@ -17,8 +17,9 @@ protocol CachedTransformer: Model {
   /// Logits at position p come from the hidden state at p − 1 (p = 0 keeps its own);
   /// the cache layout then keeps hidden states by position.
   var shiftsLogits: Bool { get }
-  /// Scratch floats `prepare` and `layer` need for `rows` tokens against `keys` slots.
-  func layerScratchCount(rows: Int, keys: Int) -> Int
+  /// Scratch floats `prepare` and `layer` need for `rows` tokens against `keys` slots,
+  /// `gatheredKeys` of them named by the call's key positions (0 without).
+  func layerScratchCount(rows: Int, keys: Int, gatheredKeys: Int) -> Int
   /// Token (and position) embeddings of the call's tokens into `x`.
   func embedTokens(_ tokens: UnsafeBufferPointer<Int32>, positions: [Int], into x: UnsafeMutablePointer<Float>)
   /// Per-call work shared by all layers (e.g. the RoPE table), written into `scratch`.
@@ -68,7 +69,7 @@ extension CachedTransformer {
     let chunk = plan.isChunkable ? min(n, Self.prefillChunkRows) : n
     let d = hiddenSize
     let headRows = output.logits == nil ? 0 : input.logitRowCount
-    let scratch = state.scratch(n * d + 2 * headRows * d + layerScratchCount(rows: chunk, keys: plan.newLength))
+    let scratch = state.scratch(n * d + 2 * headRows * d + layerScratchCount(rows: chunk, keys: plan.keySlots?.count ?? plan.newLength, gatheredKeys: plan.keySlots?.count ?? 0))
     let x = scratch
     let layerScratch = scratch + n * d + 2 * headRows * d
     for start in stride(from: 0, to: n, by: chunk) {

@@ -136,9 +136,11 @@ final class DecoderTransformer: CachedTransformer, @unchecked Sendable {
 
   // Scratch: the RoPE table [rows, hd], normalised rows [rows, D], then the attention
   // block's or the MLP's own (they run one after the other).
-  func layerScratchCount(rows: Int, keys: Int) -> Int {
+  func layerScratchCount(rows: Int, keys: Int, gatheredKeys: Int) -> Int {
     rows * (rope.tableWidth + hiddenSize)
-      + max(layers[0].attention.scratchCount(rows: rows, keys: keys), layers[0].mlp.scratchCount(rows: rows))
+      + max(
+        layers[0].attention.scratchCount(rows: rows, keys: keys, gatheredKeys: gatheredKeys),
+        layers[0].mlp.scratchCount(rows: rows))
   }
 
   func embedTokens(_ tokens: UnsafeBufferPointer<Int32>, positions: [Int], into x: UnsafeMutablePointer<Float>) {

@@ -89,9 +89,10 @@ final class GatedAttention: @unchecked Sendable {
       + 2 * (queryNorm == nil ? 0 : heads.headDim * MemoryLayout<Float>.size)
   }
 
-  /// Scratch floats for `rows` tokens against `keys` slots.
-  func scratchCount(rows: Int, keys: Int) -> Int {
-    rows * (query.outFeatures + 2 * heads.kvWidth + 2 * heads.queryWidth) + 2 * keys * heads.kvWidth
+  /// Scratch floats for `rows` tokens against `keys` slots, `gatheredKeys` of them named
+  /// by key positions (copied together; 0 without).
+  func scratchCount(rows: Int, keys: Int, gatheredKeys: Int) -> Int {
+    rows * (query.outFeatures + 2 * heads.kvWidth + 2 * heads.queryWidth) + 2 * gatheredKeys * heads.kvWidth
       + heads.scratchCount(rows: rows, keys: keys)
   }
 
@@ -115,7 +116,7 @@ final class GatedAttention: @unchecked Sendable {
     let q = v + n * kvw  // [n, qw]
     let attended = q + n * qw  // [n, qw]
     let gathered = attended + n * qw  // named key slots' keys then values, [2, keys, kvw]
-    let attentionScratch = gathered + 2 * plan.newLength * kvw
+    let attentionScratch = gathered + 2 * (plan.keySlots?.count ?? 0) * kvw
     query.apply(x, rows: n, into: projected)
     key.apply(x, rows: n, into: k)
     value.apply(x, rows: n, into: v)
