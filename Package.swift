@@ -26,6 +26,7 @@ let package = Package(
     .library(name: "ZooStateSpace", type: .dynamic, targets: ["StateSpaceExport"]),
     .library(name: "ZooAutoregressive", type: .dynamic, targets: ["AutoregressiveExport"]),
     .library(name: "ZooDiffusion", type: .dynamic, targets: ["DiffusionExport"]),
+    .library(name: "ZooInsertion", type: .dynamic, targets: ["InsertionExport"]),
     .library(name: "ZooTransformer", type: .dynamic, targets: ["TransformerExport"]),
     .library(name: "ZooSessa", type: .dynamic, targets: ["SessaExport"]),
     .library(name: "ZooGAM", type: .dynamic, targets: ["GAMExport"]),
@@ -124,6 +125,12 @@ let package = Package(
     .target(
       name: "DiffusionExport", dependencies: ["Diffusion", "ZooPluginKit", "CZooPlugin"],
       path: "Plugins/Diffusion/Export"),
+    .target(
+      name: "Insertion", dependencies: ["ZooPluginKit", "ZooCore"], path: "Plugins/Insertion",
+      exclude: ["README.md", "Export"]),
+    .target(
+      name: "InsertionExport", dependencies: ["Insertion", "ZooPluginKit", "CZooPlugin"],
+      path: "Plugins/Insertion/Export"),
     .target(
       name: "Transformer", dependencies: ["ZooPluginKit", "ZooCore"], path: "Plugins/Transformer",
       exclude: ["README.md", "Export"]),

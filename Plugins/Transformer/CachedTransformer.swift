@@ -34,6 +34,8 @@ protocol CachedTransformer: Model {
   func logits(
     _ hidden: UnsafePointer<Float>, rows: Int, scratch: UnsafeMutablePointer<Float>,
     into logits: UnsafeMutablePointer<Float>)
+  /// Output head `index` (into `info.heads`) of `rows` final hidden rows.
+  func head(_ index: Int, _ hidden: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>)
 }
 
 extension CachedTransformer {
@@ -41,6 +43,9 @@ extension CachedTransformer {
   static var prefillChunkRows: Int { 512 }
 
   var shiftsLogits: Bool { false }
+
+  /// Models without heads: the SDK refuses a head index their info does not list.
+  func head(_ index: Int, _ hidden: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {}
 
   func makeState() throws -> any ModelState { KVCacheState(layout: cacheLayout) }
 
@@ -68,7 +73,7 @@ extension CachedTransformer {
     // early tokens see late ones and must run as one.
     let chunk = plan.isChunkable ? min(n, Self.prefillChunkRows) : n
     let d = hiddenSize
-    let headRows = output.logits == nil ? 0 : input.logitRowCount
+    let headRows = output.logits == nil && output.head == nil ? 0 : input.logitRowCount
     let scratch = state.scratch(n * d + 2 * headRows * d + layerScratchCount(rows: chunk, keys: plan.keySlots?.count ?? plan.newLength, gatheredKeys: plan.keySlots?.count ?? 0))
     let x = scratch
     let layerScratch = scratch + n * d + 2 * headRows * d
@@ -89,8 +94,8 @@ extension CachedTransformer {
     if shiftsLogits, let kept = state.hidden {
       for (r, p) in plan.positions.enumerated() { (kept + p * d).update(from: x + r * d, count: d) }
     }
-    if let logits = output.logits {
-      // Only the requested rows go through the head.
+    if headRows > 0 {
+      // Only the requested rows go through the heads.
       var rows = UnsafePointer(x)
       if shiftsLogits, let kept = state.hidden {
         // Row r's logits read the hidden state of the position before it (written by this
@@ -106,7 +111,10 @@ extension CachedTransformer {
         for (r, row) in wanted.enumerated() { (gathered + r * d).update(from: x + Int(row) * d, count: d) }
         rows = UnsafePointer(gathered)
       }
-      self.logits(rows, rows: headRows, scratch: x + n * d + headRows * d, into: logits)
+      if let logits = output.logits {
+        self.logits(rows, rows: headRows, scratch: x + n * d + headRows * d, into: logits)
+      }
+      if let index = input.head, let out = output.head { head(index, rows, rows: headRows, into: out) }
     }
     state.trimScratch()
   }

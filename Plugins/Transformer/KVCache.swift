@@ -123,8 +123,9 @@ struct CachePlan {
   let isChunkable: Bool
 
   /// Positions are the input's, or length..<length+n when absent. Each must be ≥ 0,
-  /// below `maxPositions`, not taken by an earlier token of the same call, and at most
-  /// the length so far (the state's length grown by the call's earlier tokens): no holes.
+  /// below `maxPositions` and not taken by another token of the same call, and with the
+  /// state's slots they must leave no hole (in any order: an insertion LM stores tokens
+  /// out of logical order).
   /// Key counts by position p: causal p + 1; bidirectional the new length; block-causal
   /// min(new length, (p / block + 1) · block).
   init(_ input: ForwardInput, length: Int, maxPositions: Int) throws {
@@ -144,16 +145,20 @@ struct CachePlan {
           throw PluginError.outOfRange(
             "position \(p) at row \(i) is beyond the model's \(maxPositions) positions (max_position_embeddings)")
         }
-        guard p <= running else {
-          throw PluginError.invalidArgument(
-            "position \(p) at row \(i) would leave a hole: the sequence has \(running) positions so far (0..<\(running)), so a token may go at position \(running) at most")
-        }
         guard seen.insert(p).inserted else {
           throw PluginError.invalidArgument("position \(p) appears twice in this call (row \(i)); each token needs its own slot")
         }
         if i > 0, p < positions[i - 1] { increasing = false }
         positions[i] = p
         running = max(running, p + 1)
+      }
+      // In any order within the call, but together with the slots already there the
+      // positions must fill 0..<running.
+      if seen.count(where: { $0 >= length }) < running - length,
+        let hole = (length..<running).first(where: { !seen.contains($0) })
+      {
+        throw PluginError.invalidArgument(
+          "the positions leave a hole at \(hole): the sequence has \(length) positions so far and this call reaches \(running - 1), so every position from \(length) to \(running - 1) needs a token")
       }
     } else {
       guard length + n <= maxPositions else {

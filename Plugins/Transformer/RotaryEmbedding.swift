@@ -36,14 +36,15 @@ struct RotaryEmbedding: Sendable {
     }
   }
 
-  /// Rotates `heads` consecutive head vectors of one token in place, with that token's
-  /// table row.
-  func rotate(_ x: UnsafeMutablePointer<Float>, heads: Int, table: UnsafePointer<Float>) {
+  /// Rotates `heads` head vectors of one token in place, with that token's table row.
+  /// Heads start `headStride` floats apart (default `headDim`); a wider stride rotates
+  /// only the first `headDim` floats of each head (partial rotary, as ILM's rotary_emb_dim).
+  func rotate(_ x: UnsafeMutablePointer<Float>, heads: Int, headStride: Int? = nil, table: UnsafePointer<Float>) {
     let half = headDim / 2
     let cosines = table
     let sines = table + half
     for h in 0..<heads {
-      let lo = x + h * headDim
+      let lo = x + h * (headStride ?? headDim)
       let hi = lo + half
       for i in 0..<half {
         let a = lo[i]

@@ -2,7 +2,7 @@ import ZooProto
 
 /// The layers this plugin implements, for the plugin manifest's `layers`.
 enum TransformerLayers {
-  static let kinds: [Zoo_V1_LayerKind] = [gatedAttention, swigluMLP, bertEncoderLayer]
+  static let kinds: [Zoo_V1_LayerKind] = [gatedAttention, swigluMLP, bertEncoderLayer, rotaryEncoderLayer]
 
   /// Qwen3 attention with the optional attention-output gate.
   static let gatedAttention: Zoo_V1_LayerKind = .with {
@@ -42,6 +42,18 @@ enum TransformerLayers {
       embeddings: true)
     $0.config = BertConfig.declaredFields.filter {
       ["hidden_size", "num_attention_heads", "intermediate_size", "hidden_act", "layer_norm_eps"].contains($0.name)
+    }
+  }
+
+  /// ILM's pre-LayerNorm encoder layer.
+  static let rotaryEncoderLayer: Zoo_V1_LayerKind = .with {
+    $0.name = "rotary_transformer_layer"
+    $0.description_p =
+      "ILM's RotaryTransformerLayer (pre-LayerNorm): fused bias-free q|k|v, rotate-half RoPE on the first rotary_emb_dim floats of each head at explicit positions, bidirectional attention, bias-free o_proj, ReLU MLP with biases. Keys and values cached by position."
+    $0.capabilities = .growingCache(
+      causality: .bidirectional, decodeCost: "4·D² + 2·D·F + 2·D·t MACs per token over t positions")
+    $0.config = ILMConfig.declaredFields.filter {
+      ["d_model", "nhead", "dim_feedforward", "activation", "layer_norm_eps", "rotary_emb_dim"].contains($0.name)
     }
   }
 }

@@ -59,6 +59,7 @@ enum DecoderCall {
           prepared.prompt.withUnsafeBufferPointer { prompt in
             optionBytes.withUnsafeBufferPointer { opts in
               prepared.eosTokens.withUnsafeBufferPointer { eos in
+               (prepared.gaps ?? []).withUnsafeBufferPointer { gaps in
                 var args = zoo_decode_args()
                 args.size = UInt32(MemoryLayout<zoo_decode_args>.size)
                 args.decoder = name
@@ -78,7 +79,9 @@ enum DecoderCall {
                   let emit = context.assumingMemoryBound(to: ((UnsafePointer<zoo_token_event>) -> Bool).self).pointee
                   return emit(event) ? 0 : 1
                 }
+                args.gaps = prepared.gaps == nil ? nil : gaps.baseAddress
                 return prepared.decoder.api.pointee.run(&args, &finish, &err)
+               }
               }
             }
           }

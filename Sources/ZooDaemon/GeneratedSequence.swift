@@ -32,16 +32,27 @@ struct GeneratedSequence {
   private let eos: Set<Int32>
   private let tokenizer: (any Tokenizer)?
   private let wantsLogprobs: Bool
+  /// Tokens of a template to fill (GenerateRequest.segments) that start the sequence.
+  private let templateCount: Int
 
-  init(options: Zoo_V1_GenerateOptions, eos: [Int32], tokenizer: (any Tokenizer)?) {
+  /// A sequence that starts empty, or with a template's tokens placed and not yet
+  /// committed (a decoder that fills gaps inserts among them); max_tokens counts only
+  /// what the decoder adds.
+  init(options: Zoo_V1_GenerateOptions, eos: [Int32], tokenizer: (any Tokenizer)?, template: [Int32] = []) {
     text = TextStream(stopStrings: options.stop)
-    maxTokens = Int(options.maxTokens)
+    templateCount = template.count
+    maxTokens = Int(options.maxTokens) + template.count
     self.eos = Set(eos)
     self.tokenizer = tokenizer
     wantsLogprobs = options.logprobs > 0
+    tokens = template
+    logprobs = Array(repeating: nil, count: template.count)
   }
 
-  /// Places one token. Positions count generated tokens from 0.
+  /// Committed tokens the decoder added (textTokens without the template's).
+  var generatedTokens: Int { max(0, textTokens - templateCount) }
+
+  /// Places one token. Positions count generated tokens from 0 (and the template's first).
   mutating func place(_ op: zoo_token_op, position: Int, token: Int32, logprobs entry: Zoo_V1_TokenLogprobs?) throws {
     func violation(_ m: String) -> ContractViolation { ContractViolation(message: m) }
     switch op {

@@ -15,6 +15,9 @@ struct ResolvedDecoder: @unchecked Sendable {
 /// A request ready to run: token ids, its decoder, concrete options.
 struct PreparedGeneration: Sendable {
   let prompt: [Int32]
+  /// For a template (GenerateRequest.segments): prompt.count + 1 flags, 1 where the
+  /// decoder may insert (zoo_decode_args.gaps). nil for a plain prompt.
+  let gaps: [UInt8]?
   let decoder: ResolvedDecoder
   /// Every common option and every declared decoder option filled in.
   let options: Zoo_V1_GenerateOptions
@@ -106,17 +109,13 @@ extension Runtime {
     options.decoder = decoder.name
     options.decoderOptions = try RequestValidation.checkedOptions(
       options.decoderOptions, declared: decoder.kind.options, owner: "decoder '\(decoder.name)'")
-    let hasText = !request.prompt.isEmpty
-    let hasIDs = !request.promptTokenIds.isEmpty
-    guard hasText != hasIDs else {
-      throw ZooError.invalidArgument(
-        hasText ? "give either prompt or prompt_token_ids, not both" : "the prompt is empty: set prompt (text) or prompt_token_ids")
-    }
     let tokenizer = try? model.tokenizer.get()
-    var prompt = request.promptTokenIds
-    if hasText {
-      prompt = try model.tokenizer.get().encode(request.prompt)
-      guard !prompt.isEmpty else { throw ZooError.invalidArgument("the prompt tokenizes to no tokens") }
+    let (prompt, gaps) = try promptTokens(request, model: model)
+    if gaps != nil && !decoder.kind.fillsGaps {
+      let fillers = decoders.filter { $0.value.kind.fillsGaps }.keys.sorted()
+      throw ZooError.invalidArgument(
+        "decoder '\(decoder.name)' only continues a prompt and cannot fill the gaps of a template (segments); "
+          + (fillers.isEmpty ? "no loaded plugin has a decoder that fills gaps" : "use \(fillers.joined(separator: " or "))"))
     }
     let info = model.handle.info
     if let bad = prompt.first(where: { $0 < 0 || Int($0) >= info.vocabularySize }) {
@@ -128,6 +127,46 @@ extension Runtime {
         "the prompt has \(prompt.count) tokens; '\(folder.name)' supports at most \(info.maxPositions) positions")
     }
     return PreparedGeneration(
-      prompt: prompt, decoder: decoder, options: options, tokenizer: tokenizer, eosTokens: folder.eosTokens)
+      prompt: prompt, gaps: gaps, decoder: decoder, options: options, tokenizer: tokenizer, eosTokens: folder.eosTokens)
+  }
+
+  /// The prompt's ids from whichever of prompt, prompt_token_ids and segments the request
+  /// gives, and for segments the gap flags (the one place a template is read).
+  private func promptTokens(_ request: Zoo_V1_GenerateRequest, model: LoadedModel) throws -> ([Int32], [UInt8]?) {
+    let given = [!request.prompt.isEmpty, !request.promptTokenIds.isEmpty, !request.segments.isEmpty]
+    guard given.filter({ $0 }).count == 1 else {
+      throw ZooError.invalidArgument(
+        given.contains(true)
+          ? "give one of prompt, prompt_token_ids and segments, not several"
+          : "the prompt is empty: set prompt (text), prompt_token_ids or segments (a template with gaps)")
+    }
+    if !request.prompt.isEmpty {
+      let prompt = try model.tokenizer.get().encode(request.prompt)
+      guard !prompt.isEmpty else { throw ZooError.invalidArgument("the prompt tokenizes to no tokens") }
+      return (prompt, nil)
+    }
+    if request.segments.isEmpty { return (request.promptTokenIds, nil) }
+    var prompt: [Int32] = []
+    var gaps: [UInt8] = [0]
+    for (k, segment) in request.segments.enumerated() {
+      if !segment.text.isEmpty && !segment.tokenIds.isEmpty {
+        throw ZooError.invalidArgument("segment \(k) has both text and token_ids; give one")
+      }
+      let tokens = segment.text.isEmpty ? segment.tokenIds : try model.tokenizer.get().encode(segment.text)
+      if tokens.isEmpty && k > 0 && segment.gapAfter && request.segments[k - 1].gapAfter {
+        throw ZooError.invalidArgument(
+          "segments \(k - 1) and \(k) make two gaps in a row with nothing between them: use one gap (the decoder decides how many tokens each gap gets)")
+      }
+      prompt += tokens
+      gaps += Array(repeating: 0, count: tokens.count)
+      if segment.gapAfter { gaps[prompt.count] = 1 }
+    }
+    guard gaps.contains(1) else {
+      throw ZooError.invalidArgument(
+        prompt.isEmpty
+          ? "the template is empty: give text and mark at least one gap (segments with gap_after)"
+          : "the template has no gap to fill: set gap_after on the segment the decoder may insert after")
+    }
+    return (prompt, gaps)
   }
 }

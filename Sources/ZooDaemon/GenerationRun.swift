@@ -80,7 +80,9 @@ final class GenerationRun: @unchecked Sendable {
     self.request = request
     // Unbounded here, bounded by `pending`: the decoder never yields past maxPending.
     (events, continuation) = AsyncStream.makeStream(of: GenerationEvent.self, bufferingPolicy: .unbounded)
-    sequence = GeneratedSequence(options: prepared.options, eos: prepared.eosTokens, tokenizer: prepared.tokenizer)
+    sequence = GeneratedSequence(
+      options: prepared.options, eos: prepared.eosTokens, tokenizer: prepared.tokenizer,
+      template: prepared.gaps == nil ? [] : prepared.prompt)
     counting = CountingModel(model.handle)
     self.queueSeconds = queueSeconds
     self.stallTimeout = stallTimeout
@@ -130,6 +132,19 @@ final class GenerationRun: @unchecked Sendable {
       model.scheduler.release()
       continuation.finish()
     }
+    if prepared.gaps != nil && prepared.options.reportSteps {
+      // A template's own tokens first, so a client can draw the text the insertions go into.
+      _ = push(.with {
+        $0.steps = prepared.prompt.enumerated().map { position, token in
+          .with {
+            $0.op = .set
+            $0.position = Int64(position)
+            $0.token = token
+            $0.text = tokenText(token)
+          }
+        }
+      })
+    }
     let result = DecoderCall.run(prepared, model: counting, request: request) { emit($0) }
     var tail = Zoo_V1_GenerateResponse()
     // A decoder that returned ZOO_OK has committed everything it placed.
@@ -142,14 +157,14 @@ final class GenerationRun: @unchecked Sendable {
       let seconds = Int(stallTimeout.seconds.rounded())
       stallFailure.withLock {
         $0 = .resourceExhausted(
-          "the client read nothing for \(seconds) s, so zood stopped the generation after \(sequence.textTokens) tokens and freed the model for others (zood --stall-timeout)")
+          "the client read nothing for \(seconds) s, so zood stopped the generation after \(sequence.generatedTokens) tokens and freed the model for others (zood --stall-timeout)")
       }
       onStall()
     }
     let outcome = GenerationOutcome.decide(.init(
       decoder: prepared.decoder.name, status: result.status, decoderReason: result.reason,
       decoderError: result.error, stall: stall, violation: violation, ending: sequence.ending,
-      cancelled: request.isCancelled, endedByDeadline: endedByDeadline(), generated: sequence.textTokens))
+      cancelled: request.isCancelled, endedByDeadline: endedByDeadline(), generated: sequence.generatedTokens))
     switch outcome {
     case .failed(let error):
       continuation.yield(.finished(.failure(error)))
@@ -161,7 +176,7 @@ final class GenerationRun: @unchecked Sendable {
       tail.finishReason = reason
       tail.stats = .with {
         $0.promptTokens = Int32(prepared.prompt.count)
-        $0.generatedTokens = Int32(sequence.textTokens)
+        $0.generatedTokens = Int32(sequence.generatedTokens)
         $0.prefillSeconds = (first - started).seconds
         $0.decodeSeconds = (end - first).seconds
         $0.queueSeconds = queueSeconds

@@ -32,6 +32,9 @@ enum ManifestValidator {
       if !isIdentifier(d.name) { out.append("decoder name '\(d.name)' must be 1-64 characters of [a-z0-9_-]") }
       out += fieldProblems(d.options, owner: "decoder '\(d.name)'")
       out += defaultProblems(d.options, owner: "decoder '\(d.name)'")
+      if d.fillsGaps && tableMinor < 4 {
+        out.append("decoder '\(d.name)' fills gaps, which needs ABI 1.4 (zoo_decode_args.gaps); the plugin is built for 1.\(tableMinor)")
+      }
     }
     for w in m.middleware {
       if !isIdentifier(w.name) { out.append("middleware name '\(w.name)' must be 1-64 characters of [a-z0-9_-]") }

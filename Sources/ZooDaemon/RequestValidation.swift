@@ -27,14 +27,15 @@ enum RequestLimits {
 /// RESOURCE_EXHAUSTED for sizes) with a sentence naming what was wrong.
 enum RequestValidation {
   static func checkSize(_ request: Zoo_V1_GenerateRequest) throws {
-    let bytes = request.prompt.utf8.count
+    let bytes = request.segments.reduce(request.prompt.utf8.count) { $0 + $1.text.utf8.count }
     guard bytes <= RequestLimits.textBytes else {
       throw ZooError.resourceExhausted(
         "the prompt is \(bytes) bytes; zood takes at most \(RequestLimits.textBytes) bytes (4 MiB) of prompt per request")
     }
-    guard request.promptTokenIds.count <= RequestLimits.promptTokens else {
+    let ids = request.segments.reduce(request.promptTokenIds.count) { $0 + $1.tokenIds.count }
+    guard ids <= RequestLimits.promptTokens, request.segments.count <= RequestLimits.promptTokens else {
       throw ZooError.resourceExhausted(
-        "prompt_token_ids has \(request.promptTokenIds.count) ids; zood takes at most \(RequestLimits.promptTokens) per request")
+        "the prompt has \(ids) ids in \(request.segments.count) segments; zood takes at most \(RequestLimits.promptTokens) of either per request")
     }
     for options in [request.options.decoderOptions] + request.middleware.map(\.options) {
       guard options.count <= RequestLimits.options, options.allSatisfy({ $0.key.utf8.count + $0.value.utf8.count <= RequestLimits.optionBytes }) else {

@@ -45,6 +45,13 @@ public struct SampledToken: Sendable {
   public var logprob: Float
   /// The most likely alternatives, when the request asked for logprobs.
   public var top: [(id: Int32, logprob: Float)]
+
+  /// A token as a decoder that samples by its own rules reports it.
+  public init(id: Int32, logprob: Float, top: [(id: Int32, logprob: Float)]) {
+    self.id = id
+    self.logprob = logprob
+    self.top = top
+  }
 }
 
 /// One generation request as a decoder sees it, with the helpers every decoder needs:
@@ -53,8 +60,13 @@ public final class DecodeSession {
   /// The model to drive (possibly from another plugin). Its table is zood's, which
   /// counts forward calls and refuses NaN logits.
   public let model: ModelHandle
-  /// The prompt's token ids (at least one).
+  /// The prompt's token ids (at least one, unless `gaps` is set).
   public let prompt: [Int32]
+  /// For a decoder that fills gaps (`Zoo_V1_DecoderKind.fillsGaps`) given a template:
+  /// `prompt.count + 1` flags, `gaps[k]` allowing insertions right before prompt token k
+  /// (k = prompt.count: after the last). Emitted positions then count the prompt's
+  /// tokens too. nil for a plain prompt, continued after its last token.
+  public let gaps: [Bool]?
   /// The request's options, defaults filled and ranges checked by zood: max_tokens > 0,
   /// temperature/top_k/top_p/seed set, every declared decoder option present.
   public let options: Zoo_V1_GenerateOptions
@@ -76,6 +88,9 @@ public final class DecodeSession {
       serializedBytes: Array(UnsafeBufferPointer(start: a.options, count: a.options_len)))
     self.eosTokens = Set(UnsafeBufferPointer(start: a.eos_tokens, count: Int(a.n_eos_tokens)))
     self.request = a.request
+    self.gaps =
+      zoo_decode_args_has_gaps(args) != 0 && a.gaps != nil
+      ? UnsafeBufferPointer(start: a.gaps, count: Int(a.n_prompt) + 1).map { $0 != 0 } : nil
   }
 
   /// True once the client cancelled, disconnected or passed its deadline.

@@ -380,6 +380,10 @@ public nonisolated struct Zoo_V1_DecoderKind: Sendable {
 
   public var requiresStateTruncate: Bool = false
 
+  /// It fills gaps inside a prompt (GenerateRequest.segments): it reads
+  /// zoo_decode_args.gaps and inserts only there. Other decoders only continue a prompt.
+  public var fillsGaps: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -733,7 +737,7 @@ nonisolated extension Zoo_V1_ModelType: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension Zoo_V1_DecoderKind: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".DecoderKind"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}description\0\u{1}requires\0\u{1}options\0\u{3}requires_mask_token\0\u{3}requires_heads\0\u{3}requires_state_copy\0\u{3}requires_state_truncate\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}description\0\u{1}requires\0\u{1}options\0\u{3}requires_mask_token\0\u{3}requires_heads\0\u{3}requires_state_copy\0\u{3}requires_state_truncate\0\u{3}fills_gaps\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -749,6 +753,7 @@ nonisolated extension Zoo_V1_DecoderKind: SwiftProtobuf.Message, SwiftProtobuf._
       case 6: try { try decoder.decodeRepeatedStringField(value: &self.requiresHeads) }()
       case 7: try { try decoder.decodeSingularBoolField(value: &self.requiresStateCopy) }()
       case 8: try { try decoder.decodeSingularBoolField(value: &self.requiresStateTruncate) }()
+      case 9: try { try decoder.decodeSingularBoolField(value: &self.fillsGaps) }()
       default: break
       }
     }
@@ -779,6 +784,9 @@ nonisolated extension Zoo_V1_DecoderKind: SwiftProtobuf.Message, SwiftProtobuf._
     if self.requiresStateTruncate != false {
       try visitor.visitSingularBoolField(value: self.requiresStateTruncate, fieldNumber: 8)
     }
+    if self.fillsGaps != false {
+      try visitor.visitSingularBoolField(value: self.fillsGaps, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -791,6 +799,7 @@ nonisolated extension Zoo_V1_DecoderKind: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.requiresHeads != rhs.requiresHeads {return false}
     if lhs.requiresStateCopy != rhs.requiresStateCopy {return false}
     if lhs.requiresStateTruncate != rhs.requiresStateTruncate {return false}
+    if lhs.fillsGaps != rhs.fillsGaps {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

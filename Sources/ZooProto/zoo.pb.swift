@@ -431,7 +431,7 @@ public nonisolated struct Zoo_V1_GenerateRequest: Sendable {
   public var model: String = String()
 
   /// The prompt as text, tokenized with the model's tokenizer. Exactly one of
-  /// prompt and prompt_token_ids must be given.
+  /// prompt, prompt_token_ids and segments must be given.
   public var prompt: String = String()
 
   /// The prompt as token ids, for clients with their own tokenizer and for models
@@ -451,11 +451,42 @@ public nonisolated struct Zoo_V1_GenerateRequest: Sendable {
   /// rewrite the request (zood validates the result again).
   public var middleware: [Zoo_V1_MiddlewareCall] = []
 
+  /// The prompt as a template with gaps, for infilling: the segments' tokens in order,
+  /// with a gap after each segment that sets gap_after. Only decoders that fill gaps
+  /// (DecoderKind.fills_gaps, e.g. "ilm") take a gap that is not at the end; they
+  /// insert tokens only into the gaps and decide how many each gets (possibly none).
+  /// The response's text is then the whole filled template, not only what was added,
+  /// and TokenStep positions count the template's tokens too. INVALID_ARGUMENT for a
+  /// template with no tokens and no gap, no gap at all, or two gaps in a row.
+  public var segments: [Zoo_V1_PromptSegment] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _options: Zoo_V1_GenerateOptions? = nil
+}
+
+/// One piece of a template (GenerateRequest.segments): text or ids, and whether a gap
+/// follows it. A gap at the very start is a first segment with no content.
+public nonisolated struct Zoo_V1_PromptSegment: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The segment as text, tokenized on its own with the model's tokenizer.
+  public var text: String = String()
+
+  /// Or as token ids (not both).
+  public var tokenIds: [Int32] = []
+
+  /// Insertions are allowed right after this segment (for the last segment: at the
+  /// end of the text).
+  public var gapAfter: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 /// A candidate token with its log-probability.
@@ -531,7 +562,10 @@ public nonisolated struct Zoo_V1_GenerateStats: Sendable {
 }
 
 /// One decoding event, when GenerateOptions.report_steps is set. Positions count the
-/// generated tokens from 0 (the prompt is not counted).
+/// generated tokens from 0 (the prompt is not counted), except for a request with
+/// segments, where they count the whole template's tokens (a position is where the
+/// token is in the text at that moment; later insertions before it move it up). The
+/// first message of a template request places the template's tokens (OP_SET).
 public nonisolated struct Zoo_V1_TokenStep: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -1373,7 +1407,7 @@ nonisolated extension Zoo_V1_MiddlewareCall: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Zoo_V1_GenerateRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GenerateRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}model\0\u{1}prompt\0\u{3}prompt_token_ids\0\u{1}options\0\u{1}middleware\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}model\0\u{1}prompt\0\u{3}prompt_token_ids\0\u{1}options\0\u{1}middleware\0\u{1}segments\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1386,6 +1420,7 @@ nonisolated extension Zoo_V1_GenerateRequest: SwiftProtobuf.Message, SwiftProtob
       case 3: try { try decoder.decodeRepeatedInt32Field(value: &self.promptTokenIds) }()
       case 4: try { try decoder.decodeSingularMessageField(value: &self._options) }()
       case 5: try { try decoder.decodeRepeatedMessageField(value: &self.middleware) }()
+      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.segments) }()
       default: break
       }
     }
@@ -1411,6 +1446,9 @@ nonisolated extension Zoo_V1_GenerateRequest: SwiftProtobuf.Message, SwiftProtob
     if !self.middleware.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.middleware, fieldNumber: 5)
     }
+    if !self.segments.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.segments, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1420,6 +1458,47 @@ nonisolated extension Zoo_V1_GenerateRequest: SwiftProtobuf.Message, SwiftProtob
     if lhs.promptTokenIds != rhs.promptTokenIds {return false}
     if lhs._options != rhs._options {return false}
     if lhs.middleware != rhs.middleware {return false}
+    if lhs.segments != rhs.segments {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Zoo_V1_PromptSegment: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PromptSegment"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}text\0\u{3}token_ids\0\u{3}gap_after\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.text) }()
+      case 2: try { try decoder.decodeRepeatedInt32Field(value: &self.tokenIds) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.gapAfter) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.text.isEmpty {
+      try visitor.visitSingularStringField(value: self.text, fieldNumber: 1)
+    }
+    if !self.tokenIds.isEmpty {
+      try visitor.visitPackedInt32Field(value: self.tokenIds, fieldNumber: 2)
+    }
+    if self.gapAfter != false {
+      try visitor.visitSingularBoolField(value: self.gapAfter, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Zoo_V1_PromptSegment, rhs: Zoo_V1_PromptSegment) -> Bool {
+    if lhs.text != rhs.text {return false}
+    if lhs.tokenIds != rhs.tokenIds {return false}
+    if lhs.gapAfter != rhs.gapAfter {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

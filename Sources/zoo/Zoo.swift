@@ -11,7 +11,8 @@ struct Zoo: AsyncParsableCommand {
     commandName: "zoo",
     abstract: "Talk to zood, the model-zoo daemon.",
     subcommands: [
-      Plugins.self, Plugin.self, List.self, Show.self, Generate.self, Embed.self, Pull.self, Load.self, Unload.self,
+      Plugins.self, Plugin.self, List.self, Show.self, Generate.self, Infill.self, Embed.self, Pull.self, Load.self,
+      Unload.self,
       PS.self,
     ])
 }
@@ -200,7 +201,18 @@ extension Zoo {
           }
         }
       }
-      let showLogprobs = (logprobs ?? 0) > 0
+      try await Self.stream(
+        request, connection: connection, steps: steps, showSteps: showSteps, logprobs: (logprobs ?? 0) > 0,
+        window: Int(maxTokens ?? 0), verbose: verbose)
+    }
+
+    /// Sends `request` and prints the text as it streams (or, with `logprobs`, each token
+    /// with its alternatives); `steps` lists every decoding event on stderr, `showSteps`
+    /// redraws the window (`window` positions to start with) after every step.
+    static func stream(
+      _ request: Zoo_V1_GenerateRequest, connection: ConnectionOptions, steps: Bool, showSteps: Bool, logprobs showLogprobs: Bool,
+      window: Int, verbose: Bool
+    ) async throws {
       let terminal = isatty(STDERR_FILENO) != 0
       @Sendable func write(_ message: Zoo_V1_GenerateResponse) {
         if showLogprobs {
@@ -219,7 +231,7 @@ extension Zoo {
           var last = Zoo_V1_GenerateResponse()
           // With --show-steps the output waits until the last frame is drawn.
           var held: [Zoo_V1_GenerateResponse] = []
-          var canvas = StepCanvas(length: Int(maxTokens ?? 0))
+          var canvas = StepCanvas(length: window)
           for try await message in response.messages {
             for step in message.steps where steps {
               FileHandle.standardError.write(Data(
@@ -259,8 +271,68 @@ extension Zoo {
     }
 
     /// A token's text in quotes, or its id in brackets when the model has no tokenizer.
-    private func quoted(_ t: Zoo_V1_TokenLogprob) -> String { t.text.isEmpty ? "[\(t.token)]" : t.text.debugDescription }
-    private func format(_ v: Float) -> String { String(format: "%.4f", v) }
+    private static func quoted(_ t: Zoo_V1_TokenLogprob) -> String { t.text.isEmpty ? "[\(t.token)]" : t.text.debugDescription }
+    private static func format(_ v: Float) -> String { String(format: "%.4f", v) }
+  }
+
+  struct Infill: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Fill the gaps of a template with a model that inserts (e.g. an ILM); prints the filled text.",
+      discussion: """
+        Gaps are marked ___ (or --gap MARK); the model decides how many tokens each gap gets. \
+        Example: zoo infill ilm-shakespeare "To be, or ___ to be: that is the ___."
+        """)
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "Model name, as in `zoo list`.") var model: String
+    @Argument(help: "The template, with a gap mark wherever the model may insert text.") var template: String
+    @Option(help: "The mark of a gap in the template.") var gap = "___"
+    @Option(help: "Maximum tokens inserted in all (default 128).") var maxTokens: Int32?
+    @Option(help: "Temperature; 0 = greedy (default 0.8).") var temperature: Float?
+    @Option(help: "Top-k; 0 = off (default 40).") var topK: Int32?
+    @Option(help: "Top-p in (0, 1] (default 0.9).") var topP: Float?
+    @Option(help: "Seed for reproducible sampling.") var seed: UInt64?
+    @Option(help: "Decoder (default: the model's; it must fill gaps).") var decoder: String?
+    @Option(name: .customLong("option"), help: "A decoder option KEY=VALUE (repeatable).") var decoderOptions: [String] = []
+    @Flag(help: "Print each insertion to stderr.") var steps = false
+    @Flag(help: "Redraw the text on stderr after every insertion: in place on a terminal, one line per step otherwise.")
+    var showSteps = false
+    @Flag(help: "Print timing and counts to stderr at the end.") var verbose = false
+
+    func validate() throws {
+      guard !gap.isEmpty else { throw ValidationError("--gap must not be empty") }
+      _ = try Generate.keyValues(decoderOptions, flag: "--option")
+    }
+
+    /// The template cut at every gap mark: each piece is a segment, and a gap follows
+    /// every piece but the last. zood judges the result (no gap, two gaps in a row).
+    static func segments(_ template: String, gap: String) -> [Zoo_V1_PromptSegment] {
+      let pieces = template.components(separatedBy: gap)
+      return pieces.enumerated().map { i, piece in
+        .with {
+          $0.text = piece
+          $0.gapAfter = i < pieces.count - 1
+        }
+      }
+    }
+
+    func run() async throws {
+      let request = Zoo_V1_GenerateRequest.with {
+        $0.model = model
+        $0.segments = Self.segments(template, gap: gap)
+        $0.options = .with { o in
+          if let maxTokens { o.maxTokens = maxTokens }
+          if let temperature { o.temperature = temperature }
+          if let topK { o.topK = topK }
+          if let topP { o.topP = topP }
+          if let seed { o.seed = seed }
+          if let decoder { o.decoder = decoder }
+          o.decoderOptions = (try? Generate.keyValues(decoderOptions, flag: "--option")) ?? [:]
+          o.reportSteps = steps || showSteps
+        }
+      }
+      try await Generate.stream(
+        request, connection: connection, steps: steps, showSteps: showSteps, logprobs: false, window: 0, verbose: verbose)
+    }
   }
 
   struct Embed: AsyncParsableCommand {

@@ -47,7 +47,7 @@ extern "C" {
 #endif
 
 #define ZOO_ABI_MAJOR 1
-#define ZOO_ABI_MINOR 3
+#define ZOO_ABI_MINOR 4
 
 /* The exported entry symbol's name, for dlsym. */
 #define ZOO_PLUGIN_ENTRY_SYMBOL "zoo_plugin_init"
@@ -234,10 +234,12 @@ typedef struct zoo_model_info {
  *
  * Models with a key/value cache keep one cache slot per position. A forward call
  * writes each token's keys and values at its position, overwriting a slot that is
- * already there, and the state's length becomes max(length, largest position + 1);
- * positions must leave no hole (each is <= the length before the call, counting
- * the call's own earlier tokens). The call's tokens are its queries: each attends
- * to the cached slots and the call's own tokens as the mask allows, by position:
+ * already there, and the state's length becomes max(length, largest position + 1).
+ * Positions must leave no hole: with the slots already there they fill 0 .. new
+ * length - 1, in any order within the call (since 1.4, so an insertion LM can store
+ * tokens out of logical order; before, each was <= the length so far). The call's
+ * tokens are its queries: each attends to the cached slots and the call's own tokens
+ * as the mask allows, by position:
  *   causal:        key position <= query position;
  *   bidirectional: every position < the new length;
  *   block-causal:  key position / block_size <= query position / block_size.
@@ -373,7 +375,7 @@ typedef struct zoo_decode_args {
   const char *decoder;            /* the decoder name requested (one table may serve several) */
   const zoo_model_api *model_api; /* the model's table and handle, borrowed */
   const zoo_model *model;
-  const int32_t *prompt;          /* n_prompt ids, at least one */
+  const int32_t *prompt;          /* n_prompt ids, at least one (may be none with gaps) */
   int64_t n_prompt;
   /* Serialized zoo.v1.GenerateOptions (proto/zoo/v1/zoo.proto). zood has checked
    * ranges and written every field explicitly (max_tokens > 0, temperature, top_k,
@@ -392,6 +394,13 @@ typedef struct zoo_decode_args {
    * model table above is zood's: zood counts its forward calls per request. */
   int32_t (*emit)(void *emit_context, const zoo_token_event *event);
   void *emit_context;
+  /* Since 1.4, only for decoders whose manifest sets fills_gaps (zoo.v1.DecoderKind):
+   * a template to fill (zoo.v1.GenerateRequest.segments). n_prompt + 1 flags; gaps[k] != 0
+   * allows insertions right before prompt token k (k = n_prompt: after the last one).
+   * The prompt may then be empty. Event positions count the prompt's tokens too: zood
+   * starts the sequence with them (uncommitted), so the final text is the whole filled
+   * template. NULL: a plain prompt, continued after its last token. */
+  const uint8_t *gaps;
 } zoo_decode_args;
 
 typedef struct zoo_decoder_api {
@@ -465,6 +474,7 @@ static inline int zoo_model_info_has_heads(const zoo_model_info *info) { return 
 static inline int zoo_forward_args_has_head(const zoo_forward_args *args) { return ZOO_HAS_FIELD(args, head_output); }
 static inline int zoo_forward_args_has_key_positions(const zoo_forward_args *args) { return ZOO_HAS_FIELD(args, n_key_positions); }
 static inline int zoo_model_info_has_key_positions(const zoo_model_info *info) { return ZOO_HAS_FIELD(info, accepts_key_positions); }
+static inline int zoo_decode_args_has_gaps(const zoo_decode_args *args) { return ZOO_HAS_FIELD(args, gaps); }
 static inline int zoo_token_event_has_placement(const zoo_token_event *event) { return ZOO_HAS_FIELD(event, committed); }
 static inline int zoo_host_api_has_text_services(const zoo_host_api *host) { return ZOO_HAS_FIELD(host, embed); }
 static inline int zoo_plugin_has_decoder_api(const zoo_plugin *plugin) { return ZOO_HAS_FIELD(plugin, decoder_api); }

@@ -915,7 +915,7 @@ const ProtobufCMessageDescriptor zoo__v1__model_type__descriptor =
   (ProtobufCMessageInit) zoo__v1__model_type__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor zoo__v1__decoder_kind__field_descriptors[8] =
+static const ProtobufCFieldDescriptor zoo__v1__decoder_kind__field_descriptors[9] =
 {
   {
     "name",
@@ -1013,9 +1013,22 @@ static const ProtobufCFieldDescriptor zoo__v1__decoder_kind__field_descriptors[8
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "fills_gaps",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__DecoderKind, fills_gaps),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned zoo__v1__decoder_kind__field_indices_by_name[] = {
   1,   /* field[1] = description */
+  8,   /* field[8] = fills_gaps */
   0,   /* field[0] = name */
   3,   /* field[3] = options */
   2,   /* field[2] = requires */
@@ -1027,7 +1040,7 @@ static const unsigned zoo__v1__decoder_kind__field_indices_by_name[] = {
 static const ProtobufCIntRange zoo__v1__decoder_kind__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor zoo__v1__decoder_kind__descriptor =
 {
@@ -1037,7 +1050,7 @@ const ProtobufCMessageDescriptor zoo__v1__decoder_kind__descriptor =
   "Zoo__V1__DecoderKind",
   "zoo.v1",
   sizeof(Zoo__V1__DecoderKind),
-  8,
+  9,
   zoo__v1__decoder_kind__field_descriptors,
   zoo__v1__decoder_kind__field_indices_by_name,
   1,  zoo__v1__decoder_kind__number_ranges,

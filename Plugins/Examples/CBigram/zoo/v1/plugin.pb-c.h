@@ -301,10 +301,15 @@ struct  Zoo__V1__DecoderKind
    */
   protobuf_c_boolean requires_state_copy;
   protobuf_c_boolean requires_state_truncate;
+  /*
+   * It fills gaps inside a prompt (GenerateRequest.segments): it reads
+   * zoo_decode_args.gaps and inserts only there. Other decoders only continue a prompt.
+   */
+  protobuf_c_boolean fills_gaps;
 };
 #define ZOO__V1__DECODER_KIND__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__decoder_kind__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, ZOO__V1__CAUSALITY__CAUSALITY_UNSPECIFIED, 0,NULL, 0, 0,NULL, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, ZOO__V1__CAUSALITY__CAUSALITY_UNSPECIFIED, 0,NULL, 0, 0,NULL, 0, 0, 0 }
 
 
 /*

@@ -514,6 +514,51 @@ void   zoo__v1__generate_request__free_unpacked
   assert(message->base.descriptor == &zoo__v1__generate_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   zoo__v1__prompt_segment__init
+                     (Zoo__V1__PromptSegment         *message)
+{
+  static const Zoo__V1__PromptSegment init_value = ZOO__V1__PROMPT_SEGMENT__INIT;
+  *message = init_value;
+}
+size_t zoo__v1__prompt_segment__get_packed_size
+                     (const Zoo__V1__PromptSegment *message)
+{
+  assert(message->base.descriptor == &zoo__v1__prompt_segment__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t zoo__v1__prompt_segment__pack
+                     (const Zoo__V1__PromptSegment *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &zoo__v1__prompt_segment__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t zoo__v1__prompt_segment__pack_to_buffer
+                     (const Zoo__V1__PromptSegment *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &zoo__v1__prompt_segment__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Zoo__V1__PromptSegment *
+       zoo__v1__prompt_segment__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Zoo__V1__PromptSegment *)
+     protobuf_c_message_unpack (&zoo__v1__prompt_segment__descriptor,
+                                allocator, len, data);
+}
+void   zoo__v1__prompt_segment__free_unpacked
+                     (Zoo__V1__PromptSegment *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &zoo__v1__prompt_segment__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   zoo__v1__token_logprob__init
                      (Zoo__V1__TokenLogprob         *message)
 {
@@ -2083,7 +2128,7 @@ const ProtobufCMessageDescriptor zoo__v1__middleware_call__descriptor =
   (ProtobufCMessageInit) zoo__v1__middleware_call__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor zoo__v1__generate_request__field_descriptors[5] =
+static const ProtobufCFieldDescriptor zoo__v1__generate_request__field_descriptors[6] =
 {
   {
     "model",
@@ -2145,6 +2190,18 @@ static const ProtobufCFieldDescriptor zoo__v1__generate_request__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "segments",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Zoo__V1__GenerateRequest, n_segments),
+    offsetof(Zoo__V1__GenerateRequest, segments),
+    &zoo__v1__prompt_segment__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned zoo__v1__generate_request__field_indices_by_name[] = {
   4,   /* field[4] = middleware */
@@ -2152,11 +2209,12 @@ static const unsigned zoo__v1__generate_request__field_indices_by_name[] = {
   3,   /* field[3] = options */
   1,   /* field[1] = prompt */
   2,   /* field[2] = prompt_token_ids */
+  5,   /* field[5] = segments */
 };
 static const ProtobufCIntRange zoo__v1__generate_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor zoo__v1__generate_request__descriptor =
 {
@@ -2166,11 +2224,75 @@ const ProtobufCMessageDescriptor zoo__v1__generate_request__descriptor =
   "Zoo__V1__GenerateRequest",
   "zoo.v1",
   sizeof(Zoo__V1__GenerateRequest),
-  5,
+  6,
   zoo__v1__generate_request__field_descriptors,
   zoo__v1__generate_request__field_indices_by_name,
   1,  zoo__v1__generate_request__number_ranges,
   (ProtobufCMessageInit) zoo__v1__generate_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor zoo__v1__prompt_segment__field_descriptors[3] =
+{
+  {
+    "text",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__PromptSegment, text),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "token_ids",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_INT32,
+    offsetof(Zoo__V1__PromptSegment, n_token_ids),
+    offsetof(Zoo__V1__PromptSegment, token_ids),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "gap_after",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__PromptSegment, gap_after),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned zoo__v1__prompt_segment__field_indices_by_name[] = {
+  2,   /* field[2] = gap_after */
+  0,   /* field[0] = text */
+  1,   /* field[1] = token_ids */
+};
+static const ProtobufCIntRange zoo__v1__prompt_segment__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor zoo__v1__prompt_segment__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "zoo.v1.PromptSegment",
+  "PromptSegment",
+  "Zoo__V1__PromptSegment",
+  "zoo.v1",
+  sizeof(Zoo__V1__PromptSegment),
+  3,
+  zoo__v1__prompt_segment__field_descriptors,
+  zoo__v1__prompt_segment__field_indices_by_name,
+  1,  zoo__v1__prompt_segment__number_ranges,
+  (ProtobufCMessageInit) zoo__v1__prompt_segment__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor zoo__v1__token_logprob__field_descriptors[3] =

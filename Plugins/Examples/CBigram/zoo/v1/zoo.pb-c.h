@@ -29,6 +29,7 @@ typedef struct Zoo__V1__GenerateOptions__DecoderOptionsEntry Zoo__V1__GenerateOp
 typedef struct Zoo__V1__MiddlewareCall Zoo__V1__MiddlewareCall;
 typedef struct Zoo__V1__MiddlewareCall__OptionsEntry Zoo__V1__MiddlewareCall__OptionsEntry;
 typedef struct Zoo__V1__GenerateRequest Zoo__V1__GenerateRequest;
+typedef struct Zoo__V1__PromptSegment Zoo__V1__PromptSegment;
 typedef struct Zoo__V1__TokenLogprob Zoo__V1__TokenLogprob;
 typedef struct Zoo__V1__TokenLogprobs Zoo__V1__TokenLogprobs;
 typedef struct Zoo__V1__GenerateStats Zoo__V1__GenerateStats;
@@ -384,7 +385,7 @@ struct  Zoo__V1__GenerateRequest
   char *model;
   /*
    * The prompt as text, tokenized with the model's tokenizer. Exactly one of
-   * prompt and prompt_token_ids must be given.
+   * prompt, prompt_token_ids and segments must be given.
    */
   char *prompt;
   /*
@@ -400,10 +401,48 @@ struct  Zoo__V1__GenerateRequest
    */
   size_t n_middleware;
   Zoo__V1__MiddlewareCall **middleware;
+  /*
+   * The prompt as a template with gaps, for infilling: the segments' tokens in order,
+   * with a gap after each segment that sets gap_after. Only decoders that fill gaps
+   * (DecoderKind.fills_gaps, e.g. "ilm") take a gap that is not at the end; they
+   * insert tokens only into the gaps and decide how many each gets (possibly none).
+   * The response's text is then the whole filled template, not only what was added,
+   * and TokenStep positions count the template's tokens too. INVALID_ARGUMENT for a
+   * template with no tokens and no gap, no gap at all, or two gaps in a row.
+   */
+  size_t n_segments;
+  Zoo__V1__PromptSegment **segments;
 };
 #define ZOO__V1__GENERATE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__generate_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, NULL, 0,NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, NULL, 0,NULL, 0,NULL }
+
+
+/*
+ * One piece of a template (GenerateRequest.segments): text or ids, and whether a gap
+ * follows it. A gap at the very start is a first segment with no content.
+ */
+struct  Zoo__V1__PromptSegment
+{
+  ProtobufCMessage base;
+  /*
+   * The segment as text, tokenized on its own with the model's tokenizer.
+   */
+  char *text;
+  /*
+   * Or as token ids (not both).
+   */
+  size_t n_token_ids;
+  int32_t *token_ids;
+  /*
+   * Insertions are allowed right after this segment (for the last segment: at the
+   * end of the text).
+   */
+  protobuf_c_boolean gap_after;
+};
+#define ZOO__V1__PROMPT_SEGMENT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__prompt_segment__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL, 0 }
 
 
 /*
@@ -476,7 +515,10 @@ struct  Zoo__V1__GenerateStats
 
 /*
  * One decoding event, when GenerateOptions.report_steps is set. Positions count the
- * generated tokens from 0 (the prompt is not counted).
+ * generated tokens from 0 (the prompt is not counted), except for a request with
+ * segments, where they count the whole template's tokens (a position is where the
+ * token is in the text at that moment; later insertions before it move it up). The
+ * first message of a template request places the template's tokens (OP_SET).
  */
 struct  Zoo__V1__TokenStep
 {
@@ -957,6 +999,25 @@ Zoo__V1__GenerateRequest *
 void   zoo__v1__generate_request__free_unpacked
                      (Zoo__V1__GenerateRequest *message,
                       ProtobufCAllocator *allocator);
+/* Zoo__V1__PromptSegment methods */
+void   zoo__v1__prompt_segment__init
+                     (Zoo__V1__PromptSegment         *message);
+size_t zoo__v1__prompt_segment__get_packed_size
+                     (const Zoo__V1__PromptSegment   *message);
+size_t zoo__v1__prompt_segment__pack
+                     (const Zoo__V1__PromptSegment   *message,
+                      uint8_t             *out);
+size_t zoo__v1__prompt_segment__pack_to_buffer
+                     (const Zoo__V1__PromptSegment   *message,
+                      ProtobufCBuffer     *buffer);
+Zoo__V1__PromptSegment *
+       zoo__v1__prompt_segment__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   zoo__v1__prompt_segment__free_unpacked
+                     (Zoo__V1__PromptSegment *message,
+                      ProtobufCAllocator *allocator);
 /* Zoo__V1__TokenLogprob methods */
 void   zoo__v1__token_logprob__init
                      (Zoo__V1__TokenLogprob         *message);
@@ -1302,6 +1363,9 @@ typedef void (*Zoo__V1__MiddlewareCall_Closure)
 typedef void (*Zoo__V1__GenerateRequest_Closure)
                  (const Zoo__V1__GenerateRequest *message,
                   void *closure_data);
+typedef void (*Zoo__V1__PromptSegment_Closure)
+                 (const Zoo__V1__PromptSegment *message,
+                  void *closure_data);
 typedef void (*Zoo__V1__TokenLogprob_Closure)
                  (const Zoo__V1__TokenLogprob *message,
                   void *closure_data);
@@ -1455,6 +1519,7 @@ extern const ProtobufCMessageDescriptor zoo__v1__generate_options__decoder_optio
 extern const ProtobufCMessageDescriptor zoo__v1__middleware_call__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__middleware_call__options_entry__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__generate_request__descriptor;
+extern const ProtobufCMessageDescriptor zoo__v1__prompt_segment__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__token_logprob__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__token_logprobs__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__generate_stats__descriptor;
