@@ -85,7 +85,7 @@ extension Runtime {
   /// from declared capabilities alone, before it runs: causality, mask token, heads,
   /// state copy and truncate. The one place a decoder name is resolved.
   func resolveDecoder(_ options: Zoo_V1_GenerateOptions, for model: LoadedModel) throws -> ResolvedDecoder {
-    let name = options.decoder.isEmpty ? model.folder.defaultDecoder : options.decoder
+    let name = options.decoder.isEmpty ? defaultDecoder(for: model.folder, ModelAbilities(model)) : options.decoder
     guard let (plugin, kind) = decoders[name] else {
       throw ZooError.invalidArgument(
         "unknown decoder '\(name.clipped())'; available: \(decoders.keys.sorted().joined(separator: ", "))")

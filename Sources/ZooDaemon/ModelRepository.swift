@@ -54,8 +54,6 @@ public struct ModelFolder: Sendable {
   /// The files this folder was read from, as they were: it is read again when they change.
   let fingerprint: FolderFingerprint
 
-  public var defaultDecoder: String { settings.defaultDecoder ?? "ar" }
-
   /// The tokenizer for text prompts, or the FAILED_PRECONDITION sentence saying why there
   /// is none. Read once, when the model loads.
   func loadTokenizer() -> Result<any Tokenizer, ZooError> {

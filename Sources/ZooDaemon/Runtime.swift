@@ -93,8 +93,21 @@ public final class Runtime: Sendable {
       $0.description_p = folder.settings.description ?? ""
       $0.sizeBytes = folder.sizeBytes
       $0.loaded = isLoaded
-      $0.defaultDecoder = folder.defaultDecoder
+      if let t = builders[folder.modelType]?.manifest.modelTypes.first(where: { $0.modelType == folder.modelType }) {
+        $0.defaultDecoder = defaultDecoder(for: folder, ModelAbilities(declared: t.capabilities, folder: folder))
+      } else {
+        $0.defaultDecoder = folder.settings.defaultDecoder ?? "ar"
+      }
     }
+  }
+
+  /// The decoder a request that names none gets: zoo.json's default_decoder, else `ar`
+  /// when it fits the model, else the first decoder (by name) that does (e.g. `ilm` for an
+  /// insertion LM), else `ar` (whose refusal then says why).
+  func defaultDecoder(for folder: ModelFolder, _ abilities: ModelAbilities) -> String {
+    if let named = folder.settings.defaultDecoder { return named }
+    let fitting = decoders.keys.sorted().filter { abilities.missing(for: decoders[$0]!.kind) == nil }
+    return fitting.contains("ar") ? "ar" : fitting.first ?? "ar"
   }
 
   public func listModels() -> [Zoo_V1_ModelSummary] { repository.scan().map(summary) }

@@ -225,7 +225,7 @@ final class GenerateTests: XCTestCase {
       ("logprobs", { $0.options.logprobs = 50 }),
       ("max_tokens", { $0.options.maxTokens = -1 }),
       ("stop", { $0.options.stop = [""] }),
-      ("not both", { $0.prompt = "text" }),
+      ("not several", { $0.prompt = "text" }),
       ("outside the vocabulary", { $0.promptTokenIds = [1, 256] }),
       ("unknown decoder", { $0.options.decoder = "nope" }),
     ]

@@ -17,6 +17,8 @@ final class InsertionTests: XCTestCase {
     shared.start { z in
       try z.addModel(from: FixtureLocation.folder("ilm-tiny"), as: "ilm-tiny")
       try z.addModel(from: FixtureLocation.folder("llada-tiny"), as: "llada-tiny")
+      // The same weights with a byte tokenizer, for the CLI's text templates.
+      try z.addModel(from: FixtureLocation.folder("ilm-tiny"), as: "ilm-tiny-bytes", zooJSON: #"{"tokenizer": "bytes"}"#)
     }
   }
 
@@ -96,6 +98,8 @@ final class InsertionTests: XCTestCase {
       XCTAssertEqual(ids, expected, c.name)
       XCTAssertEqual(Int(last.stats.generatedTokens), c.num_inserted, c.name)
       XCTAssertEqual(last.finishReason, c.stopped_by_stop_head ? .eos : .length, c.name)
+      // One forward per insertion, and one more that says stop (the official loop adds a wasted one).
+      XCTAssertEqual(Int(last.stats.forwardPasses), c.num_inserted + (c.stopped_by_stop_head ? 1 : 0), c.name)
 
       // Replaying the steps (after the template's own) rebuilds the text.
       let steps = all.flatMap(\.steps)
@@ -202,5 +206,30 @@ final class InsertionTests: XCTestCase {
         }
       })
     }
+  }
+
+  /// The CLI: `zoo plugins` lists the decoder, `zoo infill` refuses bad marks and
+  /// templates with zood's sentence, and draws every insertion with --show-steps.
+  func testCLIInfill() throws {
+    let socket = try zood.socket
+    func zoo(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+      try runProcess(try Paths.product("zoo").path, args + ["--socket", socket])
+    }
+    let plugins = try zoo(["plugins"])
+    XCTAssertEqual(plugins.status, 0, plugins.stderr)
+    for line in ["ilm", "insertion", "model:ilm", "stop_threshold=0.5", "slot_top_k=1"] {
+      XCTAssertTrue(plugins.stdout.contains(line), "\(line) in\n\(plugins.stdout)")
+    }
+    let noGap = try zoo(["infill", "ilm-tiny-bytes", "no gap here"])
+    XCTAssertNotEqual(noGap.status, 0)
+    XCTAssertTrue(noGap.stderr.contains("no gap to fill"), noGap.stderr)
+    let adjacent = try zoo(["infill", "ilm-tiny-bytes", "a ______ b"])
+    XCTAssertTrue(adjacent.stderr.contains("two gaps in a row"), adjacent.stderr)
+    // Another mark cuts the template there (then its bytes are beyond this tiny vocabulary).
+    let otherMark = try zoo(["infill", "ilm-tiny-bytes", "a <> b", "--gap", "<>"])
+    XCTAssertTrue(otherMark.stderr.contains("outside the vocabulary"), otherMark.stderr)
+    let emptyMark = try zoo(["infill", "ilm-tiny-bytes", "a ___ b", "--gap", ""])
+    XCTAssertNotEqual(emptyMark.status, 0)
+    XCTAssertTrue(emptyMark.stderr.contains("--gap must not be empty"), emptyMark.stderr)
   }
 }
