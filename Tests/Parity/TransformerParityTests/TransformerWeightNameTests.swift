@@ -39,4 +39,9 @@ final class TransformerWeightNameTests: XCTestCase {
     let (weights, _) = try load(BertBuilder.self, "tiny-bert", file: "model.safetensors")
     assertWeightNamesDeclared(BertBuilder.declaration.weights, loads: [weights], "bert")
   }
+
+  func testILMDeclaredWeightNamesAreTheOnesTheLoadReads() throws {
+    let (weights, _) = try load(ILMBuilder.self, "ilm-tiny", file: "model.safetensors")
+    assertWeightNamesDeclared(ILMBuilder.declaration.weights, loads: [weights], "ilm")
+  }
 }
