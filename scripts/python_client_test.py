@@ -3,6 +3,7 @@
 real zood over its Unix socket. Lists plugins and models, streams a generation,
 cancels one mid-stream, and checks error codes. Run by scripts/test after the build.
 """
+import json
 import os
 import shutil
 import subprocess
@@ -45,7 +46,7 @@ def main():
     models = os.path.join(work, "models")
     os.makedirs(plugins, mode=0o700)
     os.makedirs(os.path.join(models, "mamba-bytes"))
-    for lib in ["libZooStateSpace.so", "libZooAutoregressive.so", "libZooTransformer.so"]:
+    for lib in ["libZooStateSpace.so", "libZooAutoregressive.so", "libZooTransformer.so", "libZooInsertion.so"]:
         shutil.copy(os.path.join(bin_dir, lib), plugins)
     # all-MiniLM-L6-v2 as `zoo pull minilm` installed it (scripts/test sets the variable).
     minilm = os.environ.get("ZOO_MINILM_MODEL", "")
@@ -56,6 +57,9 @@ def main():
         minilm = ""
     for f in ["config.json", "model.safetensors"]:
         shutil.copy(os.path.join(FIXTURES, "mamba-hf", f), os.path.join(models, "mamba-bytes"))
+    os.makedirs(os.path.join(models, "ilm-tiny"))
+    for f in ["config.json", "model.safetensors"]:
+        shutil.copy(os.path.join(FIXTURES, "ilm-tiny", f), os.path.join(models, "ilm-tiny"))
     with open(os.path.join(models, "mamba-bytes", "zoo.json"), "w") as f:
         # No EOS: the fixture says eos 0, which sampling from random weights can draw,
         # ending the streams this test cancels or lets time out.
@@ -89,7 +93,7 @@ def main():
         check("ListPlugins shows statespace and autoregressive READY", {"statespace", "autoregressive"} <= names, names)
 
         models = stub.ListModels(zoo_pb2.ListModelsRequest()).models
-        expected = ["mamba-bytes", "minilm"] if minilm else ["mamba-bytes"]
+        expected = ["ilm-tiny", "mamba-bytes", "minilm"] if minilm else ["ilm-tiny", "mamba-bytes"]
         check("ListModels lists the models", sorted(m.name for m in models) == expected, models)
 
         request = zoo_pb2.GenerateRequest(model="mamba-bytes", prompt="Hello",
@@ -168,6 +172,23 @@ def main():
                   all(abs(dot(x, x) - 1) < 1e-4 for x in v), r.dimensions)
             check("similar sentences are closer than unrelated ones", dot(v[0], v[1]) > dot(v[0], v[2]) + 0.2,
                   (dot(v[0], v[1]), dot(v[0], v[2])))
+
+        # A template with two gaps, as the official ILM predictor fills it
+        # (Tests/Fixtures/ilm-tiny/cases.json, infill_two_gaps).
+        with open(os.path.join(FIXTURES, "ilm-tiny", "cases.json")) as f:
+            case = next(c for c in json.load(f)["decode"] if c["name"] == "infill_two_gaps")
+        segments = [zoo_pb2.PromptSegment(token_ids=[8, 17], gap_after=True),
+                    zoo_pb2.PromptSegment(token_ids=[13, 21], gap_after=True), zoo_pb2.PromptSegment(token_ids=[29])]
+        filled = list(stub.Generate(zoo_pb2.GenerateRequest(model="ilm-tiny", segments=segments, options=zoo_pb2.GenerateOptions(
+            decoder="ilm", temperature=0, decoder_options={"max_steps": "6", "suppress": "4"}))))
+        ids = [t for m in filled for t in m.token_ids]
+        check("infill fills both gaps as the official ILM predictor", ids == case["output_tokens"][2:], ids)
+        try:
+            list(stub.Generate(zoo_pb2.GenerateRequest(model="ilm-tiny", segments=[zoo_pb2.PromptSegment(token_ids=[8])])))
+            check("a template without a gap is INVALID_ARGUMENT", False)
+        except grpc.RpcError as e:
+            check("a template without a gap is INVALID_ARGUMENT",
+                  e.code() == grpc.StatusCode.INVALID_ARGUMENT and "no gap" in e.details(), e.details())
 
         health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""))
         check("health is SERVING", health.status == health_pb2.HealthCheckResponse.SERVING)
