@@ -169,4 +169,80 @@ final class BundledModelTests: XCTestCase {
       XCTAssertEqual(messages.map(\.text).joined(), sample.text, "\(sample.prompt.debugDescription), block \(sample.block_length)")
     }
   }
+
+  struct StarReference: Decodable {
+    struct Prompt: Decodable {
+      let prompt: String
+      let greedy_insertions: String
+    }
+    let stop_threshold: Double
+    let max_steps: Int
+    let prompts: [Prompt]
+  }
+
+  struct InfillSamples: Decodable {
+    struct Sample: Decodable {
+      let template: String
+      let filled: String
+    }
+    let stop_threshold: Double
+    let max_steps: Int
+    let suppress: String
+    let samples: [Sample]
+  }
+
+  /// The insertion LMs through zood with the `ilm` decoder (their default) at temperature
+  /// 0: `ilm-star-easy` finds the paths its PyTorch reference decoder found
+  /// (reference.json), and `ilm-shakespeare` fills the templates of samples.json as its
+  /// PyTorch run did, through gRPC and through `zoo infill`.
+  func testInsertionModelsMatchPyTorch() async throws {
+    let root = Paths.packageRoot.appendingPathComponent("models")
+    let z = try ZoodInstance()
+    for name in ["ilm-star-easy", "ilm-shakespeare"] { try z.addModel(from: root.appendingPathComponent(name), as: name) }
+    try z.start()
+
+    let star = try JSONDecoder().decode(
+      StarReference.self, from: Data(contentsOf: root.appendingPathComponent("ilm-star-easy/reference.json")))
+    XCTAssertGreaterThanOrEqual(star.prompts.count, 5)
+    for p in star.prompts {
+      let messages = try await z.generate(.with {
+        $0.model = "ilm-star-easy"
+        $0.prompt = p.prompt
+        $0.options = .with {
+          $0.temperature = 0
+          $0.decoderOptions = ["stop_threshold": "\(star.stop_threshold)", "max_steps": "\(star.max_steps)"]
+        }
+      })
+      XCTAssertEqual(messages.map(\.text).joined(), p.greedy_insertions, p.prompt)
+      XCTAssertEqual(messages.last?.finishReason, .eos, p.prompt)
+    }
+
+    let infill = try JSONDecoder().decode(
+      InfillSamples.self, from: Data(contentsOf: root.appendingPathComponent("ilm-shakespeare/samples.json")))
+    let options = ["stop_threshold": "\(infill.stop_threshold)", "max_steps": "\(infill.max_steps)", "suppress": infill.suppress]
+    for sample in infill.samples {
+      let pieces = sample.template.components(separatedBy: "___")
+      let messages = try await z.generate(.with {
+        $0.model = "ilm-shakespeare"
+        $0.segments = pieces.enumerated().map { i, piece in
+          .with {
+            $0.text = piece
+            $0.gapAfter = i < pieces.count - 1
+          }
+        }
+        $0.options = .with {
+          $0.temperature = 0
+          $0.decoderOptions = options
+        }
+      })
+      XCTAssertEqual(messages.map(\.text).joined(), sample.filled, sample.template.debugDescription)
+    }
+    let first = try XCTUnwrap(infill.samples.first)
+    let cli = try runProcess(
+      try Paths.product("zoo").path,
+      ["infill", "ilm-shakespeare", first.template, "--temperature", "0", "--socket", z.socket]
+        + options.sorted { $0.key < $1.key }.flatMap { ["--option", "\($0.key)=\($0.value)"] })
+    XCTAssertEqual(cli.status, 0, cli.stderr)
+    XCTAssertEqual(cli.stdout, first.filled + "\n")
+  }
 }
