@@ -10,7 +10,7 @@ of wall time (the client's clock around each request), all at temperature 0.
        is sent as text; zood inserts only after the prompt's last byte (and after its own
        insertions), so the answer is the final text minus the prompt.
   ar   decoder "ar", max_tokens = zoo.json's max_new_tokens, answer up to the first EOS byte (0).
-  mdm  decoder "llada", decoder_options gen_length / block_length / steps from zoo.json,
+  mdm  decoder "llada", max_tokens = zoo.json's gen_length, block_length / steps from zoo.json,
        answer up to the first EOS byte.
 
 The training-side numbers (PyTorch reference decoders) are in each zoo.json under
@@ -51,9 +51,9 @@ def request_for(zoo_pb2, model, meta, prompt):
         opts = {"stop_threshold": str(meta.get("stop_threshold", 0.5))}
         max_tokens = int(meta.get("max_steps", 16))
     elif d == "llada":
+        # The generation length is max_tokens (zood's llada decoder fills exactly that many).
         g = str(meta["gen_length"])
-        opts = {"gen_length": g, "block_length": str(meta.get("block_length", g)),
-                "steps": str(meta.get("default_steps", g))}
+        opts = {"block_length": str(meta.get("block_length", g)), "steps": str(meta.get("default_steps", g))}
         max_tokens = int(meta["gen_length"])
     else:
         opts = {}
