@@ -59,29 +59,29 @@ enum DecoderCall {
           prepared.prompt.withUnsafeBufferPointer { prompt in
             optionBytes.withUnsafeBufferPointer { opts in
               prepared.eosTokens.withUnsafeBufferPointer { eos in
-               (prepared.gaps ?? []).withUnsafeBufferPointer { gaps in
-                var args = zoo_decode_args()
-                args.size = UInt32(MemoryLayout<zoo_decode_args>.size)
-                args.decoder = name
-                args.model_api = UnsafePointer(CountingModel.table)
-                args.model = model.opaque
-                args.prompt = prompt.baseAddress
-                args.n_prompt = Int64(prompt.count)
-                args.options = opts.baseAddress
-                args.options_len = opts.count
-                args.eos_tokens = eos.baseAddress
-                args.n_eos_tokens = Int32(eos.count)
-                args.request = request.opaque
-                args.host = UnsafePointer(prepared.decoder.plugin.host.table)
-                args.emit_context = UnsafeMutableRawPointer(emitContext)
-                args.emit = { context, event in
-                  guard let context, let event else { return 1 }
-                  let emit = context.assumingMemoryBound(to: ((UnsafePointer<zoo_token_event>) -> Bool).self).pointee
-                  return emit(event) ? 0 : 1
+                (prepared.gaps ?? []).withUnsafeBufferPointer { gaps in
+                  var args = zoo_decode_args()
+                  args.size = UInt32(MemoryLayout<zoo_decode_args>.size)
+                  args.decoder = name
+                  args.model_api = UnsafePointer(CountingModel.table)
+                  args.model = model.opaque
+                  args.prompt = prompt.baseAddress
+                  args.n_prompt = Int64(prompt.count)
+                  args.options = opts.baseAddress
+                  args.options_len = opts.count
+                  args.eos_tokens = eos.baseAddress
+                  args.n_eos_tokens = Int32(eos.count)
+                  args.request = request.opaque
+                  args.host = UnsafePointer(prepared.decoder.plugin.host.table)
+                  args.emit_context = UnsafeMutableRawPointer(emitContext)
+                  args.emit = { context, event in
+                    guard let context, let event else { return 1 }
+                    let emit = context.assumingMemoryBound(to: ((UnsafePointer<zoo_token_event>) -> Bool).self).pointee
+                    return emit(event) ? 0 : 1
+                  }
+                  args.gaps = prepared.gaps == nil ? nil : gaps.baseAddress
+                  return prepared.decoder.api.pointee.run(&args, &finish, &err)
                 }
-                args.gaps = prepared.gaps == nil ? nil : gaps.baseAddress
-                return prepared.decoder.api.pointee.run(&args, &finish, &err)
-               }
               }
             }
           }
