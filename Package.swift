@@ -31,6 +31,7 @@ let package = Package(
     .library(name: "ZooSessa", type: .dynamic, targets: ["SessaExport"]),
     .library(name: "ZooGAM", type: .dynamic, targets: ["GAMExport"]),
     .library(name: "ZooOrchid", type: .dynamic, targets: ["OrchidExport"]),
+    .library(name: "ZooToolGate", type: .dynamic, targets: ["ToolGateExport"]),
     // Test-only plugin: decoders and middleware that exercise the decoder contract.
     .library(name: "ZooContractFixtures", type: .dynamic, targets: ["ContractFixturesExport"]),
   ],
@@ -43,6 +44,8 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+    .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", from: "0.12.1"),
+    .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
   ],
   targets: [
     // The C ABI between zood and plugins. Header-only contract plus its small helpers.
@@ -67,7 +70,9 @@ let package = Package(
     // What a Swift plugin author needs: protocols, the C thunks, shared builders.
     .target(
       name: "ZooPluginKit",
-      dependencies: ["CZooPlugin", "ZooABI", "ZooCore", "ZooProto"]),
+      dependencies: [
+        "CZooPlugin", "ZooABI", "ZooCore", "ZooProto", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ]),
     .target(
       name: "ZooDaemon",
       dependencies: [
@@ -90,6 +95,8 @@ let package = Package(
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "MCP", package: "swift-sdk"),
+        .product(name: "SystemPackage", package: "swift-system"),
       ] + grpc),
     .executableTarget(
       name: "zoo-bench",
@@ -146,6 +153,11 @@ let package = Package(
       name: "Orchid", dependencies: ["ZooPluginKit", "ZooCore", "CFFTW"], path: "Plugins/Orchid",
       exclude: ["README.md", "Export"]),
     .target(name: "OrchidExport", dependencies: ["Orchid", "ZooPluginKit", "CZooPlugin"], path: "Plugins/Orchid/Export"),
+    .target(
+      name: "ToolGate",
+      dependencies: ["CZooPlugin", "ZooPluginKit", "ZooProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+      path: "Plugins/ToolGate", exclude: ["README.md", "Export"]),
+    .target(name: "ToolGateExport", dependencies: ["ToolGate", "ZooPluginKit", "CZooPlugin"], path: "Plugins/ToolGate/Export"),
 
     .target(
       name: "ContractFixtures", dependencies: ["ZooPluginKit"], path: "Tests/Fixtures/contract-plugin",
@@ -163,6 +175,7 @@ let package = Package(
     .testTarget(
       name: "ZooDaemonTests", dependencies: ["ZooDaemon", "ZooProto", "CZooPlugin"],
       path: "Tests/Unit/ZooDaemonTests"),
+    .testTarget(name: "ToolGateTests", dependencies: ["ToolGate", "ZooProto"], path: "Tests/Unit/ToolGateTests"),
     .testTarget(
       name: "StateSpaceParityTests", dependencies: ["StateSpace", "ZooPluginKit", "ZooCore", "ZooTestSupport"],
       path: "Tests/Parity/StateSpaceParityTests"),

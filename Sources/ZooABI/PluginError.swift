@@ -25,6 +25,10 @@ public struct PluginError: Error, CustomStringConvertible, Sendable {
   public static func failedPrecondition(_ m: String) -> Self { .init(ZOO_ERR_FAILED_PRECONDITION, m) }
   /// ZOO_ERR_OUT_OF_RANGE: a position beyond what the model supports.
   public static func outOfRange(_ m: String) -> Self { .init(ZOO_ERR_OUT_OF_RANGE, m) }
+  /// ZOO_ERR_RESOURCE_EXHAUSTED: out of memory or past a limit.
+  public static func resourceExhausted(_ m: String) -> Self { .init(ZOO_ERR_RESOURCE_EXHAUSTED, m) }
+  /// ZOO_ERR_UNIMPLEMENTED: an optional operation the plugin lacks.
+  public static func unimplemented(_ m: String) -> Self { .init(ZOO_ERR_UNIMPLEMENTED, m) }
   /// ZOO_ERR_CANCELLED: the request was cancelled.
   public static func cancelled(_ m: String = "the request was cancelled") -> Self { .init(ZOO_ERR_CANCELLED, m) }
   /// ZOO_ERR_INTERNAL: a bug; the message says where.

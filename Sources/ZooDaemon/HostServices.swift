@@ -26,17 +26,26 @@ public final class RequestContext: Sendable {
   var opaque: OpaquePointer { OpaquePointer(Unmanaged.passUnretained(self).toOpaque()) }
 }
 
-/// What a request's host services work with: the model it runs on (its tokenizer) and
-/// the runtime (for embeddings under another model).
+/// What a request's host services work with: the model it runs on (its tokenizer), if
+/// it has one (a middleware's RPC has none), and the runtime (for models by name).
 struct RequestServices: Sendable {
-  let model: LoadedModel
+  let model: LoadedModel?
   let runtime: Runtime
+
+  /// The tokenizer of the request's own model.
+  func tokenizer() throws -> any Tokenizer {
+    guard let model else {
+      throw ZooError.failedPrecondition("this call runs on no model, so it has no tokenizer; name one with tokenize_with")
+    }
+    return try model.tokenizer.get()
+  }
 }
 
 /// The zoo_host_api table zood gives each plugin: logging tagged with the plugin's
-/// file name, cancellation polling, progress, and (since ABI 1.2) tokenize, detokenize
-/// and embed for the request's model. One per plugin, never freed (plugins keep the
-/// pointer for the life of the process). The table is written once, in init.
+/// file name, cancellation polling, progress, (since ABI 1.2) tokenize, detokenize
+/// and embed for the request's model, and (since 1.5) tokenize under a named model.
+/// One per plugin, never freed (plugins keep the pointer for the life of the process).
+/// The table is written once, in init.
 final class HostServices: @unchecked Sendable {
   let logger: Logger
   let table: UnsafeMutablePointer<zoo_host_api>
@@ -66,14 +75,13 @@ final class HostServices: @unchecked Sendable {
       },
       tokenize: { _, request, text, length, out, capacity, count, err in
         HostServices.serve(request, err) { services in
-          let bytes = text.map { UnsafeRawBufferPointer(start: $0, count: length) } ?? UnsafeRawBufferPointer(start: nil, count: 0)
-          let ids = try services.model.tokenizer.get().encode(String(decoding: bytes, as: UTF8.self))
+          let ids = try services.tokenizer().encode(HostServices.string(text, length))
           return try HostServices.deliver(ids, to: out, capacity: capacity, count: count)
         }
       },
       detokenize: { _, request, tokens, n, out, capacity, count, err in
         HostServices.serve(request, err) { services in
-          let tokenizer = try services.model.tokenizer.get()
+          let tokenizer = try services.tokenizer()
           let ids = tokens.map { Array(UnsafeBufferPointer(start: $0, count: Int(max(0, n)))) } ?? []
           let bytes = ids.flatMap { tokenizer.bytes(of: $0) }.map { CChar(bitPattern: $0) }
           return try HostServices.deliver(bytes, to: out, capacity: capacity, count: count)
@@ -83,12 +91,20 @@ final class HostServices: @unchecked Sendable {
         HostServices.serve(request, err) { services in
           guard let model else { throw ZooError.invalidArgument("embed needs a model name") }
           let name = String(cString: model)
-          let bytes = text.map { UnsafeRawBufferPointer(start: $0, count: length) } ?? UnsafeRawBufferPointer(start: nil, count: 0)
-          let string = String(decoding: bytes, as: UTF8.self)
+          let string = HostServices.string(text, length)
           let context = Unmanaged<RequestContext>.fromOpaque(UnsafeRawPointer(request!)).takeUnretainedValue()
           // The caller is a plugin's own thread (middleware, decoder), never the async pool.
           let vector = try HostServices.blocking { try await services.runtime.embedText(string, model: name, request: context) }
           return try HostServices.deliver(vector, to: out, capacity: capacity, count: count)
+        }
+      },
+      tokenize_with: { _, request, model, text, length, out, capacity, count, err in
+        HostServices.serve(request, err) { services in
+          guard let model else { throw ZooError.invalidArgument("tokenize_with needs a model name") }
+          let name = String(cString: model)
+          let loaded = try HostServices.blocking { try await services.runtime.model(name) }
+          let ids = try loaded.tokenizer.get().encode(HostServices.string(text, length))
+          return try HostServices.deliver(ids, to: out, capacity: capacity, count: count)
         }
       }))
     // Retained forever: the plugin may call back at any time.
@@ -97,6 +113,12 @@ final class HostServices: @unchecked Sendable {
 }
 
 extension HostServices {
+  /// A plugin's `length` bytes of UTF-8 as a string (invalid bytes become U+FFFD).
+  fileprivate static func string(_ text: UnsafePointer<CChar>?, _ length: Int) -> String {
+    guard let text else { return "" }
+    return String(decoding: UnsafeRawBufferPointer(start: text, count: length), as: UTF8.self)
+  }
+
   /// Runs a text service for `request`, writing a failure into `err`.
   fileprivate static func serve(
     _ request: OpaquePointer?, _ err: UnsafeMutablePointer<zoo_error>?, _ body: (RequestServices) throws -> Int32

@@ -40,6 +40,13 @@ enum ManifestValidator {
       if !isIdentifier(w.name) { out.append("middleware name '\(w.name)' must be 1-64 characters of [a-z0-9_-]") }
       out += fieldProblems(w.config, owner: "middleware '\(w.name)'")
       out += defaultProblems(w.config, owner: "middleware '\(w.name)'")
+      out += duplicates(w.rpcs, "middleware '\(w.name)' RPC")
+      for rpc in w.rpcs where !MiddlewareRPC.all.contains(rpc) {
+        out.append("middleware '\(w.name)' lists RPC '\(rpc)'; a middleware may serve \(MiddlewareRPC.all.sorted().joined(separator: ", "))")
+      }
+      if !w.rpcs.isEmpty && tableMinor < 5 {
+        out.append("middleware '\(w.name)' serves RPCs, which needs ABI 1.5 (zoo_middleware_api.call); the plugin is built for 1.\(tableMinor)")
+      }
     }
     for l in m.layers { out += fieldProblems(l.config, owner: "layer '\(l.name)'") }
     return out

@@ -20,6 +20,8 @@ enum RequestLimits {
   /// Decoder or middleware options per request, and bytes per value.
   static let options = 64
   static let optionBytes = 4096
+  /// A tool-gating query (GateTools): a user's message, not a document.
+  static let toolQueryBytes = 64 << 10
 }
 
 /// The checks a request passes before anything runs: sizes, common options, and the

@@ -18,6 +18,7 @@ public struct ZooError: Error, CustomStringConvertible, Sendable {
   static func cancelled(_ m: String) -> Self { .init(code: .cancelled, message: m) }
   static func deadlineExceeded(_ m: String) -> Self { .init(code: .deadlineExceeded, message: m) }
   static func internalError(_ m: String) -> Self { .init(code: .internalError, message: m) }
+  static func unimplemented(_ m: String) -> Self { .init(code: .unimplemented, message: m) }
 
   /// The zoo_status for this error, for answers to plugins (the codes are gRPC's).
   var pluginStatus: zoo_status { zoo_status(rawValue: UInt32(code.rawValue)) }

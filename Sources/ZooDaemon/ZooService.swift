@@ -1,6 +1,7 @@
 import Foundation
 import GRPCCore
 import Logging
+import SwiftProtobuf
 import ZooProto
 import ZooRPC
 
@@ -254,6 +255,62 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
   {
     let models = await runtime.loadedModels()
     return .with { $0.models = models }
+  }
+
+  // MARK: Tool gating, served by a middleware (MiddlewareRPC.swift)
+
+  public func putToolCatalog(request: Zoo_V1_PutToolCatalogRequest, context: ServerContext) async throws
+    -> Zoo_V1_PutToolCatalogResponse
+  {
+    try await middlewareRPC("PutToolCatalog", middleware: request.middleware, request)
+  }
+
+  public func listToolCatalogs(request: Zoo_V1_ListToolCatalogsRequest, context: ServerContext) async throws
+    -> Zoo_V1_ListToolCatalogsResponse
+  {
+    try await middlewareRPC("ListToolCatalogs", middleware: request.middleware, request)
+  }
+
+  /// The middleware's options are checked against its declaration and filled with
+  /// defaults here, as for a Generate request that names it.
+  public func gateTools(request: Zoo_V1_GateToolsRequest, context: ServerContext) async throws
+    -> Zoo_V1_GateToolsResponse
+  {
+    var checked = request
+    try mapped {
+      let kind = try runtime.middleware(serving: "GateTools", named: request.middleware).kind
+      guard !request.query.isEmpty, request.query.utf8.count <= RequestLimits.toolQueryBytes else {
+        throw ZooError.invalidArgument(
+          "query must be 1...\(RequestLimits.toolQueryBytes) bytes of the user's message; got \(request.query.utf8.count)")
+      }
+      checked.options = try RequestValidation.checkedOptions(request.options, declared: kind.config, owner: "middleware '\(kind.name)'")
+    }
+    return try await middlewareRPC("GateTools", middleware: request.middleware, checked)
+  }
+
+  public func checkToolCall(request: Zoo_V1_CheckToolCallRequest, context: ServerContext) async throws
+    -> Zoo_V1_CheckToolCallResponse
+  {
+    try await middlewareRPC("CheckToolCall", middleware: request.middleware, request)
+  }
+
+  /// One middleware RPC, cancelled with its client (and by shutdown).
+  private func middlewareRPC<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
+    _ rpc: String, middleware: String, _ request: Request
+  ) async throws -> Response {
+    let requestContext = RequestContext()
+    return try await withRPCCancellationHandler {
+      let token = shutdown.register(requestContext)
+      defer { shutdown.unregister(token) }
+      let started = ContinuousClock.now
+      let response: Response = try await mappedAsync {
+        try await runtime.callMiddleware(rpc, middleware: middleware, request: request, context: requestContext)
+      }
+      logger.debug("\(rpc) answered in \(String(format: "%.3f", (ContinuousClock.now - started).seconds))s")
+      return response
+    } onCancelRPC: {
+      requestContext.cancel()
+    }
   }
 
   private func mapped<T>(_ body: () throws -> T) throws -> T {

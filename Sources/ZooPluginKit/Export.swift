@@ -123,7 +123,8 @@ public func exportPlugin(
     decoderAPI.initialize(to: zoo_decoder_api(size: UInt32(MemoryLayout<zoo_decoder_api>.size), run: decoderRun))
     let middlewareAPI = UnsafeMutablePointer<zoo_middleware_api>.allocate(capacity: 1)
     middlewareAPI.initialize(
-      to: zoo_middleware_api(size: UInt32(MemoryLayout<zoo_middleware_api>.size), on_generate: middlewareRun))
+      to: zoo_middleware_api(
+        size: UInt32(MemoryLayout<zoo_middleware_api>.size), on_generate: middlewareRun, call: middlewareCall))
 
     let plugin = UnsafeMutablePointer<zoo_plugin>.allocate(capacity: 1)
     plugin.initialize(to: zoo_plugin(
@@ -414,3 +415,24 @@ private let middlewareRun: @convention(c) (UnsafePointer<zoo_middleware_args>?, 
     guard rc == 0 else { throw PluginError.internalError("zood refused middleware '\(name)'s rewritten request (\(rc))") }
   }
 }
+
+private let middlewareCall: @convention(c) (UnsafePointer<zoo_middleware_call_args>?, UnsafeMutablePointer<zoo_error>?)
+  -> Int32 = { args, err in
+    catchingPluginErrors(err) {
+      guard let args, let e = exported, let nameC = args.pointee.middleware else {
+        throw PluginError.invalidArgument("call needs args naming a middleware")
+      }
+      let name = String(cString: nameC)
+      guard let middleware = e.definition.middleware.first(where: { $0.declaration.name == name }) else {
+        throw PluginError.notFound("plugin '\(e.definition.name)' has no middleware '\(name)'")
+      }
+      let call = try MiddlewareRPCCall(args: args)
+      guard let serving = middleware.rpcs, middleware.declaration.rpcs.contains(call.rpc) else {
+        throw PluginError.unimplemented("middleware '\(name)' does not serve \(call.rpc)")
+      }
+      let bytes: [UInt8] = try serving.serve(call).serializedBytes()
+      let rc = bytes.withUnsafeBufferPointer { args.pointee.reply(args.pointee.reply_context, $0.baseAddress, $0.count) }
+      guard rc == 0 else { throw PluginError.internalError("zood refused middleware '\(name)'s answer to \(call.rpc) (\(rc))") }
+    }
+  }
+

@@ -401,6 +401,10 @@ public nonisolated struct Zoo_V1_MiddlewareKind: Sendable {
 
   public var config: [Zoo_V1_ConfigField] = []
 
+  /// zoo.v1.Zoo RPCs it serves through zoo_middleware_api.call (ABI 1.5), by method
+  /// name: "PutToolCatalog", "ListToolCatalogs", "GateTools", "CheckToolCall".
+  public var rpcs: [String] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -807,7 +811,7 @@ nonisolated extension Zoo_V1_DecoderKind: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Zoo_V1_MiddlewareKind: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".MiddlewareKind"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}description\0\u{1}config\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}description\0\u{1}config\0\u{1}rpcs\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -818,6 +822,7 @@ nonisolated extension Zoo_V1_MiddlewareKind: SwiftProtobuf.Message, SwiftProtobu
       case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.description_p) }()
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.config) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.rpcs) }()
       default: break
       }
     }
@@ -833,6 +838,9 @@ nonisolated extension Zoo_V1_MiddlewareKind: SwiftProtobuf.Message, SwiftProtobu
     if !self.config.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.config, fieldNumber: 3)
     }
+    if !self.rpcs.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.rpcs, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -840,6 +848,7 @@ nonisolated extension Zoo_V1_MiddlewareKind: SwiftProtobuf.Message, SwiftProtobu
     if lhs.name != rhs.name {return false}
     if lhs.description_p != rhs.description_p {return false}
     if lhs.config != rhs.config {return false}
+    if lhs.rpcs != rhs.rpcs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -908,6 +908,351 @@ public nonisolated struct Zoo_V1_EmbedResponse: Sendable {
   public init() {}
 }
 
+/// One tool, as an MCP server lists it (tools/list), plus what must hold to offer it.
+public nonisolated struct Zoo_V1_Tool: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Unique within its catalog.
+  public var name: String = String()
+
+  public var description_p: String = String()
+
+  /// The JSON Schema of the arguments (MCP's inputSchema), as JSON text. Empty means
+  /// an object with any properties.
+  public var inputSchemaJson: String = String()
+
+  /// The short text the query is compared with. Empty: the name and the description's
+  /// first paragraph, cut to 60 words.
+  public var summary: String = String()
+
+  public var preconditions: Zoo_V1_ToolPreconditions {
+    get {_preconditions ?? Zoo_V1_ToolPreconditions()}
+    set {_preconditions = newValue}
+  }
+  /// Returns true if `preconditions` has been explicitly set.
+  public var hasPreconditions: Bool {self._preconditions != nil}
+  /// Clears the value of `preconditions`. Subsequent reads from it will return its default value.
+  public mutating func clearPreconditions() {self._preconditions = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _preconditions: Zoo_V1_ToolPreconditions? = nil
+}
+
+/// What the session state must hold for a tool to be offered; all must hold.
+public nonisolated struct Zoo_V1_ToolPreconditions: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Auth scopes the session must have been granted, e.g. "github:write".
+  public var scopes: [String] = []
+
+  /// Tools whose output the session must already hold (SessionState.tool_outputs), as
+  /// names or patterns with * and ?. A pattern with a '/' is matched against the whole
+  /// "catalog/tool" output, one without against its tool part: "search_*" is met by
+  /// "github/search_code" or "search_code" (some search tool has run).
+  public var outputs: [String] = []
+
+  /// Milestones the session must have reached, e.g. "plan_confirmed".
+  public var milestones: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Zoo_V1_ToolCatalog: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Letters, digits, '-', '_' and '.', at most 64 characters.
+  public var name: String = String()
+
+  /// Where the tools came from, e.g. the MCP server's command line.
+  public var source: String = String()
+
+  public var tools: [Zoo_V1_Tool] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Zoo_V1_PutToolCatalogRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var catalog: Zoo_V1_ToolCatalog {
+    get {_catalog ?? Zoo_V1_ToolCatalog()}
+    set {_catalog = newValue}
+  }
+  /// Returns true if `catalog` has been explicitly set.
+  public var hasCatalog: Bool {self._catalog != nil}
+  /// Clears the value of `catalog`. Subsequent reads from it will return its default value.
+  public mutating func clearCatalog() {self._catalog = nil}
+
+  /// The middleware to store it in; empty: the one middleware that serves the RPC.
+  public var middleware: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _catalog: Zoo_V1_ToolCatalog? = nil
+}
+
+public nonisolated struct Zoo_V1_PutToolCatalogResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var tools: Int32 = 0
+
+  /// True when a catalog of that name was replaced.
+  public var replaced: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Zoo_V1_ListToolCatalogsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// One catalog's name; empty: all of them.
+  public var name: String = String()
+
+  public var middleware: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Zoo_V1_ListToolCatalogsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var catalogs: [Zoo_V1_ToolCatalog] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// What a session has: granted scopes, tools whose output it holds, milestones.
+public nonisolated struct Zoo_V1_SessionState: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var scopes: [String] = []
+
+  public var toolOutputs: [String] = []
+
+  public var milestones: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Zoo_V1_GateToolsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The user's intent: the current message, possibly with a summary of the turn.
+  public var query: String = String()
+
+  /// Catalogs to gate; empty: every stored catalog.
+  public var catalogs: [String] = []
+
+  /// A session the middleware keeps: the state below is added to what the session
+  /// already holds, and the tools offered are remembered for CheckToolCall. Empty: a
+  /// one-off gate on the state below alone.
+  public var session: String = String()
+
+  public var state: Zoo_V1_SessionState {
+    get {_state ?? Zoo_V1_SessionState()}
+    set {_state = newValue}
+  }
+  /// Returns true if `state` has been explicitly set.
+  public var hasState: Bool {self._state != nil}
+  /// Clears the value of `state`. Subsequent reads from it will return its default value.
+  public mutating func clearState() {self._state = nil}
+
+  /// The middleware's options (threshold, top_k, slate, embedding_model, token_model;
+  /// see `zoo plugins`), checked against its declared config like decoder options.
+  public var options: Dictionary<String,String> = [:]
+
+  public var middleware: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _state: Zoo_V1_SessionState? = nil
+}
+
+/// A tool offered this turn, with its full schema.
+public nonisolated struct Zoo_V1_OfferedTool: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var catalog: String = String()
+
+  /// Cosine similarity of the query and the tool's summary (Intent-Schema Overlap).
+  public var iso: Float = 0
+
+  /// {"name", "description", "inputSchema"} as compact JSON with sorted keys: what goes
+  /// into the prompt.
+  public var schemaJson: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// One tool's score, offered or not.
+public nonisolated struct Zoo_V1_ToolScore: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var catalog: String = String()
+
+  public var iso: Float = 0
+
+  public var offered: Bool = false
+
+  /// Why it was not offered: "below threshold 0.28", "missing scope github:write",
+  /// "no output from search_*", "milestone plan_confirmed not reached", "outside the
+  /// slate of 40", "top_k 10 reached". Empty when offered.
+  public var excluded: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Tokens the tools cost per turn, counted with token_model's tokenizer.
+public nonisolated struct Zoo_V1_ToolTokenCounts: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Every tool's full schema (what an agent without gating sends).
+  public var allSchemas: Int64 = 0
+
+  /// Every tool's summary line: the resident, cacheable pool.
+  public var summaryPool: Int64 = 0
+
+  /// The offered tools' full schemas.
+  public var offeredSchemas: Int64 = 0
+
+  /// The model whose tokenizer counted.
+  public var tokenizer: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Zoo_V1_GateToolsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Best first.
+  public var offered: [Zoo_V1_OfferedTool] = []
+
+  /// Every tool in the gated catalogs, by descending score.
+  public var scores: [Zoo_V1_ToolScore] = []
+
+  public var tokens: Zoo_V1_ToolTokenCounts {
+    get {_tokens ?? Zoo_V1_ToolTokenCounts()}
+    set {_tokens = newValue}
+  }
+  /// Returns true if `tokens` has been explicitly set.
+  public var hasTokens: Bool {self._tokens != nil}
+  /// Clears the value of `tokens`. Subsequent reads from it will return its default value.
+  public mutating func clearTokens() {self._tokens = nil}
+
+  /// The summary pool as it goes into a prompt, one "name: summary" line per tool.
+  public var summaryPool: String = String()
+
+  /// Seconds spent, embedding the query included.
+  public var seconds: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _tokens: Zoo_V1_ToolTokenCounts? = nil
+}
+
+public nonisolated struct Zoo_V1_CheckToolCallRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The tool the model called.
+  public var tool: String = String()
+
+  /// Its arguments, a JSON object.
+  public var argumentsJson: String = String()
+
+  /// The session whose last gate decides what was offered.
+  public var session: String = String()
+
+  /// Without a session: the tools offered this turn; empty means every tool of the
+  /// catalogs (only the arguments are checked).
+  public var offered: [String] = []
+
+  public var catalogs: [String] = []
+
+  public var middleware: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Zoo_V1_CheckToolCallResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var allowed: Bool = false
+
+  /// When refused: a JSON object for the model, {"error": "tool_not_available" |
+  /// "invalid_arguments", "message", "tool", and "available" (name and summary of each
+  /// offered tool) or "field" (the JSON pointer of the argument at fault)}.
+  public var errorJson: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "zoo.v1"
@@ -2190,6 +2535,667 @@ nonisolated extension Zoo_V1_EmbedResponse: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.dimensions != rhs.dimensions {return false}
     if lhs.totalTokens != rhs.totalTokens {return false}
     if lhs.seconds != rhs.seconds {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Zoo_V1_Tool: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Tool"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}description\0\u{3}input_schema_json\0\u{1}summary\0\u{1}preconditions\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.description_p) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.inputSchemaJson) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.summary) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._preconditions) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if !self.description_p.isEmpty {
+      try visitor.visitSingularStringField(value: self.description_p, fieldNumber: 2)
+    }
+    if !self.inputSchemaJson.isEmpty {
+      try visitor.visitSingularStringField(value: self.inputSchemaJson, fieldNumber: 3)
+    }
+    if !self.summary.isEmpty {
+      try visitor.visitSingularStringField(value: self.summary, fieldNumber: 4)
+    }
+    try { if let v = self._preconditions {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Zoo_V1_Tool, rhs: Zoo_V1_Tool) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.description_p != rhs.description_p {return false}
+    if lhs.inputSchemaJson != rhs.inputSchemaJson {return false}
+    if lhs.summary != rhs.summary {return false}
+    if lhs._preconditions != rhs._preconditions {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Zoo_V1_ToolPreconditions: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ToolPreconditions"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}scopes\0\u{1}outputs\0\u{1}milestones\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedStringField(value: &self.scopes) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.outputs) }()
+      case 3: try { try decoder.decodeRepeatedStringField(value: &self.milestones) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.scopes.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.scopes, fieldNumber: 1)
+    }
+    if !self.outputs.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.outputs, fieldNumber: 2)
+    }
+    if !self.milestones.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.milestones, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Zoo_V1_ToolPreconditions, rhs: Zoo_V1_ToolPreconditions) -> Bool {
+    if lhs.scopes != rhs.scopes {return false}
+    if lhs.outputs != rhs.outputs {return false}
+    if lhs.milestones != rhs.milestones {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Zoo_V1_ToolCatalog: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ToolCatalog"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}source\0\u{1}tools\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.source) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.tools) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if !self.source.isEmpty {
+      try visitor.visitSingularStringField(value: self.source, fieldNumber: 2)
+    }
+    if !self.tools.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.tools, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Zoo_V1_ToolCatalog, rhs: Zoo_V1_ToolCatalog) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.source != rhs.source {return false}
+    if lhs.tools != rhs.tools {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Zoo_V1_PutToolCatalogRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PutToolCatalogRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}catalog\0\u{1}middleware\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._catalog) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.middleware) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._catalog {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.middleware.isEmpty {
+      try visitor.visitSingularStringField(value: self.middleware, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Zoo_V1_PutToolCatalogRequest, rhs: Zoo_V1_PutToolCatalogRequest) -> Bool {
+    if lhs._catalog != rhs._catalog {return false}
+    if lhs.middleware != rhs.middleware {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Zoo_V1_PutToolCatalogResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PutToolCatalogResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}tools\0\u{1}replaced\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.tools) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.replaced) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if self.tools != 0 {
+      try visitor.visitSingularInt32Field(value: self.tools, fieldNumber: 2)
+    }
+    if self.replaced != false {
+      try visitor.visitSingularBoolField(value: self.replaced, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Zoo_V1_PutToolCatalogResponse, rhs: Zoo_V1_PutToolCatalogResponse) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.tools != rhs.tools {return false}
+    if lhs.replaced != rhs.replaced {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Zoo_V1_ListToolCatalogsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListToolCatalogsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}middleware\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.middleware) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if !self.middleware.isEmpty {
+      try visitor.visitSingularStringField(value: self.middleware, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Zoo_V1_ListToolCatalogsRequest, rhs: Zoo_V1_ListToolCatalogsRequest) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.middleware != rhs.middleware {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Zoo_V1_ListToolCatalogsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListToolCatalogsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}catalogs\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.catalogs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.catalogs.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.catalogs, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Zoo_V1_ListToolCatalogsResponse, rhs: Zoo_V1_ListToolCatalogsResponse) -> Bool {
+    if lhs.catalogs != rhs.catalogs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Zoo_V1_SessionState: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SessionState"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}scopes\0\u{3}tool_outputs\0\u{1}milestones\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedStringField(value: &self.scopes) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.toolOutputs) }()
+      case 3: try { try decoder.decodeRepeatedStringField(value: &self.milestones) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.scopes.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.scopes, fieldNumber: 1)
+    }
+    if !self.toolOutputs.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.toolOutputs, fieldNumber: 2)
+    }
+    if !self.milestones.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.milestones, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Zoo_V1_SessionState, rhs: Zoo_V1_SessionState) -> Bool {
+    if lhs.scopes != rhs.scopes {return false}
+    if lhs.toolOutputs != rhs.toolOutputs {return false}
+    if lhs.milestones != rhs.milestones {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Zoo_V1_GateToolsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GateToolsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}query\0\u{1}catalogs\0\u{1}session\0\u{1}state\0\u{1}options\0\u{1}middleware\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.query) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.catalogs) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.session) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._state) }()
+      case 5: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.options) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.middleware) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.query.isEmpty {
+      try visitor.visitSingularStringField(value: self.query, fieldNumber: 1)
+    }
+    if !self.catalogs.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.catalogs, fieldNumber: 2)
+    }
+    if !self.session.isEmpty {
+      try visitor.visitSingularStringField(value: self.session, fieldNumber: 3)
+    }
+    try { if let v = self._state {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    if !self.options.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.options, fieldNumber: 5)
+    }
+    if !self.middleware.isEmpty {
+      try visitor.visitSingularStringField(value: self.middleware, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Zoo_V1_GateToolsRequest, rhs: Zoo_V1_GateToolsRequest) -> Bool {
+    if lhs.query != rhs.query {return false}
+    if lhs.catalogs != rhs.catalogs {return false}
+    if lhs.session != rhs.session {return false}
+    if lhs._state != rhs._state {return false}
+    if lhs.options != rhs.options {return false}
+    if lhs.middleware != rhs.middleware {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Zoo_V1_OfferedTool: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".OfferedTool"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}catalog\0\u{1}iso\0\u{3}schema_json\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.catalog) }()
+      case 3: try { try decoder.decodeSingularFloatField(value: &self.iso) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.schemaJson) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if !self.catalog.isEmpty {
+      try visitor.visitSingularStringField(value: self.catalog, fieldNumber: 2)
+    }
+    if self.iso.bitPattern != 0 {
+      try visitor.visitSingularFloatField(value: self.iso, fieldNumber: 3)
+    }
+    if !self.schemaJson.isEmpty {
+      try visitor.visitSingularStringField(value: self.schemaJson, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Zoo_V1_OfferedTool, rhs: Zoo_V1_OfferedTool) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.catalog != rhs.catalog {return false}
+    if lhs.iso != rhs.iso {return false}
+    if lhs.schemaJson != rhs.schemaJson {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Zoo_V1_ToolScore: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ToolScore"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}catalog\0\u{1}iso\0\u{1}offered\0\u{1}excluded\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.catalog) }()
+      case 3: try { try decoder.decodeSingularFloatField(value: &self.iso) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.offered) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.excluded) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if !self.catalog.isEmpty {
+      try visitor.visitSingularStringField(value: self.catalog, fieldNumber: 2)
+    }
+    if self.iso.bitPattern != 0 {
+      try visitor.visitSingularFloatField(value: self.iso, fieldNumber: 3)
+    }
+    if self.offered != false {
+      try visitor.visitSingularBoolField(value: self.offered, fieldNumber: 4)
+    }
+    if !self.excluded.isEmpty {
+      try visitor.visitSingularStringField(value: self.excluded, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Zoo_V1_ToolScore, rhs: Zoo_V1_ToolScore) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.catalog != rhs.catalog {return false}
+    if lhs.iso != rhs.iso {return false}
+    if lhs.offered != rhs.offered {return false}
+    if lhs.excluded != rhs.excluded {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Zoo_V1_ToolTokenCounts: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ToolTokenCounts"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}all_schemas\0\u{3}summary_pool\0\u{3}offered_schemas\0\u{1}tokenizer\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.allSchemas) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.summaryPool) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.offeredSchemas) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.tokenizer) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.allSchemas != 0 {
+      try visitor.visitSingularInt64Field(value: self.allSchemas, fieldNumber: 1)
+    }
+    if self.summaryPool != 0 {
+      try visitor.visitSingularInt64Field(value: self.summaryPool, fieldNumber: 2)
+    }
+    if self.offeredSchemas != 0 {
+      try visitor.visitSingularInt64Field(value: self.offeredSchemas, fieldNumber: 3)
+    }
+    if !self.tokenizer.isEmpty {
+      try visitor.visitSingularStringField(value: self.tokenizer, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Zoo_V1_ToolTokenCounts, rhs: Zoo_V1_ToolTokenCounts) -> Bool {
+    if lhs.allSchemas != rhs.allSchemas {return false}
+    if lhs.summaryPool != rhs.summaryPool {return false}
+    if lhs.offeredSchemas != rhs.offeredSchemas {return false}
+    if lhs.tokenizer != rhs.tokenizer {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Zoo_V1_GateToolsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GateToolsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}offered\0\u{1}scores\0\u{1}tokens\0\u{3}summary_pool\0\u{1}seconds\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.offered) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.scores) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._tokens) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.summaryPool) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.seconds) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.offered.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.offered, fieldNumber: 1)
+    }
+    if !self.scores.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.scores, fieldNumber: 2)
+    }
+    try { if let v = self._tokens {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    if !self.summaryPool.isEmpty {
+      try visitor.visitSingularStringField(value: self.summaryPool, fieldNumber: 4)
+    }
+    if self.seconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.seconds, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Zoo_V1_GateToolsResponse, rhs: Zoo_V1_GateToolsResponse) -> Bool {
+    if lhs.offered != rhs.offered {return false}
+    if lhs.scores != rhs.scores {return false}
+    if lhs._tokens != rhs._tokens {return false}
+    if lhs.summaryPool != rhs.summaryPool {return false}
+    if lhs.seconds != rhs.seconds {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Zoo_V1_CheckToolCallRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CheckToolCallRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}tool\0\u{3}arguments_json\0\u{1}session\0\u{1}offered\0\u{1}catalogs\0\u{1}middleware\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.tool) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.argumentsJson) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.session) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.offered) }()
+      case 5: try { try decoder.decodeRepeatedStringField(value: &self.catalogs) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.middleware) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.tool.isEmpty {
+      try visitor.visitSingularStringField(value: self.tool, fieldNumber: 1)
+    }
+    if !self.argumentsJson.isEmpty {
+      try visitor.visitSingularStringField(value: self.argumentsJson, fieldNumber: 2)
+    }
+    if !self.session.isEmpty {
+      try visitor.visitSingularStringField(value: self.session, fieldNumber: 3)
+    }
+    if !self.offered.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.offered, fieldNumber: 4)
+    }
+    if !self.catalogs.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.catalogs, fieldNumber: 5)
+    }
+    if !self.middleware.isEmpty {
+      try visitor.visitSingularStringField(value: self.middleware, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Zoo_V1_CheckToolCallRequest, rhs: Zoo_V1_CheckToolCallRequest) -> Bool {
+    if lhs.tool != rhs.tool {return false}
+    if lhs.argumentsJson != rhs.argumentsJson {return false}
+    if lhs.session != rhs.session {return false}
+    if lhs.offered != rhs.offered {return false}
+    if lhs.catalogs != rhs.catalogs {return false}
+    if lhs.middleware != rhs.middleware {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Zoo_V1_CheckToolCallResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CheckToolCallResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}allowed\0\u{3}error_json\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self.allowed) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.errorJson) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.allowed != false {
+      try visitor.visitSingularBoolField(value: self.allowed, fieldNumber: 1)
+    }
+    if !self.errorJson.isEmpty {
+      try visitor.visitSingularStringField(value: self.errorJson, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Zoo_V1_CheckToolCallResponse, rhs: Zoo_V1_CheckToolCallResponse) -> Bool {
+    if lhs.allowed != rhs.allowed {return false}
+    if lhs.errorJson != rhs.errorJson {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

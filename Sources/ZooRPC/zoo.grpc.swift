@@ -132,6 +132,58 @@ public enum Zoo_V1_Zoo: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "PutToolCatalog" metadata.
+        public enum PutToolCatalog: Sendable {
+            /// Request type for "PutToolCatalog".
+            public typealias Input = Zoo_V1_PutToolCatalogRequest
+            /// Response type for "PutToolCatalog".
+            public typealias Output = Zoo_V1_PutToolCatalogResponse
+            /// Descriptor for "PutToolCatalog".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "zoo.v1.Zoo"),
+                method: "PutToolCatalog",
+                type: .unary
+            )
+        }
+        /// Namespace for "ListToolCatalogs" metadata.
+        public enum ListToolCatalogs: Sendable {
+            /// Request type for "ListToolCatalogs".
+            public typealias Input = Zoo_V1_ListToolCatalogsRequest
+            /// Response type for "ListToolCatalogs".
+            public typealias Output = Zoo_V1_ListToolCatalogsResponse
+            /// Descriptor for "ListToolCatalogs".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "zoo.v1.Zoo"),
+                method: "ListToolCatalogs",
+                type: .unary
+            )
+        }
+        /// Namespace for "GateTools" metadata.
+        public enum GateTools: Sendable {
+            /// Request type for "GateTools".
+            public typealias Input = Zoo_V1_GateToolsRequest
+            /// Response type for "GateTools".
+            public typealias Output = Zoo_V1_GateToolsResponse
+            /// Descriptor for "GateTools".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "zoo.v1.Zoo"),
+                method: "GateTools",
+                type: .unary
+            )
+        }
+        /// Namespace for "CheckToolCall" metadata.
+        public enum CheckToolCall: Sendable {
+            /// Request type for "CheckToolCall".
+            public typealias Input = Zoo_V1_CheckToolCallRequest
+            /// Response type for "CheckToolCall".
+            public typealias Output = Zoo_V1_CheckToolCallResponse
+            /// Descriptor for "CheckToolCall".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "zoo.v1.Zoo"),
+                method: "CheckToolCall",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "zoo.v1.Zoo" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             ListPlugins.descriptor,
@@ -141,7 +193,11 @@ public enum Zoo_V1_Zoo: Sendable {
             LoadModel.descriptor,
             UnloadModel.descriptor,
             ListLoaded.descriptor,
-            Embed.descriptor
+            Embed.descriptor,
+            PutToolCatalog.descriptor,
+            ListToolCatalogs.descriptor,
+            GateTools.descriptor,
+            CheckToolCall.descriptor
         ]
     }
 }
@@ -318,6 +374,89 @@ extension Zoo_V1_Zoo {
             request: GRPCCore.StreamingServerRequest<Zoo_V1_EmbedRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Zoo_V1_EmbedResponse>
+
+        /// Handle the "PutToolCatalog" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Tool gating. zood forwards these to the middleware that serves them (its
+        /// > MiddlewareKind.rpcs; the ToolGate plugin's "tool-attention"), which keeps the
+        /// > catalogs and the sessions. UNIMPLEMENTED when no loaded middleware serves them.
+        /// > 
+        /// > Stores a tool catalog under its name (replacing one of that name), e.g. the tools
+        /// > an MCP server lists (`zoo tools import`). The summaries are embedded now, so a bad
+        /// > embedding model fails here and the catalogs already stored stay as they were.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Zoo_V1_PutToolCatalogRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Zoo_V1_PutToolCatalogResponse` messages.
+        func putToolCatalog(
+            request: GRPCCore.StreamingServerRequest<Zoo_V1_PutToolCatalogRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Zoo_V1_PutToolCatalogResponse>
+
+        /// Handle the "ListToolCatalogs" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The stored catalogs, or one of them, with every tool.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Zoo_V1_ListToolCatalogsRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Zoo_V1_ListToolCatalogsResponse` messages.
+        func listToolCatalogs(
+            request: GRPCCore.StreamingServerRequest<Zoo_V1_ListToolCatalogsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Zoo_V1_ListToolCatalogsResponse>
+
+        /// Handle the "GateTools" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The tools one turn needs: those whose summary is close enough to the query
+        /// > (cosine of the sentence embeddings >= threshold) and whose preconditions hold in
+        /// > the session state, best first, at most top_k, with their full schemas. Every
+        /// > other tool is listed with its score and why it was left out.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Zoo_V1_GateToolsRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Zoo_V1_GateToolsResponse` messages.
+        func gateTools(
+            request: GRPCCore.StreamingServerRequest<Zoo_V1_GateToolsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Zoo_V1_GateToolsResponse>
+
+        /// Handle the "CheckToolCall" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Whether a tool call the model made may run: the tool must have been offered this
+        /// > turn and its arguments must match its input schema. A refused call is an answer
+        /// > (allowed = false, with a JSON error to hand back to the model), not an RPC error.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Zoo_V1_CheckToolCallRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Zoo_V1_CheckToolCallResponse` messages.
+        func checkToolCall(
+            request: GRPCCore.StreamingServerRequest<Zoo_V1_CheckToolCallRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Zoo_V1_CheckToolCallResponse>
     }
 
     /// Service protocol for the "zoo.v1.Zoo" service.
@@ -478,6 +617,89 @@ extension Zoo_V1_Zoo {
             request: GRPCCore.ServerRequest<Zoo_V1_EmbedRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Zoo_V1_EmbedResponse>
+
+        /// Handle the "PutToolCatalog" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Tool gating. zood forwards these to the middleware that serves them (its
+        /// > MiddlewareKind.rpcs; the ToolGate plugin's "tool-attention"), which keeps the
+        /// > catalogs and the sessions. UNIMPLEMENTED when no loaded middleware serves them.
+        /// > 
+        /// > Stores a tool catalog under its name (replacing one of that name), e.g. the tools
+        /// > an MCP server lists (`zoo tools import`). The summaries are embedded now, so a bad
+        /// > embedding model fails here and the catalogs already stored stay as they were.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Zoo_V1_PutToolCatalogRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Zoo_V1_PutToolCatalogResponse` message.
+        func putToolCatalog(
+            request: GRPCCore.ServerRequest<Zoo_V1_PutToolCatalogRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Zoo_V1_PutToolCatalogResponse>
+
+        /// Handle the "ListToolCatalogs" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The stored catalogs, or one of them, with every tool.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Zoo_V1_ListToolCatalogsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Zoo_V1_ListToolCatalogsResponse` message.
+        func listToolCatalogs(
+            request: GRPCCore.ServerRequest<Zoo_V1_ListToolCatalogsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Zoo_V1_ListToolCatalogsResponse>
+
+        /// Handle the "GateTools" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The tools one turn needs: those whose summary is close enough to the query
+        /// > (cosine of the sentence embeddings >= threshold) and whose preconditions hold in
+        /// > the session state, best first, at most top_k, with their full schemas. Every
+        /// > other tool is listed with its score and why it was left out.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Zoo_V1_GateToolsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Zoo_V1_GateToolsResponse` message.
+        func gateTools(
+            request: GRPCCore.ServerRequest<Zoo_V1_GateToolsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Zoo_V1_GateToolsResponse>
+
+        /// Handle the "CheckToolCall" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Whether a tool call the model made may run: the tool must have been offered this
+        /// > turn and its arguments must match its input schema. A refused call is an answer
+        /// > (allowed = false, with a JSON error to hand back to the model), not an RPC error.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Zoo_V1_CheckToolCallRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Zoo_V1_CheckToolCallResponse` message.
+        func checkToolCall(
+            request: GRPCCore.ServerRequest<Zoo_V1_CheckToolCallRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Zoo_V1_CheckToolCallResponse>
     }
 
     /// Simple service protocol for the "zoo.v1.Zoo" service.
@@ -637,6 +859,89 @@ extension Zoo_V1_Zoo {
             request: Zoo_V1_EmbedRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Zoo_V1_EmbedResponse
+
+        /// Handle the "PutToolCatalog" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Tool gating. zood forwards these to the middleware that serves them (its
+        /// > MiddlewareKind.rpcs; the ToolGate plugin's "tool-attention"), which keeps the
+        /// > catalogs and the sessions. UNIMPLEMENTED when no loaded middleware serves them.
+        /// > 
+        /// > Stores a tool catalog under its name (replacing one of that name), e.g. the tools
+        /// > an MCP server lists (`zoo tools import`). The summaries are embedded now, so a bad
+        /// > embedding model fails here and the catalogs already stored stay as they were.
+        ///
+        /// - Parameters:
+        ///   - request: A `Zoo_V1_PutToolCatalogRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Zoo_V1_PutToolCatalogResponse` to respond with.
+        func putToolCatalog(
+            request: Zoo_V1_PutToolCatalogRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Zoo_V1_PutToolCatalogResponse
+
+        /// Handle the "ListToolCatalogs" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The stored catalogs, or one of them, with every tool.
+        ///
+        /// - Parameters:
+        ///   - request: A `Zoo_V1_ListToolCatalogsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Zoo_V1_ListToolCatalogsResponse` to respond with.
+        func listToolCatalogs(
+            request: Zoo_V1_ListToolCatalogsRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Zoo_V1_ListToolCatalogsResponse
+
+        /// Handle the "GateTools" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The tools one turn needs: those whose summary is close enough to the query
+        /// > (cosine of the sentence embeddings >= threshold) and whose preconditions hold in
+        /// > the session state, best first, at most top_k, with their full schemas. Every
+        /// > other tool is listed with its score and why it was left out.
+        ///
+        /// - Parameters:
+        ///   - request: A `Zoo_V1_GateToolsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Zoo_V1_GateToolsResponse` to respond with.
+        func gateTools(
+            request: Zoo_V1_GateToolsRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Zoo_V1_GateToolsResponse
+
+        /// Handle the "CheckToolCall" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Whether a tool call the model made may run: the tool must have been offered this
+        /// > turn and its arguments must match its input schema. A refused call is an answer
+        /// > (allowed = false, with a JSON error to hand back to the model), not an RPC error.
+        ///
+        /// - Parameters:
+        ///   - request: A `Zoo_V1_CheckToolCallRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Zoo_V1_CheckToolCallResponse` to respond with.
+        func checkToolCall(
+            request: Zoo_V1_CheckToolCallRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Zoo_V1_CheckToolCallResponse
     }
 }
 
@@ -732,6 +1037,50 @@ extension Zoo_V1_Zoo.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Zoo_V1_Zoo.Method.PutToolCatalog.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Zoo_V1_PutToolCatalogRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Zoo_V1_PutToolCatalogResponse>(),
+            handler: { request, context in
+                try await self.putToolCatalog(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Zoo_V1_Zoo.Method.ListToolCatalogs.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Zoo_V1_ListToolCatalogsRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Zoo_V1_ListToolCatalogsResponse>(),
+            handler: { request, context in
+                try await self.listToolCatalogs(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Zoo_V1_Zoo.Method.GateTools.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Zoo_V1_GateToolsRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Zoo_V1_GateToolsResponse>(),
+            handler: { request, context in
+                try await self.gateTools(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Zoo_V1_Zoo.Method.CheckToolCall.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Zoo_V1_CheckToolCallRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Zoo_V1_CheckToolCallResponse>(),
+            handler: { request, context in
+                try await self.checkToolCall(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -820,6 +1169,50 @@ extension Zoo_V1_Zoo.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Zoo_V1_EmbedResponse> {
         let response = try await self.embed(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func putToolCatalog(
+        request: GRPCCore.StreamingServerRequest<Zoo_V1_PutToolCatalogRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Zoo_V1_PutToolCatalogResponse> {
+        let response = try await self.putToolCatalog(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func listToolCatalogs(
+        request: GRPCCore.StreamingServerRequest<Zoo_V1_ListToolCatalogsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Zoo_V1_ListToolCatalogsResponse> {
+        let response = try await self.listToolCatalogs(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func gateTools(
+        request: GRPCCore.StreamingServerRequest<Zoo_V1_GateToolsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Zoo_V1_GateToolsResponse> {
+        let response = try await self.gateTools(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func checkToolCall(
+        request: GRPCCore.StreamingServerRequest<Zoo_V1_CheckToolCallRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Zoo_V1_CheckToolCallResponse> {
+        let response = try await self.checkToolCall(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -931,6 +1324,58 @@ extension Zoo_V1_Zoo.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Zoo_V1_EmbedResponse> {
         return GRPCCore.ServerResponse<Zoo_V1_EmbedResponse>(
             message: try await self.embed(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func putToolCatalog(
+        request: GRPCCore.ServerRequest<Zoo_V1_PutToolCatalogRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Zoo_V1_PutToolCatalogResponse> {
+        return GRPCCore.ServerResponse<Zoo_V1_PutToolCatalogResponse>(
+            message: try await self.putToolCatalog(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func listToolCatalogs(
+        request: GRPCCore.ServerRequest<Zoo_V1_ListToolCatalogsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Zoo_V1_ListToolCatalogsResponse> {
+        return GRPCCore.ServerResponse<Zoo_V1_ListToolCatalogsResponse>(
+            message: try await self.listToolCatalogs(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func gateTools(
+        request: GRPCCore.ServerRequest<Zoo_V1_GateToolsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Zoo_V1_GateToolsResponse> {
+        return GRPCCore.ServerResponse<Zoo_V1_GateToolsResponse>(
+            message: try await self.gateTools(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func checkToolCall(
+        request: GRPCCore.ServerRequest<Zoo_V1_CheckToolCallRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Zoo_V1_CheckToolCallResponse> {
+        return GRPCCore.ServerResponse<Zoo_V1_CheckToolCallResponse>(
+            message: try await self.checkToolCall(
                 request: request.message,
                 context: context
             ),
@@ -1137,6 +1582,109 @@ extension Zoo_V1_Zoo {
             deserializer: some GRPCCore.MessageDeserializer<Zoo_V1_EmbedResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Zoo_V1_EmbedResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "PutToolCatalog" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Tool gating. zood forwards these to the middleware that serves them (its
+        /// > MiddlewareKind.rpcs; the ToolGate plugin's "tool-attention"), which keeps the
+        /// > catalogs and the sessions. UNIMPLEMENTED when no loaded middleware serves them.
+        /// > 
+        /// > Stores a tool catalog under its name (replacing one of that name), e.g. the tools
+        /// > an MCP server lists (`zoo tools import`). The summaries are embedded now, so a bad
+        /// > embedding model fails here and the catalogs already stored stay as they were.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Zoo_V1_PutToolCatalogRequest` message.
+        ///   - serializer: A serializer for `Zoo_V1_PutToolCatalogRequest` messages.
+        ///   - deserializer: A deserializer for `Zoo_V1_PutToolCatalogResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func putToolCatalog<Result>(
+            request: GRPCCore.ClientRequest<Zoo_V1_PutToolCatalogRequest>,
+            serializer: some GRPCCore.MessageSerializer<Zoo_V1_PutToolCatalogRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Zoo_V1_PutToolCatalogResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Zoo_V1_PutToolCatalogResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ListToolCatalogs" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The stored catalogs, or one of them, with every tool.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Zoo_V1_ListToolCatalogsRequest` message.
+        ///   - serializer: A serializer for `Zoo_V1_ListToolCatalogsRequest` messages.
+        ///   - deserializer: A deserializer for `Zoo_V1_ListToolCatalogsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func listToolCatalogs<Result>(
+            request: GRPCCore.ClientRequest<Zoo_V1_ListToolCatalogsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Zoo_V1_ListToolCatalogsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Zoo_V1_ListToolCatalogsResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Zoo_V1_ListToolCatalogsResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "GateTools" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The tools one turn needs: those whose summary is close enough to the query
+        /// > (cosine of the sentence embeddings >= threshold) and whose preconditions hold in
+        /// > the session state, best first, at most top_k, with their full schemas. Every
+        /// > other tool is listed with its score and why it was left out.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Zoo_V1_GateToolsRequest` message.
+        ///   - serializer: A serializer for `Zoo_V1_GateToolsRequest` messages.
+        ///   - deserializer: A deserializer for `Zoo_V1_GateToolsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func gateTools<Result>(
+            request: GRPCCore.ClientRequest<Zoo_V1_GateToolsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Zoo_V1_GateToolsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Zoo_V1_GateToolsResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Zoo_V1_GateToolsResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "CheckToolCall" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Whether a tool call the model made may run: the tool must have been offered this
+        /// > turn and its arguments must match its input schema. A refused call is an answer
+        /// > (allowed = false, with a JSON error to hand back to the model), not an RPC error.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Zoo_V1_CheckToolCallRequest` message.
+        ///   - serializer: A serializer for `Zoo_V1_CheckToolCallRequest` messages.
+        ///   - deserializer: A deserializer for `Zoo_V1_CheckToolCallResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func checkToolCall<Result>(
+            request: GRPCCore.ClientRequest<Zoo_V1_CheckToolCallRequest>,
+            serializer: some GRPCCore.MessageSerializer<Zoo_V1_CheckToolCallRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Zoo_V1_CheckToolCallResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Zoo_V1_CheckToolCallResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -1432,6 +1980,153 @@ extension Zoo_V1_Zoo {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "PutToolCatalog" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Tool gating. zood forwards these to the middleware that serves them (its
+        /// > MiddlewareKind.rpcs; the ToolGate plugin's "tool-attention"), which keeps the
+        /// > catalogs and the sessions. UNIMPLEMENTED when no loaded middleware serves them.
+        /// > 
+        /// > Stores a tool catalog under its name (replacing one of that name), e.g. the tools
+        /// > an MCP server lists (`zoo tools import`). The summaries are embedded now, so a bad
+        /// > embedding model fails here and the catalogs already stored stay as they were.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Zoo_V1_PutToolCatalogRequest` message.
+        ///   - serializer: A serializer for `Zoo_V1_PutToolCatalogRequest` messages.
+        ///   - deserializer: A deserializer for `Zoo_V1_PutToolCatalogResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func putToolCatalog<Result>(
+            request: GRPCCore.ClientRequest<Zoo_V1_PutToolCatalogRequest>,
+            serializer: some GRPCCore.MessageSerializer<Zoo_V1_PutToolCatalogRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Zoo_V1_PutToolCatalogResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Zoo_V1_PutToolCatalogResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Zoo_V1_Zoo.Method.PutToolCatalog.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ListToolCatalogs" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The stored catalogs, or one of them, with every tool.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Zoo_V1_ListToolCatalogsRequest` message.
+        ///   - serializer: A serializer for `Zoo_V1_ListToolCatalogsRequest` messages.
+        ///   - deserializer: A deserializer for `Zoo_V1_ListToolCatalogsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func listToolCatalogs<Result>(
+            request: GRPCCore.ClientRequest<Zoo_V1_ListToolCatalogsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Zoo_V1_ListToolCatalogsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Zoo_V1_ListToolCatalogsResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Zoo_V1_ListToolCatalogsResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Zoo_V1_Zoo.Method.ListToolCatalogs.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "GateTools" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The tools one turn needs: those whose summary is close enough to the query
+        /// > (cosine of the sentence embeddings >= threshold) and whose preconditions hold in
+        /// > the session state, best first, at most top_k, with their full schemas. Every
+        /// > other tool is listed with its score and why it was left out.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Zoo_V1_GateToolsRequest` message.
+        ///   - serializer: A serializer for `Zoo_V1_GateToolsRequest` messages.
+        ///   - deserializer: A deserializer for `Zoo_V1_GateToolsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func gateTools<Result>(
+            request: GRPCCore.ClientRequest<Zoo_V1_GateToolsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Zoo_V1_GateToolsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Zoo_V1_GateToolsResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Zoo_V1_GateToolsResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Zoo_V1_Zoo.Method.GateTools.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "CheckToolCall" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Whether a tool call the model made may run: the tool must have been offered this
+        /// > turn and its arguments must match its input schema. A refused call is an answer
+        /// > (allowed = false, with a JSON error to hand back to the model), not an RPC error.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Zoo_V1_CheckToolCallRequest` message.
+        ///   - serializer: A serializer for `Zoo_V1_CheckToolCallRequest` messages.
+        ///   - deserializer: A deserializer for `Zoo_V1_CheckToolCallResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func checkToolCall<Result>(
+            request: GRPCCore.ClientRequest<Zoo_V1_CheckToolCallRequest>,
+            serializer: some GRPCCore.MessageSerializer<Zoo_V1_CheckToolCallRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Zoo_V1_CheckToolCallResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Zoo_V1_CheckToolCallResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Zoo_V1_Zoo.Method.CheckToolCall.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -1666,6 +2361,133 @@ extension Zoo_V1_Zoo.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Zoo_V1_EmbedRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Zoo_V1_EmbedResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "PutToolCatalog" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Tool gating. zood forwards these to the middleware that serves them (its
+    /// > MiddlewareKind.rpcs; the ToolGate plugin's "tool-attention"), which keeps the
+    /// > catalogs and the sessions. UNIMPLEMENTED when no loaded middleware serves them.
+    /// > 
+    /// > Stores a tool catalog under its name (replacing one of that name), e.g. the tools
+    /// > an MCP server lists (`zoo tools import`). The summaries are embedded now, so a bad
+    /// > embedding model fails here and the catalogs already stored stay as they were.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Zoo_V1_PutToolCatalogRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func putToolCatalog<Result>(
+        request: GRPCCore.ClientRequest<Zoo_V1_PutToolCatalogRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Zoo_V1_PutToolCatalogResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.putToolCatalog(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Zoo_V1_PutToolCatalogRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Zoo_V1_PutToolCatalogResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListToolCatalogs" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The stored catalogs, or one of them, with every tool.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Zoo_V1_ListToolCatalogsRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listToolCatalogs<Result>(
+        request: GRPCCore.ClientRequest<Zoo_V1_ListToolCatalogsRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Zoo_V1_ListToolCatalogsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.listToolCatalogs(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Zoo_V1_ListToolCatalogsRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Zoo_V1_ListToolCatalogsResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GateTools" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The tools one turn needs: those whose summary is close enough to the query
+    /// > (cosine of the sentence embeddings >= threshold) and whose preconditions hold in
+    /// > the session state, best first, at most top_k, with their full schemas. Every
+    /// > other tool is listed with its score and why it was left out.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Zoo_V1_GateToolsRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func gateTools<Result>(
+        request: GRPCCore.ClientRequest<Zoo_V1_GateToolsRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Zoo_V1_GateToolsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.gateTools(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Zoo_V1_GateToolsRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Zoo_V1_GateToolsResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CheckToolCall" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Whether a tool call the model made may run: the tool must have been offered this
+    /// > turn and its arguments must match its input schema. A refused call is an answer
+    /// > (allowed = false, with a JSON error to hand back to the model), not an RPC error.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Zoo_V1_CheckToolCallRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func checkToolCall<Result>(
+        request: GRPCCore.ClientRequest<Zoo_V1_CheckToolCallRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Zoo_V1_CheckToolCallResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.checkToolCall(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Zoo_V1_CheckToolCallRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Zoo_V1_CheckToolCallResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1934,6 +2756,149 @@ extension Zoo_V1_Zoo.ClientProtocol {
             metadata: metadata
         )
         return try await self.embed(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "PutToolCatalog" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Tool gating. zood forwards these to the middleware that serves them (its
+    /// > MiddlewareKind.rpcs; the ToolGate plugin's "tool-attention"), which keeps the
+    /// > catalogs and the sessions. UNIMPLEMENTED when no loaded middleware serves them.
+    /// > 
+    /// > Stores a tool catalog under its name (replacing one of that name), e.g. the tools
+    /// > an MCP server lists (`zoo tools import`). The summaries are embedded now, so a bad
+    /// > embedding model fails here and the catalogs already stored stay as they were.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func putToolCatalog<Result>(
+        _ message: Zoo_V1_PutToolCatalogRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Zoo_V1_PutToolCatalogResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Zoo_V1_PutToolCatalogRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.putToolCatalog(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListToolCatalogs" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The stored catalogs, or one of them, with every tool.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listToolCatalogs<Result>(
+        _ message: Zoo_V1_ListToolCatalogsRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Zoo_V1_ListToolCatalogsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Zoo_V1_ListToolCatalogsRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.listToolCatalogs(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GateTools" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The tools one turn needs: those whose summary is close enough to the query
+    /// > (cosine of the sentence embeddings >= threshold) and whose preconditions hold in
+    /// > the session state, best first, at most top_k, with their full schemas. Every
+    /// > other tool is listed with its score and why it was left out.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func gateTools<Result>(
+        _ message: Zoo_V1_GateToolsRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Zoo_V1_GateToolsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Zoo_V1_GateToolsRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.gateTools(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CheckToolCall" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Whether a tool call the model made may run: the tool must have been offered this
+    /// > turn and its arguments must match its input schema. A refused call is an answer
+    /// > (allowed = false, with a JSON error to hand back to the model), not an RPC error.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func checkToolCall<Result>(
+        _ message: Zoo_V1_CheckToolCallRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Zoo_V1_CheckToolCallResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Zoo_V1_CheckToolCallRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.checkToolCall(
             request: request,
             options: options,
             onResponse: handleResponse

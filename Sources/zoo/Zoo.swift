@@ -13,7 +13,7 @@ struct Zoo: AsyncParsableCommand {
     subcommands: [
       Plugins.self, Plugin.self, List.self, Show.self, Generate.self, Infill.self, Embed.self, Pull.self, Load.self,
       Unload.self,
-      PS.self,
+      PS.self, Tools.self,
     ])
 }
 

@@ -47,7 +47,7 @@ extern "C" {
 #endif
 
 #define ZOO_ABI_MAJOR 1
-#define ZOO_ABI_MINOR 4
+#define ZOO_ABI_MINOR 5
 
 /* The exported entry symbol's name, for dlsym. */
 #define ZOO_PLUGIN_ENTRY_SYMBOL "zoo_plugin_init"
@@ -159,6 +159,12 @@ typedef struct zoo_host_api {
    * serves that can embed; loaded if needed). Blocks until done or cancelled. */
   int32_t (*embed)(void *host_context, const zoo_request *request, const char *model, const char *text,
                    size_t text_len, float *vector, int64_t capacity, int64_t *dimensions, zoo_error *err);
+
+  /* Since 1.5: token ids of `text` under the tokenizer of the model named `model`
+   * (loaded if needed), for work that has no model of its own, such as a
+   * middleware's RPCs (zoo_middleware_api.call) counting tokens. Output rule above. */
+  int32_t (*tokenize_with)(void *host_context, const zoo_request *request, const char *model, const char *text,
+                           size_t text_len, int32_t *tokens, int64_t capacity, int64_t *n_tokens, zoo_error *err);
 } zoo_host_api;
 
 /* ---------------------------------------------------------------------------------
@@ -433,11 +439,32 @@ typedef struct zoo_middleware_args {
   void *rewrite_context;
 } zoo_middleware_args;
 
+/* Since 1.5: one RPC a middleware serves (zoo_middleware_api.call). */
+typedef struct zoo_middleware_call_args {
+  uint32_t size;
+  const char *middleware;         /* the middleware name */
+  const char *rpc;                /* the RPC's method name, e.g. "GateTools" */
+  const uint8_t *request_bytes;   /* the serialized request message */
+  size_t request_len;
+  const zoo_request *request;     /* for the host's services and is_cancelled */
+  const zoo_host_api *host;
+  /* The serialized response message (copied). Call it once; the last call wins. */
+  int32_t (*reply)(void *reply_context, const uint8_t *bytes, size_t len);
+  void *reply_context;
+} zoo_middleware_call_args;
+
 typedef struct zoo_middleware_api {
   uint32_t size;
   /* Called once per Generate request that names this middleware. An error refuses the
    * request with the error's code and message. */
   int32_t (*on_generate)(const zoo_middleware_args *args, zoo_error *err);
+  /* Since 1.5, may be NULL: serves one of the zoo.v1.Zoo RPCs its manifest lists
+   * (MiddlewareKind.rpcs). zood checks the client's request and forwards it here as
+   * serialized protobuf; the middleware answers through `reply` with the serialized
+   * response message (e.g. GateToolsRequest -> GateToolsResponse), or fails with an
+   * error whose code and message the client gets. Runs on its own thread; may block on
+   * the host's services. Calls for several clients may run at once. */
+  int32_t (*call)(const zoo_middleware_call_args *args, zoo_error *err);
 } zoo_middleware_api;
 
 /* ---------------------------------------------------------------------------------
@@ -477,6 +504,8 @@ static inline int zoo_model_info_has_key_positions(const zoo_model_info *info) {
 static inline int zoo_decode_args_has_gaps(const zoo_decode_args *args) { return ZOO_HAS_FIELD(args, gaps); }
 static inline int zoo_token_event_has_placement(const zoo_token_event *event) { return ZOO_HAS_FIELD(event, committed); }
 static inline int zoo_host_api_has_text_services(const zoo_host_api *host) { return ZOO_HAS_FIELD(host, embed); }
+static inline int zoo_host_api_has_tokenize_with(const zoo_host_api *host) { return ZOO_HAS_FIELD(host, tokenize_with); }
+static inline int zoo_middleware_api_has_call(const zoo_middleware_api *api) { return ZOO_HAS_FIELD(api, call) && api->call != NULL; }
 static inline int zoo_plugin_has_decoder_api(const zoo_plugin *plugin) { return ZOO_HAS_FIELD(plugin, decoder_api); }
 static inline int zoo_plugin_has_middleware(const zoo_plugin *plugin) {
   return ZOO_HAS_FIELD(plugin, middleware_api) && plugin->middleware_api != NULL;

@@ -73,7 +73,7 @@ final class ZoodInstance: @unchecked Sendable {
   /// Every plugin zoo builds.
   static let pluginLibraries = [
     "libZooStateSpace.so", "libZooAutoregressive.so", "libZooTransformer.so", "libZooSessa.so", "libZooGAM.so",
-    "libZooOrchid.so", "libZooDiffusion.so", "libZooInsertion.so",
+    "libZooOrchid.so", "libZooDiffusion.so", "libZooInsertion.so", "libZooToolGate.so",
   ]
 
   /// Creates the folders and copies every plugin in. `descriptorLimit` starts zood under

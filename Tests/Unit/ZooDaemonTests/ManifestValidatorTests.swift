@@ -79,6 +79,18 @@ final class ManifestValidatorTests: XCTestCase {
         }]
       }),
       ("middleware name 'Gate!'", { $0.middleware = [.with { $0.name = "Gate!" }] }),
+      ("middleware 'gate' lists RPC 'Generate'; a middleware may serve CheckToolCall, GateTools", {
+        $0.middleware = [.with {
+          $0.name = "gate"
+          $0.rpcs = ["Generate"]
+        }]
+      }),
+      ("middleware 'gate' serves RPCs, which needs ABI 1.5 (zoo_middleware_api.call); the plugin is built for 1.0", {
+        $0.middleware = [.with {
+          $0.name = "gate"
+          $0.rpcs = ["GateTools"]
+        }]
+      }),
       ("declares no layers", {
         $0.layers = []
         $0.modelTypes = []

@@ -1057,7 +1057,7 @@ const ProtobufCMessageDescriptor zoo__v1__decoder_kind__descriptor =
   (ProtobufCMessageInit) zoo__v1__decoder_kind__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor zoo__v1__middleware_kind__field_descriptors[3] =
+static const ProtobufCFieldDescriptor zoo__v1__middleware_kind__field_descriptors[4] =
 {
   {
     "name",
@@ -1095,16 +1095,29 @@ static const ProtobufCFieldDescriptor zoo__v1__middleware_kind__field_descriptor
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "rpcs",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Zoo__V1__MiddlewareKind, n_rpcs),
+    offsetof(Zoo__V1__MiddlewareKind, rpcs),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned zoo__v1__middleware_kind__field_indices_by_name[] = {
   2,   /* field[2] = config */
   1,   /* field[1] = description */
   0,   /* field[0] = name */
+  3,   /* field[3] = rpcs */
 };
 static const ProtobufCIntRange zoo__v1__middleware_kind__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor zoo__v1__middleware_kind__descriptor =
 {
@@ -1114,7 +1127,7 @@ const ProtobufCMessageDescriptor zoo__v1__middleware_kind__descriptor =
   "Zoo__V1__MiddlewareKind",
   "zoo.v1",
   sizeof(Zoo__V1__MiddlewareKind),
-  3,
+  4,
   zoo__v1__middleware_kind__field_descriptors,
   zoo__v1__middleware_kind__field_indices_by_name,
   1,  zoo__v1__middleware_kind__number_ranges,

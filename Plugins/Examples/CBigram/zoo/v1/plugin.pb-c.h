@@ -322,10 +322,16 @@ struct  Zoo__V1__MiddlewareKind
   char *description;
   size_t n_config;
   Zoo__V1__ConfigField **config;
+  /*
+   * zoo.v1.Zoo RPCs it serves through zoo_middleware_api.call (ABI 1.5), by method
+   * name: "PutToolCatalog", "ListToolCatalogs", "GateTools", "CheckToolCall".
+   */
+  size_t n_rpcs;
+  char **rpcs;
 };
 #define ZOO__V1__MIDDLEWARE_KIND__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__middleware_kind__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL }
 
 
 /* Zoo__V1__PluginManifest methods */

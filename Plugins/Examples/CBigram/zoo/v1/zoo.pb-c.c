@@ -1279,6 +1279,687 @@ void   zoo__v1__embed_response__free_unpacked
   assert(message->base.descriptor == &zoo__v1__embed_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   zoo__v1__tool__init
+                     (Zoo__V1__Tool         *message)
+{
+  static const Zoo__V1__Tool init_value = ZOO__V1__TOOL__INIT;
+  *message = init_value;
+}
+size_t zoo__v1__tool__get_packed_size
+                     (const Zoo__V1__Tool *message)
+{
+  assert(message->base.descriptor == &zoo__v1__tool__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t zoo__v1__tool__pack
+                     (const Zoo__V1__Tool *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &zoo__v1__tool__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t zoo__v1__tool__pack_to_buffer
+                     (const Zoo__V1__Tool *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &zoo__v1__tool__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Zoo__V1__Tool *
+       zoo__v1__tool__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Zoo__V1__Tool *)
+     protobuf_c_message_unpack (&zoo__v1__tool__descriptor,
+                                allocator, len, data);
+}
+void   zoo__v1__tool__free_unpacked
+                     (Zoo__V1__Tool *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &zoo__v1__tool__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   zoo__v1__tool_preconditions__init
+                     (Zoo__V1__ToolPreconditions         *message)
+{
+  static const Zoo__V1__ToolPreconditions init_value = ZOO__V1__TOOL_PRECONDITIONS__INIT;
+  *message = init_value;
+}
+size_t zoo__v1__tool_preconditions__get_packed_size
+                     (const Zoo__V1__ToolPreconditions *message)
+{
+  assert(message->base.descriptor == &zoo__v1__tool_preconditions__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t zoo__v1__tool_preconditions__pack
+                     (const Zoo__V1__ToolPreconditions *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &zoo__v1__tool_preconditions__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t zoo__v1__tool_preconditions__pack_to_buffer
+                     (const Zoo__V1__ToolPreconditions *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &zoo__v1__tool_preconditions__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Zoo__V1__ToolPreconditions *
+       zoo__v1__tool_preconditions__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Zoo__V1__ToolPreconditions *)
+     protobuf_c_message_unpack (&zoo__v1__tool_preconditions__descriptor,
+                                allocator, len, data);
+}
+void   zoo__v1__tool_preconditions__free_unpacked
+                     (Zoo__V1__ToolPreconditions *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &zoo__v1__tool_preconditions__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   zoo__v1__tool_catalog__init
+                     (Zoo__V1__ToolCatalog         *message)
+{
+  static const Zoo__V1__ToolCatalog init_value = ZOO__V1__TOOL_CATALOG__INIT;
+  *message = init_value;
+}
+size_t zoo__v1__tool_catalog__get_packed_size
+                     (const Zoo__V1__ToolCatalog *message)
+{
+  assert(message->base.descriptor == &zoo__v1__tool_catalog__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t zoo__v1__tool_catalog__pack
+                     (const Zoo__V1__ToolCatalog *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &zoo__v1__tool_catalog__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t zoo__v1__tool_catalog__pack_to_buffer
+                     (const Zoo__V1__ToolCatalog *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &zoo__v1__tool_catalog__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Zoo__V1__ToolCatalog *
+       zoo__v1__tool_catalog__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Zoo__V1__ToolCatalog *)
+     protobuf_c_message_unpack (&zoo__v1__tool_catalog__descriptor,
+                                allocator, len, data);
+}
+void   zoo__v1__tool_catalog__free_unpacked
+                     (Zoo__V1__ToolCatalog *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &zoo__v1__tool_catalog__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   zoo__v1__put_tool_catalog_request__init
+                     (Zoo__V1__PutToolCatalogRequest         *message)
+{
+  static const Zoo__V1__PutToolCatalogRequest init_value = ZOO__V1__PUT_TOOL_CATALOG_REQUEST__INIT;
+  *message = init_value;
+}
+size_t zoo__v1__put_tool_catalog_request__get_packed_size
+                     (const Zoo__V1__PutToolCatalogRequest *message)
+{
+  assert(message->base.descriptor == &zoo__v1__put_tool_catalog_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t zoo__v1__put_tool_catalog_request__pack
+                     (const Zoo__V1__PutToolCatalogRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &zoo__v1__put_tool_catalog_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t zoo__v1__put_tool_catalog_request__pack_to_buffer
+                     (const Zoo__V1__PutToolCatalogRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &zoo__v1__put_tool_catalog_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Zoo__V1__PutToolCatalogRequest *
+       zoo__v1__put_tool_catalog_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Zoo__V1__PutToolCatalogRequest *)
+     protobuf_c_message_unpack (&zoo__v1__put_tool_catalog_request__descriptor,
+                                allocator, len, data);
+}
+void   zoo__v1__put_tool_catalog_request__free_unpacked
+                     (Zoo__V1__PutToolCatalogRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &zoo__v1__put_tool_catalog_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   zoo__v1__put_tool_catalog_response__init
+                     (Zoo__V1__PutToolCatalogResponse         *message)
+{
+  static const Zoo__V1__PutToolCatalogResponse init_value = ZOO__V1__PUT_TOOL_CATALOG_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t zoo__v1__put_tool_catalog_response__get_packed_size
+                     (const Zoo__V1__PutToolCatalogResponse *message)
+{
+  assert(message->base.descriptor == &zoo__v1__put_tool_catalog_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t zoo__v1__put_tool_catalog_response__pack
+                     (const Zoo__V1__PutToolCatalogResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &zoo__v1__put_tool_catalog_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t zoo__v1__put_tool_catalog_response__pack_to_buffer
+                     (const Zoo__V1__PutToolCatalogResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &zoo__v1__put_tool_catalog_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Zoo__V1__PutToolCatalogResponse *
+       zoo__v1__put_tool_catalog_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Zoo__V1__PutToolCatalogResponse *)
+     protobuf_c_message_unpack (&zoo__v1__put_tool_catalog_response__descriptor,
+                                allocator, len, data);
+}
+void   zoo__v1__put_tool_catalog_response__free_unpacked
+                     (Zoo__V1__PutToolCatalogResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &zoo__v1__put_tool_catalog_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   zoo__v1__list_tool_catalogs_request__init
+                     (Zoo__V1__ListToolCatalogsRequest         *message)
+{
+  static const Zoo__V1__ListToolCatalogsRequest init_value = ZOO__V1__LIST_TOOL_CATALOGS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t zoo__v1__list_tool_catalogs_request__get_packed_size
+                     (const Zoo__V1__ListToolCatalogsRequest *message)
+{
+  assert(message->base.descriptor == &zoo__v1__list_tool_catalogs_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t zoo__v1__list_tool_catalogs_request__pack
+                     (const Zoo__V1__ListToolCatalogsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &zoo__v1__list_tool_catalogs_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t zoo__v1__list_tool_catalogs_request__pack_to_buffer
+                     (const Zoo__V1__ListToolCatalogsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &zoo__v1__list_tool_catalogs_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Zoo__V1__ListToolCatalogsRequest *
+       zoo__v1__list_tool_catalogs_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Zoo__V1__ListToolCatalogsRequest *)
+     protobuf_c_message_unpack (&zoo__v1__list_tool_catalogs_request__descriptor,
+                                allocator, len, data);
+}
+void   zoo__v1__list_tool_catalogs_request__free_unpacked
+                     (Zoo__V1__ListToolCatalogsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &zoo__v1__list_tool_catalogs_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   zoo__v1__list_tool_catalogs_response__init
+                     (Zoo__V1__ListToolCatalogsResponse         *message)
+{
+  static const Zoo__V1__ListToolCatalogsResponse init_value = ZOO__V1__LIST_TOOL_CATALOGS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t zoo__v1__list_tool_catalogs_response__get_packed_size
+                     (const Zoo__V1__ListToolCatalogsResponse *message)
+{
+  assert(message->base.descriptor == &zoo__v1__list_tool_catalogs_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t zoo__v1__list_tool_catalogs_response__pack
+                     (const Zoo__V1__ListToolCatalogsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &zoo__v1__list_tool_catalogs_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t zoo__v1__list_tool_catalogs_response__pack_to_buffer
+                     (const Zoo__V1__ListToolCatalogsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &zoo__v1__list_tool_catalogs_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Zoo__V1__ListToolCatalogsResponse *
+       zoo__v1__list_tool_catalogs_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Zoo__V1__ListToolCatalogsResponse *)
+     protobuf_c_message_unpack (&zoo__v1__list_tool_catalogs_response__descriptor,
+                                allocator, len, data);
+}
+void   zoo__v1__list_tool_catalogs_response__free_unpacked
+                     (Zoo__V1__ListToolCatalogsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &zoo__v1__list_tool_catalogs_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   zoo__v1__session_state__init
+                     (Zoo__V1__SessionState         *message)
+{
+  static const Zoo__V1__SessionState init_value = ZOO__V1__SESSION_STATE__INIT;
+  *message = init_value;
+}
+size_t zoo__v1__session_state__get_packed_size
+                     (const Zoo__V1__SessionState *message)
+{
+  assert(message->base.descriptor == &zoo__v1__session_state__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t zoo__v1__session_state__pack
+                     (const Zoo__V1__SessionState *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &zoo__v1__session_state__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t zoo__v1__session_state__pack_to_buffer
+                     (const Zoo__V1__SessionState *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &zoo__v1__session_state__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Zoo__V1__SessionState *
+       zoo__v1__session_state__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Zoo__V1__SessionState *)
+     protobuf_c_message_unpack (&zoo__v1__session_state__descriptor,
+                                allocator, len, data);
+}
+void   zoo__v1__session_state__free_unpacked
+                     (Zoo__V1__SessionState *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &zoo__v1__session_state__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   zoo__v1__gate_tools_request__options_entry__init
+                     (Zoo__V1__GateToolsRequest__OptionsEntry         *message)
+{
+  static const Zoo__V1__GateToolsRequest__OptionsEntry init_value = ZOO__V1__GATE_TOOLS_REQUEST__OPTIONS_ENTRY__INIT;
+  *message = init_value;
+}
+void   zoo__v1__gate_tools_request__init
+                     (Zoo__V1__GateToolsRequest         *message)
+{
+  static const Zoo__V1__GateToolsRequest init_value = ZOO__V1__GATE_TOOLS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t zoo__v1__gate_tools_request__get_packed_size
+                     (const Zoo__V1__GateToolsRequest *message)
+{
+  assert(message->base.descriptor == &zoo__v1__gate_tools_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t zoo__v1__gate_tools_request__pack
+                     (const Zoo__V1__GateToolsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &zoo__v1__gate_tools_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t zoo__v1__gate_tools_request__pack_to_buffer
+                     (const Zoo__V1__GateToolsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &zoo__v1__gate_tools_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Zoo__V1__GateToolsRequest *
+       zoo__v1__gate_tools_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Zoo__V1__GateToolsRequest *)
+     protobuf_c_message_unpack (&zoo__v1__gate_tools_request__descriptor,
+                                allocator, len, data);
+}
+void   zoo__v1__gate_tools_request__free_unpacked
+                     (Zoo__V1__GateToolsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &zoo__v1__gate_tools_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   zoo__v1__offered_tool__init
+                     (Zoo__V1__OfferedTool         *message)
+{
+  static const Zoo__V1__OfferedTool init_value = ZOO__V1__OFFERED_TOOL__INIT;
+  *message = init_value;
+}
+size_t zoo__v1__offered_tool__get_packed_size
+                     (const Zoo__V1__OfferedTool *message)
+{
+  assert(message->base.descriptor == &zoo__v1__offered_tool__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t zoo__v1__offered_tool__pack
+                     (const Zoo__V1__OfferedTool *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &zoo__v1__offered_tool__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t zoo__v1__offered_tool__pack_to_buffer
+                     (const Zoo__V1__OfferedTool *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &zoo__v1__offered_tool__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Zoo__V1__OfferedTool *
+       zoo__v1__offered_tool__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Zoo__V1__OfferedTool *)
+     protobuf_c_message_unpack (&zoo__v1__offered_tool__descriptor,
+                                allocator, len, data);
+}
+void   zoo__v1__offered_tool__free_unpacked
+                     (Zoo__V1__OfferedTool *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &zoo__v1__offered_tool__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   zoo__v1__tool_score__init
+                     (Zoo__V1__ToolScore         *message)
+{
+  static const Zoo__V1__ToolScore init_value = ZOO__V1__TOOL_SCORE__INIT;
+  *message = init_value;
+}
+size_t zoo__v1__tool_score__get_packed_size
+                     (const Zoo__V1__ToolScore *message)
+{
+  assert(message->base.descriptor == &zoo__v1__tool_score__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t zoo__v1__tool_score__pack
+                     (const Zoo__V1__ToolScore *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &zoo__v1__tool_score__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t zoo__v1__tool_score__pack_to_buffer
+                     (const Zoo__V1__ToolScore *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &zoo__v1__tool_score__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Zoo__V1__ToolScore *
+       zoo__v1__tool_score__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Zoo__V1__ToolScore *)
+     protobuf_c_message_unpack (&zoo__v1__tool_score__descriptor,
+                                allocator, len, data);
+}
+void   zoo__v1__tool_score__free_unpacked
+                     (Zoo__V1__ToolScore *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &zoo__v1__tool_score__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   zoo__v1__tool_token_counts__init
+                     (Zoo__V1__ToolTokenCounts         *message)
+{
+  static const Zoo__V1__ToolTokenCounts init_value = ZOO__V1__TOOL_TOKEN_COUNTS__INIT;
+  *message = init_value;
+}
+size_t zoo__v1__tool_token_counts__get_packed_size
+                     (const Zoo__V1__ToolTokenCounts *message)
+{
+  assert(message->base.descriptor == &zoo__v1__tool_token_counts__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t zoo__v1__tool_token_counts__pack
+                     (const Zoo__V1__ToolTokenCounts *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &zoo__v1__tool_token_counts__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t zoo__v1__tool_token_counts__pack_to_buffer
+                     (const Zoo__V1__ToolTokenCounts *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &zoo__v1__tool_token_counts__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Zoo__V1__ToolTokenCounts *
+       zoo__v1__tool_token_counts__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Zoo__V1__ToolTokenCounts *)
+     protobuf_c_message_unpack (&zoo__v1__tool_token_counts__descriptor,
+                                allocator, len, data);
+}
+void   zoo__v1__tool_token_counts__free_unpacked
+                     (Zoo__V1__ToolTokenCounts *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &zoo__v1__tool_token_counts__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   zoo__v1__gate_tools_response__init
+                     (Zoo__V1__GateToolsResponse         *message)
+{
+  static const Zoo__V1__GateToolsResponse init_value = ZOO__V1__GATE_TOOLS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t zoo__v1__gate_tools_response__get_packed_size
+                     (const Zoo__V1__GateToolsResponse *message)
+{
+  assert(message->base.descriptor == &zoo__v1__gate_tools_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t zoo__v1__gate_tools_response__pack
+                     (const Zoo__V1__GateToolsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &zoo__v1__gate_tools_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t zoo__v1__gate_tools_response__pack_to_buffer
+                     (const Zoo__V1__GateToolsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &zoo__v1__gate_tools_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Zoo__V1__GateToolsResponse *
+       zoo__v1__gate_tools_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Zoo__V1__GateToolsResponse *)
+     protobuf_c_message_unpack (&zoo__v1__gate_tools_response__descriptor,
+                                allocator, len, data);
+}
+void   zoo__v1__gate_tools_response__free_unpacked
+                     (Zoo__V1__GateToolsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &zoo__v1__gate_tools_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   zoo__v1__check_tool_call_request__init
+                     (Zoo__V1__CheckToolCallRequest         *message)
+{
+  static const Zoo__V1__CheckToolCallRequest init_value = ZOO__V1__CHECK_TOOL_CALL_REQUEST__INIT;
+  *message = init_value;
+}
+size_t zoo__v1__check_tool_call_request__get_packed_size
+                     (const Zoo__V1__CheckToolCallRequest *message)
+{
+  assert(message->base.descriptor == &zoo__v1__check_tool_call_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t zoo__v1__check_tool_call_request__pack
+                     (const Zoo__V1__CheckToolCallRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &zoo__v1__check_tool_call_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t zoo__v1__check_tool_call_request__pack_to_buffer
+                     (const Zoo__V1__CheckToolCallRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &zoo__v1__check_tool_call_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Zoo__V1__CheckToolCallRequest *
+       zoo__v1__check_tool_call_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Zoo__V1__CheckToolCallRequest *)
+     protobuf_c_message_unpack (&zoo__v1__check_tool_call_request__descriptor,
+                                allocator, len, data);
+}
+void   zoo__v1__check_tool_call_request__free_unpacked
+                     (Zoo__V1__CheckToolCallRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &zoo__v1__check_tool_call_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   zoo__v1__check_tool_call_response__init
+                     (Zoo__V1__CheckToolCallResponse         *message)
+{
+  static const Zoo__V1__CheckToolCallResponse init_value = ZOO__V1__CHECK_TOOL_CALL_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t zoo__v1__check_tool_call_response__get_packed_size
+                     (const Zoo__V1__CheckToolCallResponse *message)
+{
+  assert(message->base.descriptor == &zoo__v1__check_tool_call_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t zoo__v1__check_tool_call_response__pack
+                     (const Zoo__V1__CheckToolCallResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &zoo__v1__check_tool_call_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t zoo__v1__check_tool_call_response__pack_to_buffer
+                     (const Zoo__V1__CheckToolCallResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &zoo__v1__check_tool_call_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Zoo__V1__CheckToolCallResponse *
+       zoo__v1__check_tool_call_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Zoo__V1__CheckToolCallResponse *)
+     protobuf_c_message_unpack (&zoo__v1__check_tool_call_response__descriptor,
+                                allocator, len, data);
+}
+void   zoo__v1__check_tool_call_response__free_unpacked
+                     (Zoo__V1__CheckToolCallResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &zoo__v1__check_tool_call_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 #define zoo__v1__list_plugins_request__field_descriptors NULL
 #define zoo__v1__list_plugins_request__field_indices_by_name NULL
 #define zoo__v1__list_plugins_request__number_ranges NULL
@@ -3426,6 +4107,1134 @@ const ProtobufCMessageDescriptor zoo__v1__embed_response__descriptor =
   (ProtobufCMessageInit) zoo__v1__embed_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor zoo__v1__tool__field_descriptors[5] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__Tool, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "description",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__Tool, description),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "input_schema_json",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__Tool, input_schema_json),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "summary",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__Tool, summary),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "preconditions",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__Tool, preconditions),
+    &zoo__v1__tool_preconditions__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned zoo__v1__tool__field_indices_by_name[] = {
+  1,   /* field[1] = description */
+  2,   /* field[2] = input_schema_json */
+  0,   /* field[0] = name */
+  4,   /* field[4] = preconditions */
+  3,   /* field[3] = summary */
+};
+static const ProtobufCIntRange zoo__v1__tool__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor zoo__v1__tool__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "zoo.v1.Tool",
+  "Tool",
+  "Zoo__V1__Tool",
+  "zoo.v1",
+  sizeof(Zoo__V1__Tool),
+  5,
+  zoo__v1__tool__field_descriptors,
+  zoo__v1__tool__field_indices_by_name,
+  1,  zoo__v1__tool__number_ranges,
+  (ProtobufCMessageInit) zoo__v1__tool__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor zoo__v1__tool_preconditions__field_descriptors[3] =
+{
+  {
+    "scopes",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Zoo__V1__ToolPreconditions, n_scopes),
+    offsetof(Zoo__V1__ToolPreconditions, scopes),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "outputs",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Zoo__V1__ToolPreconditions, n_outputs),
+    offsetof(Zoo__V1__ToolPreconditions, outputs),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "milestones",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Zoo__V1__ToolPreconditions, n_milestones),
+    offsetof(Zoo__V1__ToolPreconditions, milestones),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned zoo__v1__tool_preconditions__field_indices_by_name[] = {
+  2,   /* field[2] = milestones */
+  1,   /* field[1] = outputs */
+  0,   /* field[0] = scopes */
+};
+static const ProtobufCIntRange zoo__v1__tool_preconditions__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor zoo__v1__tool_preconditions__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "zoo.v1.ToolPreconditions",
+  "ToolPreconditions",
+  "Zoo__V1__ToolPreconditions",
+  "zoo.v1",
+  sizeof(Zoo__V1__ToolPreconditions),
+  3,
+  zoo__v1__tool_preconditions__field_descriptors,
+  zoo__v1__tool_preconditions__field_indices_by_name,
+  1,  zoo__v1__tool_preconditions__number_ranges,
+  (ProtobufCMessageInit) zoo__v1__tool_preconditions__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor zoo__v1__tool_catalog__field_descriptors[3] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__ToolCatalog, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "source",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__ToolCatalog, source),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "tools",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Zoo__V1__ToolCatalog, n_tools),
+    offsetof(Zoo__V1__ToolCatalog, tools),
+    &zoo__v1__tool__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned zoo__v1__tool_catalog__field_indices_by_name[] = {
+  0,   /* field[0] = name */
+  1,   /* field[1] = source */
+  2,   /* field[2] = tools */
+};
+static const ProtobufCIntRange zoo__v1__tool_catalog__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor zoo__v1__tool_catalog__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "zoo.v1.ToolCatalog",
+  "ToolCatalog",
+  "Zoo__V1__ToolCatalog",
+  "zoo.v1",
+  sizeof(Zoo__V1__ToolCatalog),
+  3,
+  zoo__v1__tool_catalog__field_descriptors,
+  zoo__v1__tool_catalog__field_indices_by_name,
+  1,  zoo__v1__tool_catalog__number_ranges,
+  (ProtobufCMessageInit) zoo__v1__tool_catalog__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor zoo__v1__put_tool_catalog_request__field_descriptors[2] =
+{
+  {
+    "catalog",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__PutToolCatalogRequest, catalog),
+    &zoo__v1__tool_catalog__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "middleware",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__PutToolCatalogRequest, middleware),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned zoo__v1__put_tool_catalog_request__field_indices_by_name[] = {
+  0,   /* field[0] = catalog */
+  1,   /* field[1] = middleware */
+};
+static const ProtobufCIntRange zoo__v1__put_tool_catalog_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor zoo__v1__put_tool_catalog_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "zoo.v1.PutToolCatalogRequest",
+  "PutToolCatalogRequest",
+  "Zoo__V1__PutToolCatalogRequest",
+  "zoo.v1",
+  sizeof(Zoo__V1__PutToolCatalogRequest),
+  2,
+  zoo__v1__put_tool_catalog_request__field_descriptors,
+  zoo__v1__put_tool_catalog_request__field_indices_by_name,
+  1,  zoo__v1__put_tool_catalog_request__number_ranges,
+  (ProtobufCMessageInit) zoo__v1__put_tool_catalog_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor zoo__v1__put_tool_catalog_response__field_descriptors[3] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__PutToolCatalogResponse, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "tools",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__PutToolCatalogResponse, tools),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "replaced",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__PutToolCatalogResponse, replaced),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned zoo__v1__put_tool_catalog_response__field_indices_by_name[] = {
+  0,   /* field[0] = name */
+  2,   /* field[2] = replaced */
+  1,   /* field[1] = tools */
+};
+static const ProtobufCIntRange zoo__v1__put_tool_catalog_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor zoo__v1__put_tool_catalog_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "zoo.v1.PutToolCatalogResponse",
+  "PutToolCatalogResponse",
+  "Zoo__V1__PutToolCatalogResponse",
+  "zoo.v1",
+  sizeof(Zoo__V1__PutToolCatalogResponse),
+  3,
+  zoo__v1__put_tool_catalog_response__field_descriptors,
+  zoo__v1__put_tool_catalog_response__field_indices_by_name,
+  1,  zoo__v1__put_tool_catalog_response__number_ranges,
+  (ProtobufCMessageInit) zoo__v1__put_tool_catalog_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor zoo__v1__list_tool_catalogs_request__field_descriptors[2] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__ListToolCatalogsRequest, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "middleware",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__ListToolCatalogsRequest, middleware),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned zoo__v1__list_tool_catalogs_request__field_indices_by_name[] = {
+  1,   /* field[1] = middleware */
+  0,   /* field[0] = name */
+};
+static const ProtobufCIntRange zoo__v1__list_tool_catalogs_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor zoo__v1__list_tool_catalogs_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "zoo.v1.ListToolCatalogsRequest",
+  "ListToolCatalogsRequest",
+  "Zoo__V1__ListToolCatalogsRequest",
+  "zoo.v1",
+  sizeof(Zoo__V1__ListToolCatalogsRequest),
+  2,
+  zoo__v1__list_tool_catalogs_request__field_descriptors,
+  zoo__v1__list_tool_catalogs_request__field_indices_by_name,
+  1,  zoo__v1__list_tool_catalogs_request__number_ranges,
+  (ProtobufCMessageInit) zoo__v1__list_tool_catalogs_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor zoo__v1__list_tool_catalogs_response__field_descriptors[1] =
+{
+  {
+    "catalogs",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Zoo__V1__ListToolCatalogsResponse, n_catalogs),
+    offsetof(Zoo__V1__ListToolCatalogsResponse, catalogs),
+    &zoo__v1__tool_catalog__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned zoo__v1__list_tool_catalogs_response__field_indices_by_name[] = {
+  0,   /* field[0] = catalogs */
+};
+static const ProtobufCIntRange zoo__v1__list_tool_catalogs_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor zoo__v1__list_tool_catalogs_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "zoo.v1.ListToolCatalogsResponse",
+  "ListToolCatalogsResponse",
+  "Zoo__V1__ListToolCatalogsResponse",
+  "zoo.v1",
+  sizeof(Zoo__V1__ListToolCatalogsResponse),
+  1,
+  zoo__v1__list_tool_catalogs_response__field_descriptors,
+  zoo__v1__list_tool_catalogs_response__field_indices_by_name,
+  1,  zoo__v1__list_tool_catalogs_response__number_ranges,
+  (ProtobufCMessageInit) zoo__v1__list_tool_catalogs_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor zoo__v1__session_state__field_descriptors[3] =
+{
+  {
+    "scopes",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Zoo__V1__SessionState, n_scopes),
+    offsetof(Zoo__V1__SessionState, scopes),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "tool_outputs",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Zoo__V1__SessionState, n_tool_outputs),
+    offsetof(Zoo__V1__SessionState, tool_outputs),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "milestones",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Zoo__V1__SessionState, n_milestones),
+    offsetof(Zoo__V1__SessionState, milestones),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned zoo__v1__session_state__field_indices_by_name[] = {
+  2,   /* field[2] = milestones */
+  0,   /* field[0] = scopes */
+  1,   /* field[1] = tool_outputs */
+};
+static const ProtobufCIntRange zoo__v1__session_state__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor zoo__v1__session_state__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "zoo.v1.SessionState",
+  "SessionState",
+  "Zoo__V1__SessionState",
+  "zoo.v1",
+  sizeof(Zoo__V1__SessionState),
+  3,
+  zoo__v1__session_state__field_descriptors,
+  zoo__v1__session_state__field_indices_by_name,
+  1,  zoo__v1__session_state__number_ranges,
+  (ProtobufCMessageInit) zoo__v1__session_state__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor zoo__v1__gate_tools_request__options_entry__field_descriptors[2] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__GateToolsRequest__OptionsEntry, key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__GateToolsRequest__OptionsEntry, value),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned zoo__v1__gate_tools_request__options_entry__field_indices_by_name[] = {
+  0,   /* field[0] = key */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange zoo__v1__gate_tools_request__options_entry__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor zoo__v1__gate_tools_request__options_entry__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "zoo.v1.GateToolsRequest.OptionsEntry",
+  "OptionsEntry",
+  "Zoo__V1__GateToolsRequest__OptionsEntry",
+  "zoo.v1",
+  sizeof(Zoo__V1__GateToolsRequest__OptionsEntry),
+  2,
+  zoo__v1__gate_tools_request__options_entry__field_descriptors,
+  zoo__v1__gate_tools_request__options_entry__field_indices_by_name,
+  1,  zoo__v1__gate_tools_request__options_entry__number_ranges,
+  (ProtobufCMessageInit) zoo__v1__gate_tools_request__options_entry__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor zoo__v1__gate_tools_request__field_descriptors[6] =
+{
+  {
+    "query",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__GateToolsRequest, query),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "catalogs",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Zoo__V1__GateToolsRequest, n_catalogs),
+    offsetof(Zoo__V1__GateToolsRequest, catalogs),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "session",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__GateToolsRequest, session),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "state",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__GateToolsRequest, state),
+    &zoo__v1__session_state__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "options",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Zoo__V1__GateToolsRequest, n_options),
+    offsetof(Zoo__V1__GateToolsRequest, options),
+    &zoo__v1__gate_tools_request__options_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "middleware",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__GateToolsRequest, middleware),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned zoo__v1__gate_tools_request__field_indices_by_name[] = {
+  1,   /* field[1] = catalogs */
+  5,   /* field[5] = middleware */
+  4,   /* field[4] = options */
+  0,   /* field[0] = query */
+  2,   /* field[2] = session */
+  3,   /* field[3] = state */
+};
+static const ProtobufCIntRange zoo__v1__gate_tools_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor zoo__v1__gate_tools_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "zoo.v1.GateToolsRequest",
+  "GateToolsRequest",
+  "Zoo__V1__GateToolsRequest",
+  "zoo.v1",
+  sizeof(Zoo__V1__GateToolsRequest),
+  6,
+  zoo__v1__gate_tools_request__field_descriptors,
+  zoo__v1__gate_tools_request__field_indices_by_name,
+  1,  zoo__v1__gate_tools_request__number_ranges,
+  (ProtobufCMessageInit) zoo__v1__gate_tools_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor zoo__v1__offered_tool__field_descriptors[4] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__OfferedTool, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "catalog",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__OfferedTool, catalog),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "iso",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__OfferedTool, iso),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "schema_json",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__OfferedTool, schema_json),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned zoo__v1__offered_tool__field_indices_by_name[] = {
+  1,   /* field[1] = catalog */
+  2,   /* field[2] = iso */
+  0,   /* field[0] = name */
+  3,   /* field[3] = schema_json */
+};
+static const ProtobufCIntRange zoo__v1__offered_tool__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor zoo__v1__offered_tool__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "zoo.v1.OfferedTool",
+  "OfferedTool",
+  "Zoo__V1__OfferedTool",
+  "zoo.v1",
+  sizeof(Zoo__V1__OfferedTool),
+  4,
+  zoo__v1__offered_tool__field_descriptors,
+  zoo__v1__offered_tool__field_indices_by_name,
+  1,  zoo__v1__offered_tool__number_ranges,
+  (ProtobufCMessageInit) zoo__v1__offered_tool__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor zoo__v1__tool_score__field_descriptors[5] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__ToolScore, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "catalog",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__ToolScore, catalog),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "iso",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__ToolScore, iso),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "offered",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__ToolScore, offered),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "excluded",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__ToolScore, excluded),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned zoo__v1__tool_score__field_indices_by_name[] = {
+  1,   /* field[1] = catalog */
+  4,   /* field[4] = excluded */
+  2,   /* field[2] = iso */
+  0,   /* field[0] = name */
+  3,   /* field[3] = offered */
+};
+static const ProtobufCIntRange zoo__v1__tool_score__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor zoo__v1__tool_score__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "zoo.v1.ToolScore",
+  "ToolScore",
+  "Zoo__V1__ToolScore",
+  "zoo.v1",
+  sizeof(Zoo__V1__ToolScore),
+  5,
+  zoo__v1__tool_score__field_descriptors,
+  zoo__v1__tool_score__field_indices_by_name,
+  1,  zoo__v1__tool_score__number_ranges,
+  (ProtobufCMessageInit) zoo__v1__tool_score__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor zoo__v1__tool_token_counts__field_descriptors[4] =
+{
+  {
+    "all_schemas",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__ToolTokenCounts, all_schemas),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "summary_pool",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__ToolTokenCounts, summary_pool),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "offered_schemas",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__ToolTokenCounts, offered_schemas),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "tokenizer",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__ToolTokenCounts, tokenizer),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned zoo__v1__tool_token_counts__field_indices_by_name[] = {
+  0,   /* field[0] = all_schemas */
+  2,   /* field[2] = offered_schemas */
+  1,   /* field[1] = summary_pool */
+  3,   /* field[3] = tokenizer */
+};
+static const ProtobufCIntRange zoo__v1__tool_token_counts__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor zoo__v1__tool_token_counts__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "zoo.v1.ToolTokenCounts",
+  "ToolTokenCounts",
+  "Zoo__V1__ToolTokenCounts",
+  "zoo.v1",
+  sizeof(Zoo__V1__ToolTokenCounts),
+  4,
+  zoo__v1__tool_token_counts__field_descriptors,
+  zoo__v1__tool_token_counts__field_indices_by_name,
+  1,  zoo__v1__tool_token_counts__number_ranges,
+  (ProtobufCMessageInit) zoo__v1__tool_token_counts__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor zoo__v1__gate_tools_response__field_descriptors[5] =
+{
+  {
+    "offered",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Zoo__V1__GateToolsResponse, n_offered),
+    offsetof(Zoo__V1__GateToolsResponse, offered),
+    &zoo__v1__offered_tool__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "scores",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Zoo__V1__GateToolsResponse, n_scores),
+    offsetof(Zoo__V1__GateToolsResponse, scores),
+    &zoo__v1__tool_score__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "tokens",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__GateToolsResponse, tokens),
+    &zoo__v1__tool_token_counts__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "summary_pool",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__GateToolsResponse, summary_pool),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "seconds",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__GateToolsResponse, seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned zoo__v1__gate_tools_response__field_indices_by_name[] = {
+  0,   /* field[0] = offered */
+  1,   /* field[1] = scores */
+  4,   /* field[4] = seconds */
+  3,   /* field[3] = summary_pool */
+  2,   /* field[2] = tokens */
+};
+static const ProtobufCIntRange zoo__v1__gate_tools_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor zoo__v1__gate_tools_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "zoo.v1.GateToolsResponse",
+  "GateToolsResponse",
+  "Zoo__V1__GateToolsResponse",
+  "zoo.v1",
+  sizeof(Zoo__V1__GateToolsResponse),
+  5,
+  zoo__v1__gate_tools_response__field_descriptors,
+  zoo__v1__gate_tools_response__field_indices_by_name,
+  1,  zoo__v1__gate_tools_response__number_ranges,
+  (ProtobufCMessageInit) zoo__v1__gate_tools_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor zoo__v1__check_tool_call_request__field_descriptors[6] =
+{
+  {
+    "tool",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__CheckToolCallRequest, tool),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "arguments_json",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__CheckToolCallRequest, arguments_json),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "session",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__CheckToolCallRequest, session),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "offered",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Zoo__V1__CheckToolCallRequest, n_offered),
+    offsetof(Zoo__V1__CheckToolCallRequest, offered),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "catalogs",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Zoo__V1__CheckToolCallRequest, n_catalogs),
+    offsetof(Zoo__V1__CheckToolCallRequest, catalogs),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "middleware",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__CheckToolCallRequest, middleware),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned zoo__v1__check_tool_call_request__field_indices_by_name[] = {
+  1,   /* field[1] = arguments_json */
+  4,   /* field[4] = catalogs */
+  5,   /* field[5] = middleware */
+  3,   /* field[3] = offered */
+  2,   /* field[2] = session */
+  0,   /* field[0] = tool */
+};
+static const ProtobufCIntRange zoo__v1__check_tool_call_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor zoo__v1__check_tool_call_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "zoo.v1.CheckToolCallRequest",
+  "CheckToolCallRequest",
+  "Zoo__V1__CheckToolCallRequest",
+  "zoo.v1",
+  sizeof(Zoo__V1__CheckToolCallRequest),
+  6,
+  zoo__v1__check_tool_call_request__field_descriptors,
+  zoo__v1__check_tool_call_request__field_indices_by_name,
+  1,  zoo__v1__check_tool_call_request__number_ranges,
+  (ProtobufCMessageInit) zoo__v1__check_tool_call_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor zoo__v1__check_tool_call_response__field_descriptors[2] =
+{
+  {
+    "allowed",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__CheckToolCallResponse, allowed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "error_json",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__CheckToolCallResponse, error_json),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned zoo__v1__check_tool_call_response__field_indices_by_name[] = {
+  0,   /* field[0] = allowed */
+  1,   /* field[1] = error_json */
+};
+static const ProtobufCIntRange zoo__v1__check_tool_call_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor zoo__v1__check_tool_call_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "zoo.v1.CheckToolCallResponse",
+  "CheckToolCallResponse",
+  "Zoo__V1__CheckToolCallResponse",
+  "zoo.v1",
+  sizeof(Zoo__V1__CheckToolCallResponse),
+  2,
+  zoo__v1__check_tool_call_response__field_descriptors,
+  zoo__v1__check_tool_call_response__field_indices_by_name,
+  1,  zoo__v1__check_tool_call_response__number_ranges,
+  (ProtobufCMessageInit) zoo__v1__check_tool_call_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue zoo__v1__finish_reason__enum_values_by_number[5] =
 {
   { "FINISH_REASON_UNSPECIFIED", "ZOO__V1__FINISH_REASON__FINISH_REASON_UNSPECIFIED", 0 },
@@ -3460,7 +5269,7 @@ const ProtobufCEnumDescriptor zoo__v1__finish_reason__descriptor =
   zoo__v1__finish_reason__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor zoo__v1__zoo__method_descriptors[8] =
+static const ProtobufCMethodDescriptor zoo__v1__zoo__method_descriptors[12] =
 {
   { "ListPlugins", &zoo__v1__list_plugins_request__descriptor, &zoo__v1__list_plugins_response__descriptor },
   { "ListModels", &zoo__v1__list_models_request__descriptor, &zoo__v1__list_models_response__descriptor },
@@ -3470,14 +5279,22 @@ static const ProtobufCMethodDescriptor zoo__v1__zoo__method_descriptors[8] =
   { "UnloadModel", &zoo__v1__unload_model_request__descriptor, &zoo__v1__unload_model_response__descriptor },
   { "ListLoaded", &zoo__v1__list_loaded_request__descriptor, &zoo__v1__list_loaded_response__descriptor },
   { "Embed", &zoo__v1__embed_request__descriptor, &zoo__v1__embed_response__descriptor },
+  { "PutToolCatalog", &zoo__v1__put_tool_catalog_request__descriptor, &zoo__v1__put_tool_catalog_response__descriptor },
+  { "ListToolCatalogs", &zoo__v1__list_tool_catalogs_request__descriptor, &zoo__v1__list_tool_catalogs_response__descriptor },
+  { "GateTools", &zoo__v1__gate_tools_request__descriptor, &zoo__v1__gate_tools_response__descriptor },
+  { "CheckToolCall", &zoo__v1__check_tool_call_request__descriptor, &zoo__v1__check_tool_call_response__descriptor },
 };
 const unsigned zoo__v1__zoo__method_indices_by_name[] = {
+  11,        /* CheckToolCall */
   7,        /* Embed */
+  10,        /* GateTools */
   3,        /* Generate */
   6,        /* ListLoaded */
   1,        /* ListModels */
   0,        /* ListPlugins */
+  9,        /* ListToolCatalogs */
   4,        /* LoadModel */
+  8,        /* PutToolCatalog */
   2,        /* ShowModel */
   5         /* UnloadModel */
 };
@@ -3488,7 +5305,7 @@ const ProtobufCServiceDescriptor zoo__v1__zoo__descriptor =
   "Zoo",
   "Zoo__V1__Zoo",
   "zoo.v1",
-  8,
+  12,
   zoo__v1__zoo__method_descriptors,
   zoo__v1__zoo__method_indices_by_name
 };
@@ -3555,6 +5372,38 @@ void zoo__v1__zoo__embed(ProtobufCService *service,
 {
   assert(service->descriptor == &zoo__v1__zoo__descriptor);
   service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void zoo__v1__zoo__put_tool_catalog(ProtobufCService *service,
+                                    const Zoo__V1__PutToolCatalogRequest *input,
+                                    Zoo__V1__PutToolCatalogResponse_Closure closure,
+                                    void *closure_data)
+{
+  assert(service->descriptor == &zoo__v1__zoo__descriptor);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void zoo__v1__zoo__list_tool_catalogs(ProtobufCService *service,
+                                      const Zoo__V1__ListToolCatalogsRequest *input,
+                                      Zoo__V1__ListToolCatalogsResponse_Closure closure,
+                                      void *closure_data)
+{
+  assert(service->descriptor == &zoo__v1__zoo__descriptor);
+  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void zoo__v1__zoo__gate_tools(ProtobufCService *service,
+                              const Zoo__V1__GateToolsRequest *input,
+                              Zoo__V1__GateToolsResponse_Closure closure,
+                              void *closure_data)
+{
+  assert(service->descriptor == &zoo__v1__zoo__descriptor);
+  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void zoo__v1__zoo__check_tool_call(ProtobufCService *service,
+                                   const Zoo__V1__CheckToolCallRequest *input,
+                                   Zoo__V1__CheckToolCallResponse_Closure closure,
+                                   void *closure_data)
+{
+  assert(service->descriptor == &zoo__v1__zoo__descriptor);
+  service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void zoo__v1__zoo__init (Zoo__V1__Zoo_Service *service,
                          Zoo__V1__Zoo_ServiceDestroy destroy)

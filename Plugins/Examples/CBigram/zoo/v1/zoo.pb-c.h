@@ -46,6 +46,22 @@ typedef struct Zoo__V1__ModelFacts Zoo__V1__ModelFacts;
 typedef struct Zoo__V1__EmbedRequest Zoo__V1__EmbedRequest;
 typedef struct Zoo__V1__Embedding Zoo__V1__Embedding;
 typedef struct Zoo__V1__EmbedResponse Zoo__V1__EmbedResponse;
+typedef struct Zoo__V1__Tool Zoo__V1__Tool;
+typedef struct Zoo__V1__ToolPreconditions Zoo__V1__ToolPreconditions;
+typedef struct Zoo__V1__ToolCatalog Zoo__V1__ToolCatalog;
+typedef struct Zoo__V1__PutToolCatalogRequest Zoo__V1__PutToolCatalogRequest;
+typedef struct Zoo__V1__PutToolCatalogResponse Zoo__V1__PutToolCatalogResponse;
+typedef struct Zoo__V1__ListToolCatalogsRequest Zoo__V1__ListToolCatalogsRequest;
+typedef struct Zoo__V1__ListToolCatalogsResponse Zoo__V1__ListToolCatalogsResponse;
+typedef struct Zoo__V1__SessionState Zoo__V1__SessionState;
+typedef struct Zoo__V1__GateToolsRequest Zoo__V1__GateToolsRequest;
+typedef struct Zoo__V1__GateToolsRequest__OptionsEntry Zoo__V1__GateToolsRequest__OptionsEntry;
+typedef struct Zoo__V1__OfferedTool Zoo__V1__OfferedTool;
+typedef struct Zoo__V1__ToolScore Zoo__V1__ToolScore;
+typedef struct Zoo__V1__ToolTokenCounts Zoo__V1__ToolTokenCounts;
+typedef struct Zoo__V1__GateToolsResponse Zoo__V1__GateToolsResponse;
+typedef struct Zoo__V1__CheckToolCallRequest Zoo__V1__CheckToolCallRequest;
+typedef struct Zoo__V1__CheckToolCallResponse Zoo__V1__CheckToolCallResponse;
 
 
 /* --- enums --- */
@@ -784,6 +800,345 @@ struct  Zoo__V1__EmbedResponse
     , 0,NULL, 0, 0, 0 }
 
 
+/*
+ * One tool, as an MCP server lists it (tools/list), plus what must hold to offer it.
+ */
+struct  Zoo__V1__Tool
+{
+  ProtobufCMessage base;
+  /*
+   * Unique within its catalog.
+   */
+  char *name;
+  char *description;
+  /*
+   * The JSON Schema of the arguments (MCP's inputSchema), as JSON text. Empty means
+   * an object with any properties.
+   */
+  char *input_schema_json;
+  /*
+   * The short text the query is compared with. Empty: the name and the description's
+   * first paragraph, cut to 60 words.
+   */
+  char *summary;
+  Zoo__V1__ToolPreconditions *preconditions;
+};
+#define ZOO__V1__TOOL__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__tool__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL }
+
+
+/*
+ * What the session state must hold for a tool to be offered; all must hold.
+ */
+struct  Zoo__V1__ToolPreconditions
+{
+  ProtobufCMessage base;
+  /*
+   * Auth scopes the session must have been granted, e.g. "github:write".
+   */
+  size_t n_scopes;
+  char **scopes;
+  /*
+   * Tools whose output the session must already hold (SessionState.tool_outputs), as
+   * names or patterns with * and ?. A pattern with a '/' is matched against the whole
+   * "catalog/tool" output, one without against its tool part: "search_*" is met by
+   * "github/search_code" or "search_code" (some search tool has run).
+   */
+  size_t n_outputs;
+  char **outputs;
+  /*
+   * Milestones the session must have reached, e.g. "plan_confirmed".
+   */
+  size_t n_milestones;
+  char **milestones;
+};
+#define ZOO__V1__TOOL_PRECONDITIONS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__tool_preconditions__descriptor) \
+    , 0,NULL, 0,NULL, 0,NULL }
+
+
+struct  Zoo__V1__ToolCatalog
+{
+  ProtobufCMessage base;
+  /*
+   * Letters, digits, '-', '_' and '.', at most 64 characters.
+   */
+  char *name;
+  /*
+   * Where the tools came from, e.g. the MCP server's command line.
+   */
+  char *source;
+  size_t n_tools;
+  Zoo__V1__Tool **tools;
+};
+#define ZOO__V1__TOOL_CATALOG__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__tool_catalog__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL }
+
+
+struct  Zoo__V1__PutToolCatalogRequest
+{
+  ProtobufCMessage base;
+  Zoo__V1__ToolCatalog *catalog;
+  /*
+   * The middleware to store it in; empty: the one middleware that serves the RPC.
+   */
+  char *middleware;
+};
+#define ZOO__V1__PUT_TOOL_CATALOG_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__put_tool_catalog_request__descriptor) \
+    , NULL, (char *)protobuf_c_empty_string }
+
+
+struct  Zoo__V1__PutToolCatalogResponse
+{
+  ProtobufCMessage base;
+  char *name;
+  int32_t tools;
+  /*
+   * True when a catalog of that name was replaced.
+   */
+  protobuf_c_boolean replaced;
+};
+#define ZOO__V1__PUT_TOOL_CATALOG_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__put_tool_catalog_response__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Zoo__V1__ListToolCatalogsRequest
+{
+  ProtobufCMessage base;
+  /*
+   * One catalog's name; empty: all of them.
+   */
+  char *name;
+  char *middleware;
+};
+#define ZOO__V1__LIST_TOOL_CATALOGS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__list_tool_catalogs_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Zoo__V1__ListToolCatalogsResponse
+{
+  ProtobufCMessage base;
+  size_t n_catalogs;
+  Zoo__V1__ToolCatalog **catalogs;
+};
+#define ZOO__V1__LIST_TOOL_CATALOGS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__list_tool_catalogs_response__descriptor) \
+    , 0,NULL }
+
+
+/*
+ * What a session has: granted scopes, tools whose output it holds, milestones.
+ */
+struct  Zoo__V1__SessionState
+{
+  ProtobufCMessage base;
+  size_t n_scopes;
+  char **scopes;
+  size_t n_tool_outputs;
+  char **tool_outputs;
+  size_t n_milestones;
+  char **milestones;
+};
+#define ZOO__V1__SESSION_STATE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__session_state__descriptor) \
+    , 0,NULL, 0,NULL, 0,NULL }
+
+
+struct  Zoo__V1__GateToolsRequest__OptionsEntry
+{
+  ProtobufCMessage base;
+  char *key;
+  char *value;
+};
+#define ZOO__V1__GATE_TOOLS_REQUEST__OPTIONS_ENTRY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__gate_tools_request__options_entry__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Zoo__V1__GateToolsRequest
+{
+  ProtobufCMessage base;
+  /*
+   * The user's intent: the current message, possibly with a summary of the turn.
+   */
+  char *query;
+  /*
+   * Catalogs to gate; empty: every stored catalog.
+   */
+  size_t n_catalogs;
+  char **catalogs;
+  /*
+   * A session the middleware keeps: the state below is added to what the session
+   * already holds, and the tools offered are remembered for CheckToolCall. Empty: a
+   * one-off gate on the state below alone.
+   */
+  char *session;
+  Zoo__V1__SessionState *state;
+  /*
+   * The middleware's options (threshold, top_k, slate, embedding_model, token_model;
+   * see `zoo plugins`), checked against its declared config like decoder options.
+   */
+  size_t n_options;
+  Zoo__V1__GateToolsRequest__OptionsEntry **options;
+  char *middleware;
+};
+#define ZOO__V1__GATE_TOOLS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__gate_tools_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, NULL, 0,NULL, (char *)protobuf_c_empty_string }
+
+
+/*
+ * A tool offered this turn, with its full schema.
+ */
+struct  Zoo__V1__OfferedTool
+{
+  ProtobufCMessage base;
+  char *name;
+  char *catalog;
+  /*
+   * Cosine similarity of the query and the tool's summary (Intent-Schema Overlap).
+   */
+  float iso;
+  /*
+   * {"name", "description", "inputSchema"} as compact JSON with sorted keys: what goes
+   * into the prompt.
+   */
+  char *schema_json;
+};
+#define ZOO__V1__OFFERED_TOOL__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__offered_tool__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+
+
+/*
+ * One tool's score, offered or not.
+ */
+struct  Zoo__V1__ToolScore
+{
+  ProtobufCMessage base;
+  char *name;
+  char *catalog;
+  float iso;
+  protobuf_c_boolean offered;
+  /*
+   * Why it was not offered: "below threshold 0.28", "missing scope github:write",
+   * "no output from search_*", "milestone plan_confirmed not reached", "outside the
+   * slate of 40", "top_k 10 reached". Empty when offered.
+   */
+  char *excluded;
+};
+#define ZOO__V1__TOOL_SCORE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__tool_score__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string }
+
+
+/*
+ * Tokens the tools cost per turn, counted with token_model's tokenizer.
+ */
+struct  Zoo__V1__ToolTokenCounts
+{
+  ProtobufCMessage base;
+  /*
+   * Every tool's full schema (what an agent without gating sends).
+   */
+  int64_t all_schemas;
+  /*
+   * Every tool's summary line: the resident, cacheable pool.
+   */
+  int64_t summary_pool;
+  /*
+   * The offered tools' full schemas.
+   */
+  int64_t offered_schemas;
+  /*
+   * The model whose tokenizer counted.
+   */
+  char *tokenizer;
+};
+#define ZOO__V1__TOOL_TOKEN_COUNTS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__tool_token_counts__descriptor) \
+    , 0, 0, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Zoo__V1__GateToolsResponse
+{
+  ProtobufCMessage base;
+  /*
+   * Best first.
+   */
+  size_t n_offered;
+  Zoo__V1__OfferedTool **offered;
+  /*
+   * Every tool in the gated catalogs, by descending score.
+   */
+  size_t n_scores;
+  Zoo__V1__ToolScore **scores;
+  Zoo__V1__ToolTokenCounts *tokens;
+  /*
+   * The summary pool as it goes into a prompt, one "name: summary" line per tool.
+   */
+  char *summary_pool;
+  /*
+   * Seconds spent, embedding the query included.
+   */
+  double seconds;
+};
+#define ZOO__V1__GATE_TOOLS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__gate_tools_response__descriptor) \
+    , 0,NULL, 0,NULL, NULL, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Zoo__V1__CheckToolCallRequest
+{
+  ProtobufCMessage base;
+  /*
+   * The tool the model called.
+   */
+  char *tool;
+  /*
+   * Its arguments, a JSON object.
+   */
+  char *arguments_json;
+  /*
+   * The session whose last gate decides what was offered.
+   */
+  char *session;
+  /*
+   * Without a session: the tools offered this turn; empty means every tool of the
+   * catalogs (only the arguments are checked).
+   */
+  size_t n_offered;
+  char **offered;
+  size_t n_catalogs;
+  char **catalogs;
+  char *middleware;
+};
+#define ZOO__V1__CHECK_TOOL_CALL_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__check_tool_call_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, (char *)protobuf_c_empty_string }
+
+
+struct  Zoo__V1__CheckToolCallResponse
+{
+  ProtobufCMessage base;
+  protobuf_c_boolean allowed;
+  /*
+   * When refused: a JSON object for the model, {"error": "tool_not_available" |
+   * "invalid_arguments", "message", "tool", and "available" (name and summary of each
+   * offered tool) or "field" (the JSON pointer of the argument at fault)}.
+   */
+  char *error_json;
+};
+#define ZOO__V1__CHECK_TOOL_CALL_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__check_tool_call_response__descriptor) \
+    , 0, (char *)protobuf_c_empty_string }
+
+
 /* Zoo__V1__ListPluginsRequest methods */
 void   zoo__v1__list_plugins_request__init
                      (Zoo__V1__ListPluginsRequest         *message);
@@ -1322,6 +1677,294 @@ Zoo__V1__EmbedResponse *
 void   zoo__v1__embed_response__free_unpacked
                      (Zoo__V1__EmbedResponse *message,
                       ProtobufCAllocator *allocator);
+/* Zoo__V1__Tool methods */
+void   zoo__v1__tool__init
+                     (Zoo__V1__Tool         *message);
+size_t zoo__v1__tool__get_packed_size
+                     (const Zoo__V1__Tool   *message);
+size_t zoo__v1__tool__pack
+                     (const Zoo__V1__Tool   *message,
+                      uint8_t             *out);
+size_t zoo__v1__tool__pack_to_buffer
+                     (const Zoo__V1__Tool   *message,
+                      ProtobufCBuffer     *buffer);
+Zoo__V1__Tool *
+       zoo__v1__tool__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   zoo__v1__tool__free_unpacked
+                     (Zoo__V1__Tool *message,
+                      ProtobufCAllocator *allocator);
+/* Zoo__V1__ToolPreconditions methods */
+void   zoo__v1__tool_preconditions__init
+                     (Zoo__V1__ToolPreconditions         *message);
+size_t zoo__v1__tool_preconditions__get_packed_size
+                     (const Zoo__V1__ToolPreconditions   *message);
+size_t zoo__v1__tool_preconditions__pack
+                     (const Zoo__V1__ToolPreconditions   *message,
+                      uint8_t             *out);
+size_t zoo__v1__tool_preconditions__pack_to_buffer
+                     (const Zoo__V1__ToolPreconditions   *message,
+                      ProtobufCBuffer     *buffer);
+Zoo__V1__ToolPreconditions *
+       zoo__v1__tool_preconditions__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   zoo__v1__tool_preconditions__free_unpacked
+                     (Zoo__V1__ToolPreconditions *message,
+                      ProtobufCAllocator *allocator);
+/* Zoo__V1__ToolCatalog methods */
+void   zoo__v1__tool_catalog__init
+                     (Zoo__V1__ToolCatalog         *message);
+size_t zoo__v1__tool_catalog__get_packed_size
+                     (const Zoo__V1__ToolCatalog   *message);
+size_t zoo__v1__tool_catalog__pack
+                     (const Zoo__V1__ToolCatalog   *message,
+                      uint8_t             *out);
+size_t zoo__v1__tool_catalog__pack_to_buffer
+                     (const Zoo__V1__ToolCatalog   *message,
+                      ProtobufCBuffer     *buffer);
+Zoo__V1__ToolCatalog *
+       zoo__v1__tool_catalog__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   zoo__v1__tool_catalog__free_unpacked
+                     (Zoo__V1__ToolCatalog *message,
+                      ProtobufCAllocator *allocator);
+/* Zoo__V1__PutToolCatalogRequest methods */
+void   zoo__v1__put_tool_catalog_request__init
+                     (Zoo__V1__PutToolCatalogRequest         *message);
+size_t zoo__v1__put_tool_catalog_request__get_packed_size
+                     (const Zoo__V1__PutToolCatalogRequest   *message);
+size_t zoo__v1__put_tool_catalog_request__pack
+                     (const Zoo__V1__PutToolCatalogRequest   *message,
+                      uint8_t             *out);
+size_t zoo__v1__put_tool_catalog_request__pack_to_buffer
+                     (const Zoo__V1__PutToolCatalogRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Zoo__V1__PutToolCatalogRequest *
+       zoo__v1__put_tool_catalog_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   zoo__v1__put_tool_catalog_request__free_unpacked
+                     (Zoo__V1__PutToolCatalogRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Zoo__V1__PutToolCatalogResponse methods */
+void   zoo__v1__put_tool_catalog_response__init
+                     (Zoo__V1__PutToolCatalogResponse         *message);
+size_t zoo__v1__put_tool_catalog_response__get_packed_size
+                     (const Zoo__V1__PutToolCatalogResponse   *message);
+size_t zoo__v1__put_tool_catalog_response__pack
+                     (const Zoo__V1__PutToolCatalogResponse   *message,
+                      uint8_t             *out);
+size_t zoo__v1__put_tool_catalog_response__pack_to_buffer
+                     (const Zoo__V1__PutToolCatalogResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Zoo__V1__PutToolCatalogResponse *
+       zoo__v1__put_tool_catalog_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   zoo__v1__put_tool_catalog_response__free_unpacked
+                     (Zoo__V1__PutToolCatalogResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Zoo__V1__ListToolCatalogsRequest methods */
+void   zoo__v1__list_tool_catalogs_request__init
+                     (Zoo__V1__ListToolCatalogsRequest         *message);
+size_t zoo__v1__list_tool_catalogs_request__get_packed_size
+                     (const Zoo__V1__ListToolCatalogsRequest   *message);
+size_t zoo__v1__list_tool_catalogs_request__pack
+                     (const Zoo__V1__ListToolCatalogsRequest   *message,
+                      uint8_t             *out);
+size_t zoo__v1__list_tool_catalogs_request__pack_to_buffer
+                     (const Zoo__V1__ListToolCatalogsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Zoo__V1__ListToolCatalogsRequest *
+       zoo__v1__list_tool_catalogs_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   zoo__v1__list_tool_catalogs_request__free_unpacked
+                     (Zoo__V1__ListToolCatalogsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Zoo__V1__ListToolCatalogsResponse methods */
+void   zoo__v1__list_tool_catalogs_response__init
+                     (Zoo__V1__ListToolCatalogsResponse         *message);
+size_t zoo__v1__list_tool_catalogs_response__get_packed_size
+                     (const Zoo__V1__ListToolCatalogsResponse   *message);
+size_t zoo__v1__list_tool_catalogs_response__pack
+                     (const Zoo__V1__ListToolCatalogsResponse   *message,
+                      uint8_t             *out);
+size_t zoo__v1__list_tool_catalogs_response__pack_to_buffer
+                     (const Zoo__V1__ListToolCatalogsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Zoo__V1__ListToolCatalogsResponse *
+       zoo__v1__list_tool_catalogs_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   zoo__v1__list_tool_catalogs_response__free_unpacked
+                     (Zoo__V1__ListToolCatalogsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Zoo__V1__SessionState methods */
+void   zoo__v1__session_state__init
+                     (Zoo__V1__SessionState         *message);
+size_t zoo__v1__session_state__get_packed_size
+                     (const Zoo__V1__SessionState   *message);
+size_t zoo__v1__session_state__pack
+                     (const Zoo__V1__SessionState   *message,
+                      uint8_t             *out);
+size_t zoo__v1__session_state__pack_to_buffer
+                     (const Zoo__V1__SessionState   *message,
+                      ProtobufCBuffer     *buffer);
+Zoo__V1__SessionState *
+       zoo__v1__session_state__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   zoo__v1__session_state__free_unpacked
+                     (Zoo__V1__SessionState *message,
+                      ProtobufCAllocator *allocator);
+/* Zoo__V1__GateToolsRequest__OptionsEntry methods */
+void   zoo__v1__gate_tools_request__options_entry__init
+                     (Zoo__V1__GateToolsRequest__OptionsEntry         *message);
+/* Zoo__V1__GateToolsRequest methods */
+void   zoo__v1__gate_tools_request__init
+                     (Zoo__V1__GateToolsRequest         *message);
+size_t zoo__v1__gate_tools_request__get_packed_size
+                     (const Zoo__V1__GateToolsRequest   *message);
+size_t zoo__v1__gate_tools_request__pack
+                     (const Zoo__V1__GateToolsRequest   *message,
+                      uint8_t             *out);
+size_t zoo__v1__gate_tools_request__pack_to_buffer
+                     (const Zoo__V1__GateToolsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Zoo__V1__GateToolsRequest *
+       zoo__v1__gate_tools_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   zoo__v1__gate_tools_request__free_unpacked
+                     (Zoo__V1__GateToolsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Zoo__V1__OfferedTool methods */
+void   zoo__v1__offered_tool__init
+                     (Zoo__V1__OfferedTool         *message);
+size_t zoo__v1__offered_tool__get_packed_size
+                     (const Zoo__V1__OfferedTool   *message);
+size_t zoo__v1__offered_tool__pack
+                     (const Zoo__V1__OfferedTool   *message,
+                      uint8_t             *out);
+size_t zoo__v1__offered_tool__pack_to_buffer
+                     (const Zoo__V1__OfferedTool   *message,
+                      ProtobufCBuffer     *buffer);
+Zoo__V1__OfferedTool *
+       zoo__v1__offered_tool__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   zoo__v1__offered_tool__free_unpacked
+                     (Zoo__V1__OfferedTool *message,
+                      ProtobufCAllocator *allocator);
+/* Zoo__V1__ToolScore methods */
+void   zoo__v1__tool_score__init
+                     (Zoo__V1__ToolScore         *message);
+size_t zoo__v1__tool_score__get_packed_size
+                     (const Zoo__V1__ToolScore   *message);
+size_t zoo__v1__tool_score__pack
+                     (const Zoo__V1__ToolScore   *message,
+                      uint8_t             *out);
+size_t zoo__v1__tool_score__pack_to_buffer
+                     (const Zoo__V1__ToolScore   *message,
+                      ProtobufCBuffer     *buffer);
+Zoo__V1__ToolScore *
+       zoo__v1__tool_score__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   zoo__v1__tool_score__free_unpacked
+                     (Zoo__V1__ToolScore *message,
+                      ProtobufCAllocator *allocator);
+/* Zoo__V1__ToolTokenCounts methods */
+void   zoo__v1__tool_token_counts__init
+                     (Zoo__V1__ToolTokenCounts         *message);
+size_t zoo__v1__tool_token_counts__get_packed_size
+                     (const Zoo__V1__ToolTokenCounts   *message);
+size_t zoo__v1__tool_token_counts__pack
+                     (const Zoo__V1__ToolTokenCounts   *message,
+                      uint8_t             *out);
+size_t zoo__v1__tool_token_counts__pack_to_buffer
+                     (const Zoo__V1__ToolTokenCounts   *message,
+                      ProtobufCBuffer     *buffer);
+Zoo__V1__ToolTokenCounts *
+       zoo__v1__tool_token_counts__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   zoo__v1__tool_token_counts__free_unpacked
+                     (Zoo__V1__ToolTokenCounts *message,
+                      ProtobufCAllocator *allocator);
+/* Zoo__V1__GateToolsResponse methods */
+void   zoo__v1__gate_tools_response__init
+                     (Zoo__V1__GateToolsResponse         *message);
+size_t zoo__v1__gate_tools_response__get_packed_size
+                     (const Zoo__V1__GateToolsResponse   *message);
+size_t zoo__v1__gate_tools_response__pack
+                     (const Zoo__V1__GateToolsResponse   *message,
+                      uint8_t             *out);
+size_t zoo__v1__gate_tools_response__pack_to_buffer
+                     (const Zoo__V1__GateToolsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Zoo__V1__GateToolsResponse *
+       zoo__v1__gate_tools_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   zoo__v1__gate_tools_response__free_unpacked
+                     (Zoo__V1__GateToolsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Zoo__V1__CheckToolCallRequest methods */
+void   zoo__v1__check_tool_call_request__init
+                     (Zoo__V1__CheckToolCallRequest         *message);
+size_t zoo__v1__check_tool_call_request__get_packed_size
+                     (const Zoo__V1__CheckToolCallRequest   *message);
+size_t zoo__v1__check_tool_call_request__pack
+                     (const Zoo__V1__CheckToolCallRequest   *message,
+                      uint8_t             *out);
+size_t zoo__v1__check_tool_call_request__pack_to_buffer
+                     (const Zoo__V1__CheckToolCallRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Zoo__V1__CheckToolCallRequest *
+       zoo__v1__check_tool_call_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   zoo__v1__check_tool_call_request__free_unpacked
+                     (Zoo__V1__CheckToolCallRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Zoo__V1__CheckToolCallResponse methods */
+void   zoo__v1__check_tool_call_response__init
+                     (Zoo__V1__CheckToolCallResponse         *message);
+size_t zoo__v1__check_tool_call_response__get_packed_size
+                     (const Zoo__V1__CheckToolCallResponse   *message);
+size_t zoo__v1__check_tool_call_response__pack
+                     (const Zoo__V1__CheckToolCallResponse   *message,
+                      uint8_t             *out);
+size_t zoo__v1__check_tool_call_response__pack_to_buffer
+                     (const Zoo__V1__CheckToolCallResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Zoo__V1__CheckToolCallResponse *
+       zoo__v1__check_tool_call_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   zoo__v1__check_tool_call_response__free_unpacked
+                     (Zoo__V1__CheckToolCallResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Zoo__V1__ListPluginsRequest_Closure)
@@ -1414,6 +2057,54 @@ typedef void (*Zoo__V1__Embedding_Closure)
 typedef void (*Zoo__V1__EmbedResponse_Closure)
                  (const Zoo__V1__EmbedResponse *message,
                   void *closure_data);
+typedef void (*Zoo__V1__Tool_Closure)
+                 (const Zoo__V1__Tool *message,
+                  void *closure_data);
+typedef void (*Zoo__V1__ToolPreconditions_Closure)
+                 (const Zoo__V1__ToolPreconditions *message,
+                  void *closure_data);
+typedef void (*Zoo__V1__ToolCatalog_Closure)
+                 (const Zoo__V1__ToolCatalog *message,
+                  void *closure_data);
+typedef void (*Zoo__V1__PutToolCatalogRequest_Closure)
+                 (const Zoo__V1__PutToolCatalogRequest *message,
+                  void *closure_data);
+typedef void (*Zoo__V1__PutToolCatalogResponse_Closure)
+                 (const Zoo__V1__PutToolCatalogResponse *message,
+                  void *closure_data);
+typedef void (*Zoo__V1__ListToolCatalogsRequest_Closure)
+                 (const Zoo__V1__ListToolCatalogsRequest *message,
+                  void *closure_data);
+typedef void (*Zoo__V1__ListToolCatalogsResponse_Closure)
+                 (const Zoo__V1__ListToolCatalogsResponse *message,
+                  void *closure_data);
+typedef void (*Zoo__V1__SessionState_Closure)
+                 (const Zoo__V1__SessionState *message,
+                  void *closure_data);
+typedef void (*Zoo__V1__GateToolsRequest__OptionsEntry_Closure)
+                 (const Zoo__V1__GateToolsRequest__OptionsEntry *message,
+                  void *closure_data);
+typedef void (*Zoo__V1__GateToolsRequest_Closure)
+                 (const Zoo__V1__GateToolsRequest *message,
+                  void *closure_data);
+typedef void (*Zoo__V1__OfferedTool_Closure)
+                 (const Zoo__V1__OfferedTool *message,
+                  void *closure_data);
+typedef void (*Zoo__V1__ToolScore_Closure)
+                 (const Zoo__V1__ToolScore *message,
+                  void *closure_data);
+typedef void (*Zoo__V1__ToolTokenCounts_Closure)
+                 (const Zoo__V1__ToolTokenCounts *message,
+                  void *closure_data);
+typedef void (*Zoo__V1__GateToolsResponse_Closure)
+                 (const Zoo__V1__GateToolsResponse *message,
+                  void *closure_data);
+typedef void (*Zoo__V1__CheckToolCallRequest_Closure)
+                 (const Zoo__V1__CheckToolCallRequest *message,
+                  void *closure_data);
+typedef void (*Zoo__V1__CheckToolCallResponse_Closure)
+                 (const Zoo__V1__CheckToolCallResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -1453,6 +2144,22 @@ struct Zoo__V1__Zoo_Service
                 const Zoo__V1__EmbedRequest *input,
                 Zoo__V1__EmbedResponse_Closure closure,
                 void *closure_data);
+  void (*put_tool_catalog)(Zoo__V1__Zoo_Service *service,
+                           const Zoo__V1__PutToolCatalogRequest *input,
+                           Zoo__V1__PutToolCatalogResponse_Closure closure,
+                           void *closure_data);
+  void (*list_tool_catalogs)(Zoo__V1__Zoo_Service *service,
+                             const Zoo__V1__ListToolCatalogsRequest *input,
+                             Zoo__V1__ListToolCatalogsResponse_Closure closure,
+                             void *closure_data);
+  void (*gate_tools)(Zoo__V1__Zoo_Service *service,
+                     const Zoo__V1__GateToolsRequest *input,
+                     Zoo__V1__GateToolsResponse_Closure closure,
+                     void *closure_data);
+  void (*check_tool_call)(Zoo__V1__Zoo_Service *service,
+                          const Zoo__V1__CheckToolCallRequest *input,
+                          Zoo__V1__CheckToolCallResponse_Closure closure,
+                          void *closure_data);
 };
 typedef void (*Zoo__V1__Zoo_ServiceDestroy)(Zoo__V1__Zoo_Service *);
 void zoo__v1__zoo__init (Zoo__V1__Zoo_Service *service,
@@ -1468,7 +2175,11 @@ void zoo__v1__zoo__init (Zoo__V1__Zoo_Service *service,
       function_prefix__ ## load_model,\
       function_prefix__ ## unload_model,\
       function_prefix__ ## list_loaded,\
-      function_prefix__ ## embed  }
+      function_prefix__ ## embed,\
+      function_prefix__ ## put_tool_catalog,\
+      function_prefix__ ## list_tool_catalogs,\
+      function_prefix__ ## gate_tools,\
+      function_prefix__ ## check_tool_call  }
 void zoo__v1__zoo__list_plugins(ProtobufCService *service,
                                 const Zoo__V1__ListPluginsRequest *input,
                                 Zoo__V1__ListPluginsResponse_Closure closure,
@@ -1501,6 +2212,22 @@ void zoo__v1__zoo__embed(ProtobufCService *service,
                          const Zoo__V1__EmbedRequest *input,
                          Zoo__V1__EmbedResponse_Closure closure,
                          void *closure_data);
+void zoo__v1__zoo__put_tool_catalog(ProtobufCService *service,
+                                    const Zoo__V1__PutToolCatalogRequest *input,
+                                    Zoo__V1__PutToolCatalogResponse_Closure closure,
+                                    void *closure_data);
+void zoo__v1__zoo__list_tool_catalogs(ProtobufCService *service,
+                                      const Zoo__V1__ListToolCatalogsRequest *input,
+                                      Zoo__V1__ListToolCatalogsResponse_Closure closure,
+                                      void *closure_data);
+void zoo__v1__zoo__gate_tools(ProtobufCService *service,
+                              const Zoo__V1__GateToolsRequest *input,
+                              Zoo__V1__GateToolsResponse_Closure closure,
+                              void *closure_data);
+void zoo__v1__zoo__check_tool_call(ProtobufCService *service,
+                                   const Zoo__V1__CheckToolCallRequest *input,
+                                   Zoo__V1__CheckToolCallResponse_Closure closure,
+                                   void *closure_data);
 
 /* --- descriptors --- */
 
@@ -1537,6 +2264,22 @@ extern const ProtobufCMessageDescriptor zoo__v1__model_facts__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__embed_request__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__embedding__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__embed_response__descriptor;
+extern const ProtobufCMessageDescriptor zoo__v1__tool__descriptor;
+extern const ProtobufCMessageDescriptor zoo__v1__tool_preconditions__descriptor;
+extern const ProtobufCMessageDescriptor zoo__v1__tool_catalog__descriptor;
+extern const ProtobufCMessageDescriptor zoo__v1__put_tool_catalog_request__descriptor;
+extern const ProtobufCMessageDescriptor zoo__v1__put_tool_catalog_response__descriptor;
+extern const ProtobufCMessageDescriptor zoo__v1__list_tool_catalogs_request__descriptor;
+extern const ProtobufCMessageDescriptor zoo__v1__list_tool_catalogs_response__descriptor;
+extern const ProtobufCMessageDescriptor zoo__v1__session_state__descriptor;
+extern const ProtobufCMessageDescriptor zoo__v1__gate_tools_request__descriptor;
+extern const ProtobufCMessageDescriptor zoo__v1__gate_tools_request__options_entry__descriptor;
+extern const ProtobufCMessageDescriptor zoo__v1__offered_tool__descriptor;
+extern const ProtobufCMessageDescriptor zoo__v1__tool_score__descriptor;
+extern const ProtobufCMessageDescriptor zoo__v1__tool_token_counts__descriptor;
+extern const ProtobufCMessageDescriptor zoo__v1__gate_tools_response__descriptor;
+extern const ProtobufCMessageDescriptor zoo__v1__check_tool_call_request__descriptor;
+extern const ProtobufCMessageDescriptor zoo__v1__check_tool_call_response__descriptor;
 extern const ProtobufCServiceDescriptor zoo__v1__zoo__descriptor;
 
 PROTOBUF_C__END_DECLS
