@@ -155,7 +155,9 @@ let package = Package(
     .target(name: "OrchidExport", dependencies: ["Orchid", "ZooPluginKit", "CZooPlugin"], path: "Plugins/Orchid/Export"),
     .target(
       name: "ToolGate",
-      dependencies: ["CZooPlugin", "ZooPluginKit", "ZooProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+      dependencies: [
+        "CZooPlugin", "ZooCore", "ZooPluginKit", "ZooProto", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ],
       path: "Plugins/ToolGate", exclude: ["README.md", "Export"]),
     .target(name: "ToolGateExport", dependencies: ["ToolGate", "ZooPluginKit", "CZooPlugin"], path: "Plugins/ToolGate/Export"),
 

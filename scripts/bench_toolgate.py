@@ -23,7 +23,8 @@ What it measures, per query (one GateTools call with the query's session state, 
              the summary pool (response.summary_pool) is the cacheable prefix, counted once and
              reported apart. zood's own counts (response.tokens, the embedding model's WordPiece
              tokenizer) are reported for reference.
-  latency    client wall time around each GateTools call (embedding the query included).
+  latency    client wall time around each GateTools call (embedding the query included), and,
+             for comparison in the same run, around an Embed of each query alone.
 
 Settings. The threshold/top_k sweep (threshold 0.10..0.50 step 0.02, top_k 3/5/8/10/12) runs on
 the dev split only, and is emulated from one real "scores" call per query (threshold -1, top_k =
@@ -550,6 +551,15 @@ def run(a, stub, zoo_pb2, grpc, enc, catalogs, queries, extra, zoo_bin, sock, wo
         zood_tokens[name]["tokenizer"] = zt[0]["tokenizer"] if zt else ""
         zood_tokens[name]["zood_seconds_p50_ms"] = 1000 * percentile([z["seconds"] for z in zt], 50)
 
+    # What a gate costs beyond embedding its query: one Embed of each query alone, same zood
+    # and run (the embedding model the gate uses).
+    embed_model = extra.get("embedding_model", "minilm")
+    embed_ms = []
+    for q in queries:
+        start = time.perf_counter()
+        stub.Embed(zoo_pb2.EmbedRequest(model=embed_model, texts=[q["query"]]))
+        embed_ms.append(1000 * (time.perf_counter() - start))
+
     baselines = {f"plain top-{k} by ISO (no gating)":
                  summarize(emulated(split["test"], lambda r: plain_top_k(r, k)), naive, pool_tokens)
                  for k in BASELINE_TOP_K}
@@ -574,6 +584,8 @@ def run(a, stub, zoo_pb2, grpc, enc, catalogs, queries, extra, zoo_bin, sock, wo
            + (f"(fewest gated tokens at dev recall >= {RECALL_TARGET})" if reached
               else f"(no setting reached dev recall {RECALL_TARGET}: the best recall)"), "",
            sweep_table(sweep, chosen), "",
+           f"Embed of the query alone (same zood, same run, {len(queries)} queries): "
+           f"p50 {percentile(embed_ms, 50):.2f} / p99 {percentile(embed_ms, 99):.2f} ms", "",
            "Emulation vs real zood calls (same offered set): "
            + "; ".join(f"{n}: {g['agree']}/{g['queries']}" for n, g in agreement.items()),
            "`zoo tools import` wall time (server start, initialize, tools/list, PutToolCatalog): "
@@ -585,7 +597,8 @@ def run(a, stub, zoo_pb2, grpc, enc, catalogs, queries, extra, zoo_bin, sock, wo
             "chosen": {"threshold": chosen["threshold"], "top_k": chosen["top_k"], "reached_target": reached},
             "real": real, "baselines_test": baselines, "emulation_agreement": agreement, "zood_tokens": zood_tokens,
             "tool_tokens": {t: tokens_of(t) for t in prompt_json}, "schema_json_mismatches": mismatched,
-            "unknown_tools_in_queries": unknown, "import_seconds": import_seconds}
+            "unknown_tools_in_queries": unknown, "import_seconds": import_seconds,
+            "embed_only_ms": {"p50": percentile(embed_ms, 50), "p99": percentile(embed_ms, 99)}}
     return "\n".join(md), data
 
 

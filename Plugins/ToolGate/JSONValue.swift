@@ -1,4 +1,5 @@
 import Foundation
+import ZooCore
 
 /// A parsed JSON document. Foundation's JSONSerialization cannot tell `true` from `1`
 /// on every platform, and JSON Schema needs that distinction, so tool schemas and
@@ -53,7 +54,7 @@ enum JSONValue: Equatable, Sendable {
     case .bool(let b): out += b ? "true" : "false"
     case .number(let n):
       if n.rounded() == n && abs(n) < 1e15 { out += String(Int64(n)) } else { out += "\(n)" }
-    case .string(let s): Self.quote(s, into: &out)
+    case .string(let s): out += JSONText.quoted(s)
     case .array(let a):
       out += "["
       for (i, v) in a.enumerated() {
@@ -65,28 +66,12 @@ enum JSONValue: Equatable, Sendable {
       out += "{"
       for (i, key) in o.keys.sorted().enumerated() {
         if i > 0 { out += "," }
-        Self.quote(key, into: &out)
+        out += JSONText.quoted(key)
         out += ":"
         o[key]!.write(into: &out)
       }
       out += "}"
     }
-  }
-
-  private static func quote(_ s: String, into out: inout String) {
-    out += "\""
-    for scalar in s.unicodeScalars {
-      switch scalar {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-      default: out.unicodeScalars.append(scalar)
-      }
-    }
-    out += "\""
   }
 }
 

@@ -47,7 +47,7 @@ public struct SafetensorsWriter {
   public func headerBytes() -> [UInt8] {
     var fields: [String] = []
     if !metadata.isEmpty {
-      let pairs = metadata.keys.sorted().map { "\(Self.jsonString($0)):\(Self.jsonString(metadata[$0]!))" }
+      let pairs = metadata.keys.sorted().map { "\(JSONText.quoted($0)):\(JSONText.quoted(metadata[$0]!))" }
       fields.append("\"__metadata__\":{\(pairs.joined(separator: ","))}")
     }
     var offset = 0
@@ -55,7 +55,7 @@ public struct SafetensorsWriter {
       let bytes = e.values.count * MemoryLayout<Float>.size
       let shape = e.shape.map(String.init).joined(separator: ",")
       fields.append(
-        "\(Self.jsonString(e.name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + bytes)]}")
+        "\(JSONText.quoted(e.name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + bytes)]}")
       offset += bytes
     }
     var json = Array("{\(fields.joined(separator: ","))}".utf8)
@@ -85,22 +85,5 @@ public struct SafetensorsWriter {
         try handle.write(contentsOf: view)
       }
     }
-  }
-
-  /// A JSON string literal with the characters JSON requires escaped.
-  private static func jsonString(_ s: String) -> String {
-    var out = "\""
-    for scalar in s.unicodeScalars {
-      switch scalar {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-      default: out.unicodeScalars.append(scalar)
-      }
-    }
-    return out + "\""
   }
 }

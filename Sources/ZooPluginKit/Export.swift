@@ -399,16 +399,21 @@ private let decoderRun: @convention(c) (
   }
 }
 
+/// The exported middleware named by a C string, as the C thunks below receive it.
+private func exportedMiddleware(_ nameC: UnsafePointer<CChar>?, for call: String) throws -> (name: String, type: any RequestMiddleware.Type) {
+  guard let e = exported, let nameC else { throw PluginError.invalidArgument("\(call) needs args naming a middleware") }
+  let name = String(cString: nameC)
+  guard let middleware = e.definition.middleware.first(where: { $0.declaration.name == name }) else {
+    throw PluginError.notFound("plugin '\(e.definition.name)' has no middleware '\(name)'")
+  }
+  return (name, middleware)
+}
+
 private let middlewareRun: @convention(c) (UnsafePointer<zoo_middleware_args>?, UnsafeMutablePointer<zoo_error>?) -> Int32 = {
   args, err in
   catchingPluginErrors(err) {
-    guard let args, let e = exported, let nameC = args.pointee.middleware else {
-      throw PluginError.invalidArgument("on_generate needs args naming a middleware")
-    }
-    let name = String(cString: nameC)
-    guard let middleware = e.definition.middleware.first(where: { $0.declaration.name == name }) else {
-      throw PluginError.notFound("plugin '\(e.definition.name)' has no middleware '\(name)'")
-    }
+    guard let args else { throw PluginError.invalidArgument("on_generate needs args") }
+    let (name, middleware) = try exportedMiddleware(args.pointee.middleware, for: "on_generate")
     guard let replacement = try middleware.handle(MiddlewareCall(args: args, name: name)) else { return }
     let bytes: [UInt8] = try replacement.serializedBytes()
     let rc = bytes.withUnsafeBufferPointer { args.pointee.rewrite(args.pointee.rewrite_context, $0.baseAddress, $0.count) }
@@ -419,13 +424,8 @@ private let middlewareRun: @convention(c) (UnsafePointer<zoo_middleware_args>?, 
 private let middlewareCall: @convention(c) (UnsafePointer<zoo_middleware_call_args>?, UnsafeMutablePointer<zoo_error>?)
   -> Int32 = { args, err in
     catchingPluginErrors(err) {
-      guard let args, let e = exported, let nameC = args.pointee.middleware else {
-        throw PluginError.invalidArgument("call needs args naming a middleware")
-      }
-      let name = String(cString: nameC)
-      guard let middleware = e.definition.middleware.first(where: { $0.declaration.name == name }) else {
-        throw PluginError.notFound("plugin '\(e.definition.name)' has no middleware '\(name)'")
-      }
+      guard let args else { throw PluginError.invalidArgument("call needs args") }
+      let (name, middleware) = try exportedMiddleware(args.pointee.middleware, for: "call")
       let call = try MiddlewareRPCCall(args: args)
       guard let serving = middleware.rpcs, middleware.declaration.rpcs.contains(call.rpc) else {
         throw PluginError.unimplemented("middleware '\(name)' does not serve \(call.rpc)")
@@ -435,4 +435,3 @@ private let middlewareCall: @convention(c) (UnsafePointer<zoo_middleware_call_ar
       guard rc == 0 else { throw PluginError.internalError("zood refused middleware '\(name)'s answer to \(call.rpc) (\(rc))") }
     }
   }
-

@@ -98,7 +98,8 @@ public struct HostTextServices {
   /// Token ids of `text` under the tokenizer of the request's model.
   public func tokenize(_ text: String) throws -> [Int32] {
     try withChars(text) { chars in
-      try HostBuffer.fill { out, capacity, count, err in
+      // Tokenizers give at most about one token per byte (plus specials): one call.
+      try HostBuffer.fill(capacity: chars.count + 16) { out, capacity, count, err in
         host.pointee.tokenize!(host.pointee.host_context, handle, chars.baseAddress, chars.count, out, capacity, count, err)
       }
     }
@@ -112,7 +113,7 @@ public struct HostTextServices {
     }
     return try withChars(text) { chars in
       try model.withCString { name in
-        try HostBuffer.fill { out, capacity, count, err in
+        try HostBuffer.fill(capacity: chars.count + 16) { out, capacity, count, err in
           tokenizeWith(host.pointee.host_context, handle, name, chars.baseAddress, chars.count, out, capacity, count, err)
         }
       }
@@ -134,7 +135,8 @@ public struct HostTextServices {
   public func embed(_ text: String, model: String) throws -> [Float] {
     try withChars(text) { chars in
       try model.withCString { name in
-        try HostBuffer.fill { out, capacity, count, err in
+        // Room for any embedding size up front: a retry would embed the text again.
+        try HostBuffer.fill(capacity: 8192) { out, capacity, count, err in
           host.pointee.embed!(host.pointee.host_context, handle, name, chars.baseAddress, chars.count, out, capacity, count, err)
         }
       }
@@ -151,9 +153,10 @@ public struct HostTextServices {
 /// sets the count it needs, answering RESOURCE_EXHAUSTED when that did not fit.
 enum HostBuffer {
   static func fill<T: Numeric>(
+    capacity initial: Int = 256,
     _ call: (UnsafeMutablePointer<T>?, Int64, UnsafeMutablePointer<Int64>, UnsafeMutablePointer<zoo_error>) -> Int32
   ) throws -> [T] {
-    var capacity = 256
+    var capacity = initial
     while true {
       var buffer = [T](repeating: 0, count: capacity)
       var needed: Int64 = 0
