@@ -31,7 +31,7 @@ public enum ToolAttention: MiddlewareRPCs {
     let embeddingModel: String
     let tokenModel: String
 
-    init(_ o: [String: String]) throws {
+    init(_ o: [String: String]) {
       gate = GateSettings(
         threshold: Float(o["threshold"] ?? "") ?? 0.28, topK: Int(o["top_k"] ?? "") ?? 10, slate: Int(o["slate"] ?? "") ?? 0)
       embeddingModel = o["embedding_model"].flatMap { $0.isEmpty ? nil : $0 } ?? "minilm"
@@ -39,7 +39,7 @@ public enum ToolAttention: MiddlewareRPCs {
     }
 
     /// The declared defaults, for RPCs that carry no options.
-    static var defaults: Options { try! Options([:]) }
+    static var defaults: Options { Options([:]) }
   }
 
   public static func serve(_ call: MiddlewareRPCCall) throws -> any SwiftProtobuf.Message {
@@ -55,7 +55,7 @@ public enum ToolAttention: MiddlewareRPCs {
       let request = try call.request(as: Zoo_V1_GateToolsRequest.self)
       return try ToolGating.gate(
         query: request.query, catalogs: request.catalogs, session: request.session, state: SessionState(request.state),
-        options: try Options(request.options), host: call.host)
+        options: Options(request.options), host: call.host)
     case "CheckToolCall":
       return try ToolGating.check(try call.request(as: Zoo_V1_CheckToolCallRequest.self))
     default:
@@ -75,7 +75,7 @@ public enum ToolAttention: MiddlewareRPCs {
       .filter { !$0.isEmpty }
     let gated = try ToolGating.gate(
       query: query, catalogs: catalogs, session: call.options["session"] ?? "", state: SessionState(),
-      options: try Options(call.options), host: call.host)
+      options: Options(call.options), host: call.host)
     request.prompt = ToolGating.promptBlock(gated) + request.prompt
     return request
   }
