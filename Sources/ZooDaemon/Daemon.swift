@@ -17,16 +17,22 @@ public struct DaemonConfiguration: Sendable {
   public var pluginFolders: [String]
   public var limits: ServingLimits
   public var connections: ConnectionLimits
+  /// Plugins whose models run in worker processes (zood --isolate); nil = none.
+  public var isolation: IsolationPolicy?
+  /// Set in a worker: the zood that started it. The worker stops when that process is gone.
+  public var parentProcess: Int32?
 
   public init(
     socketPath: String, modelFolders: [String], pluginFolders: [String], limits: ServingLimits,
-    connections: ConnectionLimits = ConnectionLimits()
+    connections: ConnectionLimits = ConnectionLimits(), isolation: IsolationPolicy? = nil, parentProcess: Int32? = nil
   ) {
     self.socketPath = socketPath
     self.modelFolders = modelFolders
     self.pluginFolders = pluginFolders
     self.limits = limits
     self.connections = connections
+    self.isolation = isolation
+    self.parentProcess = parentProcess
   }
 }
 
@@ -43,9 +49,18 @@ public enum Daemon {
 
     let loader = PluginLoader(logger: logger)
     let records = loader.load(paths: loader.discover(in: config.pluginFolders))
+    if let isolation = config.isolation {
+      do {
+        try FileManager.default.createDirectory(
+          atPath: isolation.socketFolder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+      } catch {
+        throw StartupError(description: "cannot create the workers' socket folder \(isolation.socketFolder): \(error)")
+      }
+    }
+    defer { if let isolation = config.isolation { try? FileManager.default.removeItem(atPath: isolation.socketFolder) } }
     let runtime = Runtime(
       plugins: records, repository: ModelRepository(roots: config.modelFolders, logger: logger), limits: config.limits,
-      logger: logger)
+      isolation: config.isolation, logger: logger)
     for model in runtime.listModels() {
       logger.info(
         "model \(model.name): \(model.modelType) \(model.available ? "available" : "UNAVAILABLE: \(model.unavailableReason)")")
@@ -76,6 +91,8 @@ public enum Daemon {
       logger.info("received \(signal == SIGTERM ? "SIGTERM" : "SIGINT"): stopping")
       shutdown.begin()
       server.beginGracefulShutdown()
+      // Workers end their streams themselves (each client gets the worker's final status).
+      runtime.stopWorkers(grace: grace)
       // Running requests were cancelled and stop at their next step; a client that reads
       // nothing can still hold its stream open. Past the grace time, exit anyway.
       DispatchQueue.global().asyncAfter(deadline: .now() + grace.seconds) {
@@ -94,6 +111,12 @@ public enum Daemon {
         while !shutdown.isShuttingDown {
           try? await Task.sleep(for: .seconds(1))
           await runtime.unloadExpiredAndChanged()
+          // A worker whose zood is gone (killed, crashed) stops as if told to.
+          if let parent = config.parentProcess, getppid() != parent {
+            logger.warning("the zood that started this worker (pid \(parent)) is gone: stopping")
+            kill(getpid(), SIGTERM)
+            return
+          }
         }
       }
       _ = try await transport.listeningAddress

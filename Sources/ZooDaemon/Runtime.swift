@@ -16,14 +16,19 @@ public struct ServingLimits: Sendable {
   /// How long a generation waits for a client that reads nothing before it is stopped
   /// and its slot freed.
   public var stallTimeout: Duration
+  /// Bytes of weights the loaded models may hold together (zood --max-memory); nil = no
+  /// budget. Loading past it unloads idle models, least recently used first.
+  public var maxMemory: UInt64?
 
   public init(
-    parallel: Int = 1, maxQueue: Int = 16, keepAlive: Duration = .seconds(300), stallTimeout: Duration = .seconds(30)
+    parallel: Int = 1, maxQueue: Int = 16, keepAlive: Duration = .seconds(300), stallTimeout: Duration = .seconds(30),
+    maxMemory: UInt64? = nil
   ) {
     self.parallel = parallel
     self.maxQueue = maxQueue
     self.keepAlive = keepAlive
     self.stallTimeout = stallTimeout
+    self.maxMemory = maxMemory
   }
 }
 
@@ -41,11 +46,21 @@ public final class Runtime: Sendable {
   /// middleware name → the READY plugin that provides it.
   let middleware: [String: (plugin: LoadedPlugin, kind: Zoo_V1_MiddlewareKind)]
   private let loaded = Mutex<[String: Task<LoadedModel, any Error>]>([:])
+  /// Which plugins run in worker processes; nil = none (zood without --isolate).
+  let isolation: IsolationPolicy?
+  /// model name → its worker, for models of isolated plugins.
+  private let workers = Mutex<[String: ModelWorker]>([:])
+  /// plugin name → worker crashes and the last one's sentence (for `zoo plugins`).
+  private let crashes = Mutex<[String: (count: UInt32, last: String)]>([:])
 
-  public init(plugins: [PluginRecord], repository: ModelRepository, limits: ServingLimits, logger: Logger) {
+  public init(
+    plugins: [PluginRecord], repository: ModelRepository, limits: ServingLimits, isolation: IsolationPolicy? = nil,
+    logger: Logger
+  ) {
     self.plugins = plugins
     self.repository = repository
     self.limits = limits
+    self.isolation = isolation
     self.logger = logger
     var builders: [String: LoadedPlugin] = [:]
     var decoders: [String: (LoadedPlugin, Zoo_V1_DecoderKind)] = [:]
@@ -68,7 +83,17 @@ public final class Runtime: Sendable {
 
   // MARK: Listing
 
-  public func pluginStatuses() -> [Zoo_V1_PluginStatus] { plugins.map(\.status) }
+  public func pluginStatuses() -> [Zoo_V1_PluginStatus] {
+    let crashes = self.crashes.withLock { $0 }
+    return plugins.map { record in
+      var status = record.status
+      guard let name = record.plugin?.name, let isolation, isolation.isolates(name) else { return status }
+      status.isolated = true
+      status.workerRestarts = crashes[name]?.count ?? 0
+      status.lastCrash = crashes[name]?.last ?? ""
+      return status
+    }
+  }
 
   /// Why a folder cannot be served now, or nil.
   func unavailableReason(_ folder: ModelFolder) -> String? {
@@ -82,7 +107,7 @@ public final class Runtime: Sendable {
 
   func summary(_ folder: ModelFolder) -> Zoo_V1_ModelSummary {
     let reason = unavailableReason(folder)
-    let isLoaded = loaded.withLock { $0[folder.name] != nil }
+    let isLoaded = loaded.withLock { $0[folder.name] != nil } || workers.withLock { $0[folder.name] != nil }
     return .with {
       $0.name = folder.name
       $0.path = folder.path
@@ -142,12 +167,17 @@ public final class Runtime: Sendable {
   }
 
   /// A model name is a folder name: refused before anything looks for it when it cannot be
-  /// one, so a huge or binary name is never echoed back whole.
+  /// one, so a huge or binary name is never echoed back whole, and a name never reaches
+  /// the filesystem as a path (`../x`, `/etc/passwd`: no model has that name).
   static func checkName(_ name: String) throws {
     guard !name.isEmpty else { throw ZooError.invalidArgument("no model named: set the request's model field") }
-    guard name.utf8.count <= 255, !name.contains("/"), !name.contains("\0"), name != ".", name != ".." else {
+    guard name.utf8.count <= 255 else {
       throw ZooError.invalidArgument(
-        "'\(name.clipped())' cannot be a model name: a model is named by its folder, at most 255 bytes without '/'")
+        "'\(name.clipped())' cannot be a model name: a model is named by its folder, at most 255 bytes")
+    }
+    guard !name.contains("/"), !name.contains("\0"), name != ".", name != ".." else {
+      throw ZooError.notFound(
+        "model '\(name.clipped())' not found: a model is named by its folder in a models folder, never by a path; `zoo list` shows the names")
     }
   }
 
@@ -157,13 +187,8 @@ public final class Runtime: Sendable {
   /// loaded model is found without touching the disk.
   public func model(_ name: String, keepAlive: Duration? = nil) async throws -> LoadedModel {
     if let task = loaded.withLock({ $0[name] }) { return try await value(of: task, name, keepAlive: keepAlive) }
-    let folder = try findFolder(name)
-    if let reason = unavailableReason(folder) {
-      throw folder.problem != nil
-        ? ZooError.failedPrecondition("model '\(name)' cannot be loaded: \(reason)")
-        : ZooError.unavailable("model '\(name)' is unavailable: \(reason)")
-    }
-    let plugin = builders[folder.modelType]!
+    let (folder, plugin) = try servable(name)
+    try await makeRoom(for: folder)
     let limits = self.limits
     let logger = self.logger
     let task = loaded.withLock { map in
@@ -189,6 +214,104 @@ public final class Runtime: Sendable {
     return try await value(of: task, name, keepAlive: keepAlive)
   }
 
+  /// Keeps the loaded models' weights within `limits.maxMemory` before `folder` loads:
+  /// unloads idle models, least recently used first, or refuses with RESOURCE_EXHAUSTED
+  /// naming the sizes when the model is larger than the budget or the models in use
+  /// leave too little of it. Sizes are the weight files' bytes.
+  private func makeRoom(for folder: ModelFolder) async throws {
+    guard let budget = limits.maxMemory else { return }
+    let need = folder.sizeBytes
+    guard need <= budget else {
+      throw ZooError.resourceExhausted(
+        "model '\(folder.name)' needs \(Self.bytes(need)) of weights, more than zood's whole --max-memory of \(Self.bytes(budget)); raise it to load this model")
+    }
+    while true {
+      var held: UInt64 = 0
+      var idle: [(name: String, idle: Duration, unload: () -> Void)] = []
+      var busy: [String] = []
+      for (name, task) in loaded.withLock({ $0 }) where name != folder.name {
+        guard let m = try? await task.value else { continue }
+        held += UInt64(m.weightBytes)
+        let a = m.scheduler.snapshot
+        if a.active + a.queued == 0 {
+          idle.append((name, a.idle, { self.loaded.withLock { map in if map[name] == task { map.removeValue(forKey: name) } } }))
+        } else {
+          busy.append("\(name) (\(Self.bytes(UInt64(m.weightBytes))))")
+        }
+      }
+      for (name, worker) in workers.withLock({ $0 }) where name != folder.name {
+        let bytes = repository.find(name)?.sizeBytes ?? 0
+        held += bytes
+        let a = worker.scheduler.snapshot
+        if a.active + a.queued == 0 {
+          idle.append((name, a.idle, {
+            if self.workers.withLock({ map in map[name] === worker ? map.removeValue(forKey: name) : nil }) != nil {
+              worker.stop(grace: .seconds(10))
+            }
+          }))
+        } else {
+          busy.append("\(name) (\(Self.bytes(bytes)))")
+        }
+      }
+      if held + need <= budget { return }
+      guard let lru = idle.max(by: { $0.idle < $1.idle }) else {
+        throw ZooError.resourceExhausted(
+          "model '\(folder.name)' needs \(Self.bytes(need)) of weights, but \(Self.bytes(held)) of zood's --max-memory of \(Self.bytes(budget)) is held by models in use: \(busy.sorted().joined(separator: ", ")); retry when they finish, or raise --max-memory")
+      }
+      lru.unload()
+      logger.info("unloaded model \(lru.name) (idle \(lru.idle)) to make room for \(folder.name) within --max-memory")
+    }
+  }
+
+  /// "7.0 MB", "1.2 GB": sizes in messages.
+  static func bytes(_ n: UInt64) -> String {
+    if n < 1_000_000 { return "\(n) bytes" }
+    return n < 1_000_000_000 ? String(format: "%.1f MB", Double(n) / 1e6) : String(format: "%.1f GB", Double(n) / 1e9)
+  }
+
+  /// The folder named `name` and the plugin that builds it, or why it cannot be served.
+  private func servable(_ name: String) throws -> (ModelFolder, LoadedPlugin) {
+    let folder = try findFolder(name)
+    if let reason = unavailableReason(folder) {
+      throw folder.problem != nil
+        ? ZooError.failedPrecondition("model '\(name)' cannot be loaded: \(reason)")
+        : ZooError.unavailable("model '\(name)' is unavailable: \(reason)")
+    }
+    return (folder, builders[folder.modelType]!)
+  }
+
+  /// The worker process serving `name` when its plugin is isolated (zood --isolate),
+  /// created on first use; nil when the model runs inside zood.
+  func worker(for name: String) async throws -> ModelWorker? {
+    guard let isolation else { return nil }
+    if let worker = workers.withLock({ $0[name] }) { return worker }
+    let (folder, plugin) = try servable(name)
+    guard isolation.isolates(plugin.name) else { return nil }
+    try await makeRoom(for: folder)
+    return workers.withLock { map in
+      if let worker = map[name] { return worker }
+      let worker = ModelWorker(
+        modelName: folder.name, pluginName: plugin.name,
+        scheduler: Scheduler(
+          modelName: folder.name, parallel: limits.parallel, maxQueue: limits.maxQueue, keepAlive: limits.keepAlive),
+        policy: isolation, stallTimeout: limits.stallTimeout, logger: logger
+      ) { [weak self] sentence in
+        self?.crashes.withLock { c in c[plugin.name] = ((c[plugin.name]?.count ?? 0) + 1, sentence) }
+      }
+      map[name] = worker
+      return worker
+    }
+  }
+
+  /// Stops every worker (shutdown): each ends its streams and exits within `grace`.
+  func stopWorkers(grace: Duration) {
+    let all = workers.withLock { map in
+      defer { map.removeAll() }
+      return Array(map.values)
+    }
+    all.forEach { $0.stop(grace: grace) }
+  }
+
   private func value(of task: Task<LoadedModel, any Error>, _ name: String, keepAlive: Duration?) async throws
     -> LoadedModel
   {
@@ -208,7 +331,9 @@ public final class Runtime: Sendable {
   public func unload(_ name: String) throws {
     try Self.checkName(name)
     let removed = loaded.withLock { $0.removeValue(forKey: name) }
-    guard removed != nil else { throw ZooError.notFound("model '\(name)' is not loaded") }
+    let worker = workers.withLock { $0.removeValue(forKey: name) }
+    worker?.stop(grace: .seconds(10))
+    guard removed != nil || worker != nil else { throw ZooError.notFound("model '\(name)' is not loaded") }
     logger.info("unloaded model \(name)")
   }
 
@@ -218,6 +343,9 @@ public final class Runtime: Sendable {
     for name in tasks.keys.sorted() {
       guard let m = try? await tasks[name]!.value else { continue }
       out.append(Self.describe(m))
+    }
+    for worker in workers.withLock({ $0.values.sorted { $0.modelName < $1.modelName } }) {
+      if let m = await worker.describe() { out.append(m) }
     }
     return out
   }
@@ -267,6 +395,16 @@ public final class Runtime: Sendable {
         if map[name] == task { map.removeValue(forKey: name) }
       }
       logger.info("unloaded model \(name) \(reason)")
+    }
+    // A worker idle past its keep-alive stops; one whose files changed reloads them itself.
+    let idle = workers.withLock { map in
+      let idle = map.filter { $0.value.scheduler.expired }
+      idle.keys.forEach { map.removeValue(forKey: $0) }
+      return idle
+    }
+    for (name, worker) in idle {
+      worker.stop(grace: .seconds(10))
+      logger.info("stopped the worker of model \(name) after its keep-alive")
     }
   }
 }

@@ -66,7 +66,15 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
       try RequestValidation.checkSize(request)
       return try RequestValidation.validate(request.options)
     }
-    // 2. Find (and if needed load) the model.
+    // 2. A model of an isolated plugin: a slot here, then its worker process runs the
+    // rest of this path (zood --isolate).
+    if let worker = try await mappedAsync({ try await runtime.worker(for: request.model) }) {
+      try await isolated(worker, received: received, deadline: deadline) { timeout in
+        try await worker.generate(request, to: response, timeout: timeout)
+      }
+      return
+    }
+    // Otherwise find (and if needed load) the model.
     let model = try await mappedAsync { try await runtime.model(request.model) }
     requestContext.services = RequestServices(model: model, runtime: runtime)
     // gRPC signals cancellation (client cancel, disconnect, deadline) through this
@@ -166,6 +174,11 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
   ) async throws -> Zoo_V1_EmbedResponse {
     let requestContext = RequestContext()
     try mapped { try RequestValidation.checkSize(request) }
+    if let worker = try await mappedAsync({ try await runtime.worker(for: request.model) }) {
+      return try await isolated(worker, received: received, deadline: deadline) { timeout in
+        try await worker.embed(request, timeout: timeout)
+      }
+    }
     let model = try await mappedAsync { try await runtime.model(request.model) }
     return try await withRPCCancellationHandler {
       let token = shutdown.register(requestContext)
@@ -198,11 +211,43 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
     _ model: LoadedModel, for request: RequestContext, received: ContinuousClock.Instant,
     deadline: ContinuousClock.Instant?
   ) async throws {
+    try await acquire(model.scheduler, for: request, received: received, deadline: deadline)
+  }
+
+  private func acquire(
+    _ scheduler: Scheduler, for request: RequestContext, received: ContinuousClock.Instant,
+    deadline: ContinuousClock.Instant?
+  ) async throws {
     do {
-      try await model.scheduler.acquire(for: request)
+      try await scheduler.acquire(for: request)
     } catch let error as ZooError where error.code == .cancelled && endedByDeadline(deadline) {
       throw ZooError.deadlineExceeded(
-        "timed out after \(String(format: "%.1f", (ContinuousClock.now - received).seconds)) s waiting for a slot on '\(model.folder.name)' (zood --parallel, --max-queue)")
+        "timed out after \(String(format: "%.1f", (ContinuousClock.now - received).seconds)) s waiting for a slot on '\(scheduler.modelName)' (zood --parallel, --max-queue)")
+    }
+  }
+
+  /// A request for a model whose plugin runs in a worker process: it waits for a slot
+  /// here (so the queue and its limits are the same as in process), then `call` runs it
+  /// on the worker with what is left of the client's deadline. A client's cancel
+  /// cancels the worker's call.
+  private func isolated<R: Sendable>(
+    _ worker: ModelWorker, received: ContinuousClock.Instant, deadline: ContinuousClock.Instant?,
+    _ call: @escaping @Sendable (Duration?) async throws -> R
+  ) async throws -> R {
+    let requestContext = RequestContext()
+    let task = Task {
+      try await mappedAsync {
+        try await acquire(worker.scheduler, for: requestContext, received: received, deadline: deadline)
+      }
+      defer { worker.scheduler.release() }
+      return try await mappedAsync { try await call(deadline.map { max(.zero, $0 - .now) }) }
+    }
+    return try await withRPCCancellationHandler {
+      try await task.value
+    } onCancelRPC: {
+      requestContext.cancel()
+      worker.scheduler.cancelWaiter(for: requestContext)
+      task.cancel()
     }
   }
 
@@ -239,6 +284,11 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
     -> Zoo_V1_LoadModelResponse
   {
     let keepAlive: Duration? = request.hasKeepAliveSeconds ? .seconds(Int(request.keepAliveSeconds)) : nil
+    if let worker = try await mappedAsync({ try await runtime.worker(for: request.model) }) {
+      if let keepAlive { worker.scheduler.setKeepAlive(keepAlive) }
+      let model = try await mappedAsync { try await worker.load() }
+      return .with { $0.model = model }
+    }
     let model = try await mappedAsync { try await runtime.model(request.model, keepAlive: keepAlive) }
     return .with { $0.model = Runtime.describe(model) }
   }

@@ -128,6 +128,17 @@ public nonisolated struct Zoo_V1_PluginStatus: Sendable {
   /// Clears the value of `manifest`. Subsequent reads from it will return its default value.
   public mutating func clearManifest() {self._manifest = nil}
 
+  /// Its models run in worker processes (zood --isolate), so a crash in its code costs
+  /// only the request that was running in that worker.
+  public var isolated: Bool = false
+
+  /// Times a worker serving one of its models died and was restarted.
+  public var workerRestarts: UInt32 = 0
+
+  /// How the last worker died, as a sentence ("killed by SIGSEGV while serving model
+  /// 'x'"); empty when none has.
+  public var lastCrash: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum State: SwiftProtobuf.Enum, Swift.CaseIterable {
@@ -764,49 +775,83 @@ public nonisolated struct Zoo_V1_ListLoadedResponse: Sendable {
 }
 
 /// A model in memory.
-public nonisolated struct Zoo_V1_LoadedModel: Sendable {
+public nonisolated struct Zoo_V1_LoadedModel: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var name: String = String()
+  public var name: String {
+    get {_storage._name}
+    set {_uniqueStorage()._name = newValue}
+  }
 
-  public var modelType: String = String()
+  public var modelType: String {
+    get {_storage._modelType}
+    set {_uniqueStorage()._modelType = newValue}
+  }
 
-  public var plugin: String = String()
+  public var plugin: String {
+    get {_storage._plugin}
+    set {_uniqueStorage()._plugin = newValue}
+  }
 
   /// Bytes of mapped weights.
-  public var weightBytes: UInt64 = 0
+  public var weightBytes: UInt64 {
+    get {_storage._weightBytes}
+    set {_uniqueStorage()._weightBytes = newValue}
+  }
 
   /// Bytes held by live per-sequence states now.
-  public var stateBytes: UInt64 = 0
+  public var stateBytes: UInt64 {
+    get {_storage._stateBytes}
+    set {_uniqueStorage()._stateBytes = newValue}
+  }
 
   /// Requests generating now, and waiting for a slot.
-  public var activeRequests: Int32 = 0
+  public var activeRequests: Int32 {
+    get {_storage._activeRequests}
+    set {_uniqueStorage()._activeRequests = newValue}
+  }
 
-  public var queuedRequests: Int32 = 0
+  public var queuedRequests: Int32 {
+    get {_storage._queuedRequests}
+    set {_uniqueStorage()._queuedRequests = newValue}
+  }
 
   /// Seconds since the model was last used.
-  public var idleSeconds: Double = 0
+  public var idleSeconds: Double {
+    get {_storage._idleSeconds}
+    set {_uniqueStorage()._idleSeconds = newValue}
+  }
 
   /// Seconds until it unloads itself; 0 = never.
-  public var expiresInSeconds: Double = 0
+  public var expiresInSeconds: Double {
+    get {_storage._expiresInSeconds}
+    set {_uniqueStorage()._expiresInSeconds = newValue}
+  }
 
   /// What the model reports about itself to decoders.
   public var facts: Zoo_V1_ModelFacts {
-    get {_facts ?? Zoo_V1_ModelFacts()}
-    set {_facts = newValue}
+    get {_storage._facts ?? Zoo_V1_ModelFacts()}
+    set {_uniqueStorage()._facts = newValue}
   }
   /// Returns true if `facts` has been explicitly set.
-  public var hasFacts: Bool {self._facts != nil}
+  public var hasFacts: Bool {_storage._facts != nil}
   /// Clears the value of `facts`. Subsequent reads from it will return its default value.
-  public mutating func clearFacts() {self._facts = nil}
+  public mutating func clearFacts() {_uniqueStorage()._facts = nil}
+
+  /// The worker process serving it under isolation (zood --isolate); 0 when it runs
+  /// inside zood.
+  public var workerPid: Int32 {
+    get {_storage._workerPid}
+    set {_uniqueStorage()._workerPid = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _facts: Zoo_V1_ModelFacts? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// A loaded model's special tokens and output heads (zoo_model_info); -1 = none.
@@ -1312,7 +1357,7 @@ nonisolated extension Zoo_V1_ListPluginsResponse: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Zoo_V1_PluginStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PluginStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}path\0\u{1}state\0\u{1}error\0\u{1}manifest\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}path\0\u{1}state\0\u{1}error\0\u{1}manifest\0\u{1}isolated\0\u{3}worker_restarts\0\u{3}last_crash\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1324,6 +1369,9 @@ nonisolated extension Zoo_V1_PluginStatus: SwiftProtobuf.Message, SwiftProtobuf.
       case 2: try { try decoder.decodeSingularEnumField(value: &self.state) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.error) }()
       case 4: try { try decoder.decodeSingularMessageField(value: &self._manifest) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.isolated) }()
+      case 6: try { try decoder.decodeSingularUInt32Field(value: &self.workerRestarts) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.lastCrash) }()
       default: break
       }
     }
@@ -1346,6 +1394,15 @@ nonisolated extension Zoo_V1_PluginStatus: SwiftProtobuf.Message, SwiftProtobuf.
     try { if let v = self._manifest {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
     } }()
+    if self.isolated != false {
+      try visitor.visitSingularBoolField(value: self.isolated, fieldNumber: 5)
+    }
+    if self.workerRestarts != 0 {
+      try visitor.visitSingularUInt32Field(value: self.workerRestarts, fieldNumber: 6)
+    }
+    if !self.lastCrash.isEmpty {
+      try visitor.visitSingularStringField(value: self.lastCrash, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1354,6 +1411,9 @@ nonisolated extension Zoo_V1_PluginStatus: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.state != rhs.state {return false}
     if lhs.error != rhs.error {return false}
     if lhs._manifest != rhs._manifest {return false}
+    if lhs.isolated != rhs.isolated {return false}
+    if lhs.workerRestarts != rhs.workerRestarts {return false}
+    if lhs.lastCrash != rhs.lastCrash {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2274,78 +2334,139 @@ nonisolated extension Zoo_V1_ListLoadedResponse: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Zoo_V1_LoadedModel: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".LoadedModel"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}model_type\0\u{1}plugin\0\u{3}weight_bytes\0\u{3}state_bytes\0\u{3}active_requests\0\u{3}queued_requests\0\u{3}idle_seconds\0\u{3}expires_in_seconds\0\u{1}facts\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}model_type\0\u{1}plugin\0\u{3}weight_bytes\0\u{3}state_bytes\0\u{3}active_requests\0\u{3}queued_requests\0\u{3}idle_seconds\0\u{3}expires_in_seconds\0\u{1}facts\0\u{3}worker_pid\0")
+
+  fileprivate class _StorageClass {
+    var _name: String = String()
+    var _modelType: String = String()
+    var _plugin: String = String()
+    var _weightBytes: UInt64 = 0
+    var _stateBytes: UInt64 = 0
+    var _activeRequests: Int32 = 0
+    var _queuedRequests: Int32 = 0
+    var _idleSeconds: Double = 0
+    var _expiresInSeconds: Double = 0
+    var _facts: Zoo_V1_ModelFacts? = nil
+    var _workerPid: Int32 = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _name = source._name
+      _modelType = source._modelType
+      _plugin = source._plugin
+      _weightBytes = source._weightBytes
+      _stateBytes = source._stateBytes
+      _activeRequests = source._activeRequests
+      _queuedRequests = source._queuedRequests
+      _idleSeconds = source._idleSeconds
+      _expiresInSeconds = source._expiresInSeconds
+      _facts = source._facts
+      _workerPid = source._workerPid
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.modelType) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.plugin) }()
-      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.weightBytes) }()
-      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.stateBytes) }()
-      case 6: try { try decoder.decodeSingularInt32Field(value: &self.activeRequests) }()
-      case 7: try { try decoder.decodeSingularInt32Field(value: &self.queuedRequests) }()
-      case 8: try { try decoder.decodeSingularDoubleField(value: &self.idleSeconds) }()
-      case 9: try { try decoder.decodeSingularDoubleField(value: &self.expiresInSeconds) }()
-      case 10: try { try decoder.decodeSingularMessageField(value: &self._facts) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._name) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._modelType) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._plugin) }()
+        case 4: try { try decoder.decodeSingularUInt64Field(value: &_storage._weightBytes) }()
+        case 5: try { try decoder.decodeSingularUInt64Field(value: &_storage._stateBytes) }()
+        case 6: try { try decoder.decodeSingularInt32Field(value: &_storage._activeRequests) }()
+        case 7: try { try decoder.decodeSingularInt32Field(value: &_storage._queuedRequests) }()
+        case 8: try { try decoder.decodeSingularDoubleField(value: &_storage._idleSeconds) }()
+        case 9: try { try decoder.decodeSingularDoubleField(value: &_storage._expiresInSeconds) }()
+        case 10: try { try decoder.decodeSingularMessageField(value: &_storage._facts) }()
+        case 11: try { try decoder.decodeSingularInt32Field(value: &_storage._workerPid) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.name.isEmpty {
-      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._name.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._name, fieldNumber: 1)
+      }
+      if !_storage._modelType.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._modelType, fieldNumber: 2)
+      }
+      if !_storage._plugin.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._plugin, fieldNumber: 3)
+      }
+      if _storage._weightBytes != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._weightBytes, fieldNumber: 4)
+      }
+      if _storage._stateBytes != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._stateBytes, fieldNumber: 5)
+      }
+      if _storage._activeRequests != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._activeRequests, fieldNumber: 6)
+      }
+      if _storage._queuedRequests != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._queuedRequests, fieldNumber: 7)
+      }
+      if _storage._idleSeconds.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._idleSeconds, fieldNumber: 8)
+      }
+      if _storage._expiresInSeconds.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._expiresInSeconds, fieldNumber: 9)
+      }
+      try { if let v = _storage._facts {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+      } }()
+      if _storage._workerPid != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._workerPid, fieldNumber: 11)
+      }
     }
-    if !self.modelType.isEmpty {
-      try visitor.visitSingularStringField(value: self.modelType, fieldNumber: 2)
-    }
-    if !self.plugin.isEmpty {
-      try visitor.visitSingularStringField(value: self.plugin, fieldNumber: 3)
-    }
-    if self.weightBytes != 0 {
-      try visitor.visitSingularUInt64Field(value: self.weightBytes, fieldNumber: 4)
-    }
-    if self.stateBytes != 0 {
-      try visitor.visitSingularUInt64Field(value: self.stateBytes, fieldNumber: 5)
-    }
-    if self.activeRequests != 0 {
-      try visitor.visitSingularInt32Field(value: self.activeRequests, fieldNumber: 6)
-    }
-    if self.queuedRequests != 0 {
-      try visitor.visitSingularInt32Field(value: self.queuedRequests, fieldNumber: 7)
-    }
-    if self.idleSeconds.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.idleSeconds, fieldNumber: 8)
-    }
-    if self.expiresInSeconds.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.expiresInSeconds, fieldNumber: 9)
-    }
-    try { if let v = self._facts {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
-    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Zoo_V1_LoadedModel, rhs: Zoo_V1_LoadedModel) -> Bool {
-    if lhs.name != rhs.name {return false}
-    if lhs.modelType != rhs.modelType {return false}
-    if lhs.plugin != rhs.plugin {return false}
-    if lhs.weightBytes != rhs.weightBytes {return false}
-    if lhs.stateBytes != rhs.stateBytes {return false}
-    if lhs.activeRequests != rhs.activeRequests {return false}
-    if lhs.queuedRequests != rhs.queuedRequests {return false}
-    if lhs.idleSeconds != rhs.idleSeconds {return false}
-    if lhs.expiresInSeconds != rhs.expiresInSeconds {return false}
-    if lhs._facts != rhs._facts {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._name != rhs_storage._name {return false}
+        if _storage._modelType != rhs_storage._modelType {return false}
+        if _storage._plugin != rhs_storage._plugin {return false}
+        if _storage._weightBytes != rhs_storage._weightBytes {return false}
+        if _storage._stateBytes != rhs_storage._stateBytes {return false}
+        if _storage._activeRequests != rhs_storage._activeRequests {return false}
+        if _storage._queuedRequests != rhs_storage._queuedRequests {return false}
+        if _storage._idleSeconds != rhs_storage._idleSeconds {return false}
+        if _storage._expiresInSeconds != rhs_storage._expiresInSeconds {return false}
+        if _storage._facts != rhs_storage._facts {return false}
+        if _storage._workerPid != rhs_storage._workerPid {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

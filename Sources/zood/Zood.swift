@@ -59,6 +59,34 @@ struct Zood: AsyncParsableCommand {
 
   @Option(
     help: """
+      Bytes of weights the loaded models may hold together, e.g. 512M or 4G (K, M, G, T: \
+      powers of 1024). Loading past it unloads idle models, least recently used first; a model \
+      that cannot fit is refused with RESOURCE_EXHAUSTED. Default: no budget.
+      """)
+  var maxMemory: String?
+
+  @Flag(
+    help: """
+      Run every plugin's models in worker processes (one per model, restarted after a crash), \
+      so a crash or hang in plugin code costs only the request it ran.
+      """)
+  var isolate = false
+
+  @Option(name: .customLong("isolate-plugin"), help: "Run this plugin's models (manifest name) in worker processes (repeatable).")
+  var isolatedPlugins: [String] = []
+
+  @Option(
+    help: """
+      Under isolation, seconds a worker may send nothing while running a request before it \
+      counts as hung: it is killed and restarted, and the request ends UNAVAILABLE.
+      """)
+  var hangTimeout: Int = 120
+
+  @Option(help: .hidden)
+  var workerOf: Int32?
+
+  @Option(
+    help: """
       Load this plugin file with zood's loader and checks, print its status (the manifest, or \
       why it would be FAILED) as JSON, and exit: 0 when READY, 1 when FAILED. `zoo plugin \
       check FILE` runs this in a child process.
@@ -75,6 +103,10 @@ struct Zood: AsyncParsableCommand {
     guard stallTimeout >= 1 else { throw ValidationError("--stall-timeout must be at least 1") }
     guard idleTimeout >= 1 else { throw ValidationError("--idle-timeout must be at least 1") }
     if let blasThreads, blasThreads < 1 { throw ValidationError("--blas-threads must be at least 1") }
+    guard hangTimeout >= 1 else { throw ValidationError("--hang-timeout must be at least 1") }
+    if let maxMemory, Self.byteCount(maxMemory) == nil {
+      throw ValidationError("--max-memory '\(maxMemory)' is not a size: give bytes, or a number with K, M, G or T (e.g. 512M, 4G)")
+    }
   }
 
   func run() async throws {
@@ -95,19 +127,60 @@ struct Zood: AsyncParsableCommand {
     if let blasThreads { BLAS.threads = blasThreads }
     let cwd = FileManager.default.currentDirectoryPath
     func absolute(_ p: String) -> String { p.hasPrefix("/") ? p : (cwd as NSString).appendingPathComponent(p) }
+    let socketPath = absolute(socket ?? UnixSocket.defaultPath)
     let config = DaemonConfiguration(
-      socketPath: absolute(socket ?? UnixSocket.defaultPath),
+      socketPath: socketPath,
       modelFolders: modelFolders.map(absolute), pluginFolders: pluginFolders.map(absolute),
       limits: ServingLimits(
-        parallel: parallel, maxQueue: maxQueue, keepAlive: .seconds(keepAlive), stallTimeout: .seconds(stallTimeout)),
+        parallel: parallel, maxQueue: maxQueue, keepAlive: .seconds(keepAlive), stallTimeout: .seconds(stallTimeout),
+        maxMemory: maxMemory.flatMap(Self.byteCount)),
       // A full queue fits on one connection, with room for listings and health checks.
       connections: ConnectionLimits(
-        idleTimeout: .seconds(idleTimeout), streamsPerConnection: max(256, parallel + maxQueue + 64)))
+        idleTimeout: .seconds(idleTimeout), streamsPerConnection: max(256, parallel + maxQueue + 64)),
+      isolation: isolation(socketPath: socketPath, absolute: absolute), parentProcess: workerOf)
     do {
       try await Daemon.run(config, logger: logger)
     } catch let e as StartupError {
       logger.critical("\(e.description)")
       throw ExitCode(1)
     }
+  }
+
+  /// "512M" → 536870912: a size in bytes, or with a K, M, G or T suffix (powers of 1024,
+  /// an optional trailing B or iB); nil when it is not one, or zero.
+  static func byteCount(_ text: String) -> UInt64? {
+    var digits = text.trimmingCharacters(in: .whitespaces).uppercased()
+    for suffix in ["IB", "B"] where digits.hasSuffix(suffix) && digits.count > suffix.count {
+      digits.removeLast(suffix.count)
+      break
+    }
+    let scales: [Character: Double] = ["K": 0x1p10, "M": 0x1p20, "G": 0x1p30, "T": 0x1p40]
+    var scale = 1.0
+    if let last = digits.last, let s = scales[last] {
+      scale = s
+      digits.removeLast()
+    }
+    guard let value = Double(digits), value > 0, value * scale < 0x1p63 else { return nil }
+    return UInt64(value * scale)
+  }
+
+  /// What a worker is started with: zood itself, serving the same folders with the same
+  /// limits on a private socket; its queue is zood's (a request reaches the worker only
+  /// with a slot), and zood decides when it stops (keep-alive 0).
+  private func isolation(socketPath: String, absolute: (String) -> String) -> IsolationPolicy? {
+    guard isolate || !isolatedPlugins.isEmpty else { return nil }
+    let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    var arguments = modelFolders.flatMap { ["--models", absolute($0)] } + pluginFolders.flatMap { ["--plugins", absolute($0)] }
+    arguments += [
+      "--parallel", "\(parallel)", "--max-queue", "\(parallel)", "--keep-alive", "0",
+      "--stall-timeout", "\(stallTimeout)", "--idle-timeout", "\(idleTimeout)", "--log-level", logLevel,
+      "--worker-of", "\(getpid())",
+    ]
+    if let blasThreads { arguments += ["--blas-threads", "\(blasThreads)"] }
+    return IsolationPolicy(
+      plugins: isolate ? nil : Set(isolatedPlugins), hangTimeout: .seconds(hangTimeout), executable: executable,
+      arguments: arguments,
+      socketFolder: ((socketPath as NSString).deletingLastPathComponent as NSString)
+        .appendingPathComponent("zood-workers.\(getpid())"))
   }
 }

@@ -57,9 +57,17 @@
 #define CB_EXPORT
 #endif
 
+/* The names can be changed by a file that includes this one (the fault-injection test
+ * fixture Tests/Fixtures/bad-plugins/faulty_forward.c does), as can the hook below. */
+#ifndef CB_PLUGIN_NAME
 #define CB_PLUGIN_NAME "cbigram"
 #define CB_MODEL_TYPE "bigram"
 #define CB_DECODER "greedy_c"
+#endif
+/* Called with each forward's tokens before the math; nothing here. */
+#ifndef CB_FORWARD_HOOK
+#define CB_FORWARD_HOOK(tokens, n) ((void)0)
+#endif
 #define CB_WEIGHT "bigram.logits"
 #define CB_DEFAULT_MAX_TOKENS 128 /* GenerateOptions.max_tokens 0 means this */
 #define CB_MAX_LOGPROBS 20        /* GenerateOptions.logprobs is at most 20 */
@@ -553,6 +561,8 @@ static int32_t bigram_forward(const zoo_model *model, zoo_state *state, const zo
   if (n > INT64_MAX - state->length) {
     return cb_fail(err, ZOO_ERR_OUT_OF_RANGE, "cbigram: the sequence would be longer than 2^63-1 tokens");
   }
+
+  CB_FORWARD_HOOK(args->tokens, n);
 
   /* The math: logits(row r) = table[token at row r]. One row copy each. */
   const size_t row_bytes = (size_t)V * sizeof(float);

@@ -324,9 +324,9 @@ func buildBigramPlugin(into output: URL, headers: String = "Sources/CZooPlugin/i
 }
 
 /// Writes a bigram model folder: row t of the table holds the logits of the token after t.
-func writeBigramModel(at folder: URL, vocabulary: Int, table: [Float]) throws {
+func writeBigramModel(at folder: URL, vocabulary: Int, table: [Float], modelType: String = "bigram") throws {
   try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-  try #"{"model_type": "bigram", "vocab_size": \#(vocabulary)}"#.write(
+  try #"{"model_type": "\#(modelType)", "vocab_size": \#(vocabulary)}"#.write(
     to: folder.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
   // One F32 tensor, written by hand so the test does not rely on zoo's own writer.
   let header = #"{"bigram.logits":{"dtype":"F32","shape":[\#(vocabulary),\#(vocabulary)],"data_offsets":[0,\#(table.count * 4)]}}"#

@@ -371,6 +371,27 @@ final class ReliabilityTests: XCTestCase {
     await assertServes(z, "m")
   }
 
+  /// A model name never reaches the filesystem as a path: every RPC that takes one
+  /// answers NOT_FOUND for a path, even one that names a real model folder.
+  func testPathsAreNeverModelNames() async throws {
+    let z = try ZoodInstance()
+    try z.addModel(from: FixtureLocation.folder("mamba-hf"), as: "m")
+    try z.start()
+    let paths = ["../x", "/etc/passwd", "..", ".", "m/../m", "./m", z.models.appendingPathComponent("m").path, "m\0"]
+    try await z.withClient { zoo, _ in
+      for name in paths {
+        await assertRPCError(.notFound, containing: "never by a path") { try await z.generate(Self.request(name)) }
+        await assertRPCError(.notFound, containing: "never by a path") { try await zoo.showModel(.with { $0.model = name }) }
+        await assertRPCError(.notFound, containing: "never by a path") { try await zoo.loadModel(.with { $0.model = name }) }
+        await assertRPCError(.notFound, containing: "never by a path") { try await zoo.unloadModel(.with { $0.model = name }) }
+        await assertRPCError(.notFound, containing: "never by a path") {
+          try await zoo.embed(.with { $0.model = name; $0.texts = ["x"] })
+        }
+      }
+    }
+    await assertServes(z, "m")
+  }
+
   func testConfigValueOfTheWrongKindNamesTheKey() async throws {
     let z = try ZoodInstance()
     let weights = try Data(contentsOf: FixtureLocation.folder("mamba-hf").appendingPathComponent("model.safetensors"))

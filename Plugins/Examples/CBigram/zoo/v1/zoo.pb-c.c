@@ -2046,7 +2046,7 @@ const ProtobufCEnumDescriptor zoo__v1__plugin_status__state__descriptor =
   zoo__v1__plugin_status__state__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCFieldDescriptor zoo__v1__plugin_status__field_descriptors[4] =
+static const ProtobufCFieldDescriptor zoo__v1__plugin_status__field_descriptors[7] =
 {
   {
     "path",
@@ -2096,17 +2096,56 @@ static const ProtobufCFieldDescriptor zoo__v1__plugin_status__field_descriptors[
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "isolated",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__PluginStatus, isolated),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "worker_restarts",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__PluginStatus, worker_restarts),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "last_crash",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__PluginStatus, last_crash),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned zoo__v1__plugin_status__field_indices_by_name[] = {
   2,   /* field[2] = error */
+  4,   /* field[4] = isolated */
+  6,   /* field[6] = last_crash */
   3,   /* field[3] = manifest */
   0,   /* field[0] = path */
   1,   /* field[1] = state */
+  5,   /* field[5] = worker_restarts */
 };
 static const ProtobufCIntRange zoo__v1__plugin_status__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor zoo__v1__plugin_status__descriptor =
 {
@@ -2116,7 +2155,7 @@ const ProtobufCMessageDescriptor zoo__v1__plugin_status__descriptor =
   "Zoo__V1__PluginStatus",
   "zoo.v1",
   sizeof(Zoo__V1__PluginStatus),
-  4,
+  7,
   zoo__v1__plugin_status__field_descriptors,
   zoo__v1__plugin_status__field_indices_by_name,
   1,  zoo__v1__plugin_status__number_ranges,
@@ -3631,7 +3670,7 @@ const ProtobufCMessageDescriptor zoo__v1__list_loaded_response__descriptor =
   (ProtobufCMessageInit) zoo__v1__list_loaded_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor zoo__v1__loaded_model__field_descriptors[10] =
+static const ProtobufCFieldDescriptor zoo__v1__loaded_model__field_descriptors[11] =
 {
   {
     "name",
@@ -3753,6 +3792,18 @@ static const ProtobufCFieldDescriptor zoo__v1__loaded_model__field_descriptors[1
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "worker_pid",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__LoadedModel, worker_pid),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned zoo__v1__loaded_model__field_indices_by_name[] = {
   5,   /* field[5] = active_requests */
@@ -3765,11 +3816,12 @@ static const unsigned zoo__v1__loaded_model__field_indices_by_name[] = {
   6,   /* field[6] = queued_requests */
   4,   /* field[4] = state_bytes */
   3,   /* field[3] = weight_bytes */
+  10,   /* field[10] = worker_pid */
 };
 static const ProtobufCIntRange zoo__v1__loaded_model__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor zoo__v1__loaded_model__descriptor =
 {
@@ -3779,7 +3831,7 @@ const ProtobufCMessageDescriptor zoo__v1__loaded_model__descriptor =
   "Zoo__V1__LoadedModel",
   "zoo.v1",
   sizeof(Zoo__V1__LoadedModel),
-  10,
+  11,
   zoo__v1__loaded_model__field_descriptors,
   zoo__v1__loaded_model__field_indices_by_name,
   1,  zoo__v1__loaded_model__number_ranges,

@@ -158,10 +158,24 @@ struct  Zoo__V1__PluginStatus
    * The plugin's declaration; unset when it failed before producing one.
    */
   Zoo__V1__PluginManifest *manifest;
+  /*
+   * Its models run in worker processes (zood --isolate), so a crash in its code costs
+   * only the request that was running in that worker.
+   */
+  protobuf_c_boolean isolated;
+  /*
+   * Times a worker serving one of its models died and was restarted.
+   */
+  uint32_t worker_restarts;
+  /*
+   * How the last worker died, as a sentence ("killed by SIGSEGV while serving model
+   * 'x'"); empty when none has.
+   */
+  char *last_crash;
 };
 #define ZOO__V1__PLUGIN_STATUS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__plugin_status__descriptor) \
-    , (char *)protobuf_c_empty_string, ZOO__V1__PLUGIN_STATUS__STATE__STATE_UNSPECIFIED, (char *)protobuf_c_empty_string, NULL }
+    , (char *)protobuf_c_empty_string, ZOO__V1__PLUGIN_STATUS__STATE__STATE_UNSPECIFIED, (char *)protobuf_c_empty_string, NULL, 0, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Zoo__V1__ListModelsRequest
@@ -691,10 +705,15 @@ struct  Zoo__V1__LoadedModel
    * What the model reports about itself to decoders.
    */
   Zoo__V1__ModelFacts *facts;
+  /*
+   * The worker process serving it under isolation (zood --isolate); 0 when it runs
+   * inside zood.
+   */
+  int32_t worker_pid;
 };
 #define ZOO__V1__LOADED_MODEL__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__loaded_model__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, NULL, 0 }
 
 
 /*
