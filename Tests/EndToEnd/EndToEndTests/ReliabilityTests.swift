@@ -22,7 +22,7 @@ final class ReliabilityTests: XCTestCase {
   }
 
   /// Generates a few tokens; fails the test if that fails.
-  func assertServes(_ z: ZoodInstance, _ model: String, file: StaticString = #filePath, line: UInt = #line) async {
+  static func assertServes(_ z: ZoodInstance, _ model: String, file: StaticString = #filePath, line: UInt = #line) async {
     do {
       let tokens = try await z.generate(Self.request(model)).flatMap(\.tokenIds)
       XCTAssertEqual(tokens.count, 3, "\(model) generated \(tokens)", file: file, line: line)
@@ -77,7 +77,7 @@ final class ReliabilityTests: XCTestCase {
     }
     XCTAssertTrue(z.log.contains("unloaded model m because its files changed"), z.log.suffix(2000).description)
     await assertRPCError(.failedPrecondition, containing: "model.safetensors") { try await z.generate(Self.request("m")) }
-    await assertServes(z, "other")
+    await Self.assertServes(z, "other")
   }
 
   // MARK: 2. An eos_token_id that is not a token id
@@ -91,11 +91,11 @@ final class ReliabilityTests: XCTestCase {
     let bad = try await listed(z, "bad")
     XCTAssertEqual(bad?.available, false)
     XCTAssertTrue(bad?.unavailableReason.contains("eos_token_id") == true, bad?.unavailableReason ?? "not listed")
-    await assertServes(z, "m")
+    await Self.assertServes(z, "m")
     // Copied in while zood runs, in a list: the next request for any model used to kill it.
     try writeModel(z, "bad-list", config: { $0["eos_token_id"] = [1, 3_000_000_000] }, files: ["model.safetensors": weights])
     await assertRPCError(.failedPrecondition, containing: "eos_token_id") { try await z.generate(Self.request("bad-list")) }
-    await assertServes(z, "m")
+    await Self.assertServes(z, "m")
   }
 
   // MARK: 3. A safetensors header length of 2^63 or more
@@ -109,7 +109,7 @@ final class ReliabilityTests: XCTestCase {
     XCTAssertFalse(show.summary.available)
     XCTAssertTrue(show.summary.unavailableReason.contains("header length"), show.summary.unavailableReason)
     await assertRPCError(.failedPrecondition, containing: "header length") { try await z.generate(Self.request("huge")) }
-    await assertServes(z, "m")
+    await Self.assertServes(z, "m")
   }
 
   // MARK: 4. A tokenizer.json token id of 2^31 − 1
@@ -137,7 +137,7 @@ final class ReliabilityTests: XCTestCase {
       })
     }
     XCTAssertLessThan(z.residentBytes - before, 1 << 30, "zood allocated a table for the id")
-    await assertServes(z, "m")
+    await Self.assertServes(z, "m")
   }
 
   // MARK: 5. model.safetensors is a FIFO
@@ -159,7 +159,7 @@ final class ReliabilityTests: XCTestCase {
         try await z.generate(Self.request("fifo"))
       }
     }
-    await assertServes(z, "m")
+    await Self.assertServes(z, "m")
     XCTAssertEqual(z.stop(), 0)
   }
 
@@ -173,7 +173,7 @@ final class ReliabilityTests: XCTestCase {
     let z = try ZoodInstance(extraArguments: ["--parallel", "1", "--stall-timeout", "2"])
     try z.addModel(from: FixtureLocation.folder("mamba-hf"), as: "m", zooJSON: ZoodInstance.noEOS)
     try z.start()
-    await assertServes(z, "m")
+    await Self.assertServes(z, "m")
     let before = z.residentBytes
     var request = Self.request("m", tokens: 65536)
     request.options.logprobs = 20
@@ -191,7 +191,7 @@ final class ReliabilityTests: XCTestCase {
     }
     XCTAssertEqual(active, 1, "the silent client's request never started")
     // ... and holds it until the stall timeout: the next request waits for it.
-    await assertServes(z, "m")
+    await Self.assertServes(z, "m")
     var logged = false
     for _ in 0..<100 where !logged {
       logged = z.log.contains("the client read nothing for 2 s")
@@ -235,7 +235,7 @@ final class ReliabilityTests: XCTestCase {
     try z.addModel(from: FixtureLocation.folder("mamba-hf"), as: "m")
     try z.addModel(from: FixtureLocation.folder("mamba2-hf"), as: "other")
     try z.start()
-    await assertServes(z, "m")
+    await Self.assertServes(z, "m")
     XCTAssertTrue(z.log.contains("file descriptor limit 256"), z.log.suffix(2000).description)
     var held: [RawConnection] = []
     for _ in 0..<400 { if let c = try? RawConnection(z.socket) { held.append(c) } }
@@ -247,8 +247,8 @@ final class ReliabilityTests: XCTestCase {
     XCTAssertTrue(z.log.contains("refused a connection"), z.log.suffix(2000).description)
     // The idle ones are closed by now (2 s), so new clients get in.
     try await Task.sleep(for: .seconds(1))
-    await assertServes(z, "m")
-    await assertServes(z, "other")
+    await Self.assertServes(z, "m")
+    await Self.assertServes(z, "other")
     withExtendedLifetime(held) {}
   }
 
@@ -306,7 +306,7 @@ final class ReliabilityTests: XCTestCase {
       // Nothing of the foreign file reaches the client ("root:x:0" read as a length).
       XCTAssertFalse(error.message.contains("3475222254926655346") || error.message.contains("root"), error.message)
     }
-    await assertServes(z, "m")
+    await Self.assertServes(z, "m")
   }
 
   // MARK: 11. Wrong answers
@@ -354,7 +354,7 @@ final class ReliabilityTests: XCTestCase {
         $0.prompt = String(repeating: "a", count: 5 << 20)
       })
     }
-    await assertServes(z, "m")
+    await Self.assertServes(z, "m")
   }
 
   func testHugeModelNameIsNotEchoed() async throws {
@@ -368,7 +368,7 @@ final class ReliabilityTests: XCTestCase {
       XCTAssertEqual(error.code, .invalidArgument, error.message)
       XCTAssertLessThan(error.message.utf8.count, 512, error.message)
     }
-    await assertServes(z, "m")
+    await Self.assertServes(z, "m")
   }
 
   /// A model name never reaches the filesystem as a path: every RPC that takes one
@@ -389,7 +389,7 @@ final class ReliabilityTests: XCTestCase {
         }
       }
     }
-    await assertServes(z, "m")
+    await Self.assertServes(z, "m")
   }
 
   func testConfigValueOfTheWrongKindNamesTheKey() async throws {
@@ -437,7 +437,7 @@ final class ReliabilityTests: XCTestCase {
     try Data(bytes).write(to: URL(fileURLWithPath: path))
     try z.start()
     await assertRPCError(.failedPrecondition, containing: "NaN") { try await z.generate(Self.request("nan")) }
-    await assertServes(z, "m")
+    await Self.assertServes(z, "m")
   }
 
   // MARK: The folder scan
@@ -448,13 +448,13 @@ final class ReliabilityTests: XCTestCase {
     let z = try ZoodInstance()
     try z.addModel(from: FixtureLocation.folder("mamba-hf"), as: "m")
     try z.start()
-    await assertServes(z, "m")
+    await Self.assertServes(z, "m")
     func scans() -> Int { z.log.components(separatedBy: "scanned the models folders").count - 1 }
     let before = scans()
-    for _ in 0..<5 { await assertServes(z, "m") }
+    for _ in 0..<5 { await Self.assertServes(z, "m") }
     XCTAssertEqual(scans(), before, "requests for a loaded model scanned the folders")
     try z.addModel(from: FixtureLocation.folder("mamba2-hf"), as: "later")
-    await assertServes(z, "later")
+    await Self.assertServes(z, "later")
     XCTAssertGreaterThan(scans(), before)
   }
 }
