@@ -122,7 +122,12 @@ final class ModelWorker: Sendable {
     ) { [weak self] process, reason in
       self?.exited(process, reason: reason, generation: generation)
     }
-    try await worker.waitUntilListening(model: modelName)
+    do {
+      try await worker.waitUntilListening(model: modelName)
+    } catch {
+      worker.terminate(grace: .seconds(1))  // cancelled (unload) or never listened
+      throw error
+    }
     logger.info("worker \(worker.pid) serves model \(modelName) (plugin \(pluginName), isolated)")
     return worker
   }
@@ -171,7 +176,7 @@ final class ModelWorker: Sendable {
     let worker = try await process()
     try await watched(worker) { client, watch in
       try await client.generate(request, options: Self.options(timeout)) { response in
-                watch.heard()
+        watch.heard()
         for try await message in response.messages {
           watch.writing(true)
           try await writer.write(message)
