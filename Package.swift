@@ -19,6 +19,9 @@ let package = Package(
     .executable(name: "zoo", targets: ["zoo"]),
     .executable(name: "zoo-bench", targets: ["zoo-bench"]),
     .executable(name: "zoo-layer-bench", targets: ["zoo-layer-bench"]),
+    // libFuzzer targets when built by scripts/fuzz (-sanitize=fuzzer,address -D ZOO_FUZZ);
+    // a plain build makes an input replayer. See Tests/Fuzz/README.md.
+    .executable(name: "zoo-fuzz", targets: ["zoo-fuzz"]),
     .library(name: "ZooPluginKit", targets: ["ZooPluginKit"]),
     // Plugins: one shared library each, loaded by zood at run time.
     // Every plugin keeps its `zoo_plugin_init` in an Export target, so tests and benchmarks
@@ -111,6 +114,16 @@ let package = Package(
       dependencies: [
         "StateSpace", "Sessa", "GAM", "Orchid", "ZooPluginKit", "ZooCore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+
+    // Fuzz targets over every parser of outside input (Tests/Fuzz/README.md). Links the
+    // plugin code targets, never their Export targets.
+    .executableTarget(
+      name: "zoo-fuzz",
+      dependencies: [
+        "ZooCore", "ZooDaemon", "ZooPluginKit", "ZooProto", "StateSpace", "Transformer", "Sessa", "GAM", "Orchid",
+        "Autoregressive", "Diffusion", "Insertion", "ToolGate",
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ]),
 
     // Plugins.

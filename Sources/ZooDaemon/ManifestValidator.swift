@@ -2,8 +2,8 @@ import ZooProto
 
 /// Checks a plugin's manifest before zood serves anything from it. Every problem is a
 /// sentence naming the field, so a plugin author can fix it from `zoo plugins`.
-enum ManifestValidator {
-  static func problems(in m: Zoo_V1_PluginManifest, tableMajor: UInt16, tableMinor: UInt16) -> [String] {
+package enum ManifestValidator {
+  package static func problems(in m: Zoo_V1_PluginManifest, tableMajor: UInt16, tableMinor: UInt16) -> [String] {
     var out: [String] = []
     if !isIdentifier(m.name) { out.append("manifest name '\(m.name)' must be 1-64 characters of [a-z0-9_-]") }
     if m.version.isEmpty { out.append("manifest version is empty") }

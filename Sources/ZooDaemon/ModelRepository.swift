@@ -77,7 +77,7 @@ public struct ModelFolder: Sendable {
   /// first thing found wrong), so it is listed with the reason instead of vanishing.
   /// Every file is read as `RegularFile` does (no FIFO, capped sizes), and every number
   /// it takes from a file is checked, so no folder can hang or crash zood.
-  init(path: String) {
+  package init(path: String) {
     name = (path as NSString).lastPathComponent
     self.path = path
     // Taken before reading, so a file changed while it is read is read again next time.

@@ -27,8 +27,8 @@ enum RequestLimits {
 /// The checks a request passes before anything runs: sizes, common options, and the
 /// options a decoder or middleware declares. Each refusal is INVALID_ARGUMENT (or
 /// RESOURCE_EXHAUSTED for sizes) with a sentence naming what was wrong.
-enum RequestValidation {
-  static func checkSize(_ request: Zoo_V1_GenerateRequest) throws {
+package enum RequestValidation {
+  package static func checkSize(_ request: Zoo_V1_GenerateRequest) throws {
     let bytes = request.segments.reduce(request.prompt.utf8.count) { $0 + $1.text.utf8.count }
     guard bytes <= RequestLimits.textBytes else {
       throw ZooError.resourceExhausted(
@@ -47,7 +47,7 @@ enum RequestValidation {
     }
   }
 
-  static func checkSize(_ request: Zoo_V1_EmbedRequest) throws {
+  package static func checkSize(_ request: Zoo_V1_EmbedRequest) throws {
     let bytes = request.texts.reduce(0) { $0 + $1.utf8.count }
     guard bytes <= RequestLimits.textBytes else {
       throw ZooError.resourceExhausted(
@@ -57,7 +57,7 @@ enum RequestValidation {
 
   /// Checks the common options and fills every default, so decoders see concrete values.
   /// Decoder options are checked once the decoder is known (`checkedOptions`).
-  static func validate(_ o: Zoo_V1_GenerateOptions) throws -> Zoo_V1_GenerateOptions {
+  package static func validate(_ o: Zoo_V1_GenerateOptions) throws -> Zoo_V1_GenerateOptions {
     var o = o
     func bad(_ m: String) -> ZooError { .invalidArgument(m) }
     guard (0...65536).contains(o.maxTokens) else { throw bad("max_tokens must be in 0...65536 (0 = \(OptionDefaults.maxTokens)); got \(o.maxTokens)") }
@@ -82,7 +82,7 @@ enum RequestValidation {
   /// `given` checked against the fields `owner` declares (name, type, range, allowed
   /// values), with every declared default filled in. `owner` names the decoder or
   /// middleware in refusals.
-  static func checkedOptions(_ given: [String: String], declared: [Zoo_V1_ConfigField], owner: String) throws
+  package static func checkedOptions(_ given: [String: String], declared: [Zoo_V1_ConfigField], owner: String) throws
     -> [String: String]
   {
     let byName = Dictionary(declared.map { ($0.name, $0) }) { first, _ in first }

@@ -80,6 +80,12 @@ public struct WordPieceTokenizer: HuggingFaceTokenizer {
       }.filter { !$0.content.isEmpty })
 
     (prefixIds, suffixIds) = try Self.parsePostProcessor(config.postProcessor)
+    // The template's ids are added to every encoding: one outside the vocabulary would
+    // reach the model as an id it has no embedding for.
+    for id in prefixIds + suffixIds where Int(id) >= tokensById.count {
+      throw TokenizerLoadError(
+        "post_processor adds token id \(id), which is outside the vocabulary of \(tokensById.count) tokens")
+    }
     specialIds = Set(added.filter(\.special).map(\.id))
 
     if let decoder = config.decoder {
