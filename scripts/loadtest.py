@@ -83,7 +83,9 @@ def run_client(index, args, tally, socket, has_minilm):
     from zoo.v1 import zoo_pb2, zoo_pb2_grpc
 
     rng = random.Random(args.seed * 1000 + index)
-    channel = grpc.insecure_channel(f"unix://{socket}")
+    # Its own connection, as a separate client process would have (grpcio otherwise shares
+    # one connection among all channels to the same address).
+    channel = grpc.insecure_channel(f"unix://{socket}", options=[("grpc.use_local_subchannel_pool", 1)])
     zoo = zoo_pb2_grpc.ZooStub(channel)
     kinds = ["generate", "generate", "generate", "generate-stop", "generate-logprobs", "cancel", "deadline",
              "list", "show", "ps"] + (["embed", "embed"] if has_minilm else [])
@@ -182,6 +184,7 @@ def main():
                         help="--check: descriptors at the end may exceed those at the start by at most this many")
     parser.add_argument("--check", action="store_true", help="exit 1 unless nothing was lost and memory and fds are back")
     parser.add_argument("--json", help="write the figures here as JSON")
+    parser.add_argument("--bin", help="folder of the zood binary and plugins (default: the debug build's)")
     args = parser.parse_args()
 
     work = tempfile.mkdtemp(prefix="zoo-load-", dir="/tmp")
@@ -190,7 +193,7 @@ def main():
     import grpc
     from zoo.v1 import zoo_pb2, zoo_pb2_grpc
 
-    bin_dir = build_dir()
+    bin_dir = args.bin or build_dir()
     plugins = os.path.join(work, "plugins")
     models = os.path.join(work, "models")
     os.makedirs(plugins, mode=0o700)
@@ -287,7 +290,9 @@ def main():
     if zood.returncode != 0:
         problems.append(f"zood exited {zood.returncode} after SIGTERM")
     if problems:
-        print("loadtest: " + "; ".join(problems), file=sys.stderr)
+        kept = os.path.join(tempfile.gettempdir(), "zoo-loadtest-zood.log")
+        shutil.copy(os.path.join(work, "zood.log"), kept)
+        print("loadtest: " + "; ".join(problems) + f" (zood's log: {kept})", file=sys.stderr)
         if not args.check:
             print("(not --check: reported only)", file=sys.stderr)
     shutil.rmtree(work, ignore_errors=True)

@@ -243,7 +243,16 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
       return try await mappedAsync { try await call(deadline.map { max(.zero, $0 - .now) }) }
     }
     return try await withRPCCancellationHandler {
-      try await task.value
+      do {
+        return try await task.value
+      } catch let error as RPCError where error.code != .cancelled {
+        throw error
+      } catch {
+        // Cancelled here: by the client's deadline, or the client itself (who never sees it).
+        throw endedByDeadline(deadline)
+          ? ZooError.deadlineExceeded("timed out: the client's deadline passed while '\(worker.modelName)' ran the request").rpcError
+          : ZooError.cancelled("cancelled by the client").rpcError
+      }
     } onCancelRPC: {
       requestContext.cancel()
       worker.scheduler.cancelWaiter(for: requestContext)
