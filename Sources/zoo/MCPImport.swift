@@ -89,7 +89,22 @@ enum MCPImport {
     var isRunning: Bool { process.isRunning }
     /// The failure of a server that exited early, with its status and last words.
     var exited: Failure {
-      Failure(description: "the server exited (status \(process.terminationStatus)) before listing its tools\(lastLines())")
+      drainLog()
+      return Failure(description: "the server exited (status \(process.terminationStatus)) before listing its tools\(lastLines())")
+    }
+
+    /// Reads what the server wrote on stderr that is not read yet: the handler runs
+    /// asynchronously, so its last lines may still be in the pipe. At most 1 s, in case a
+    /// child of the server still holds the pipe open.
+    private func drainLog() {
+      let handle = serverLog.fileHandleForReading
+      handle.readabilityHandler = nil
+      let done = DispatchSemaphore(value: 0)
+      DispatchQueue.global().async { [state] in
+        if let rest = try? handle.readToEnd() { state.withLock { if $0.stderr.count < 1 << 20 { $0.stderr.append(rest) } } }
+        done.signal()
+      }
+      _ = done.wait(timeout: .now() + 1)
     }
     var outcome: Result<(String, [MCP.Tool]), Failure>? { state.withLock { $0.outcome } }
 
