@@ -21,10 +21,13 @@ public struct DaemonConfiguration: Sendable {
   public var isolation: IsolationPolicy?
   /// Set in a worker: the zood that started it. The worker stops when that process is gone.
   public var parentProcess: Int32?
+  /// The OpenAI-compatible HTTP listener (zood --http); nil = none.
+  public var http: HTTPSettings?
 
   public init(
     socketPath: String, modelFolders: [String], pluginFolders: [String], limits: ServingLimits,
-    connections: ConnectionLimits = ConnectionLimits(), isolation: IsolationPolicy? = nil, parentProcess: Int32? = nil
+    connections: ConnectionLimits = ConnectionLimits(), isolation: IsolationPolicy? = nil, parentProcess: Int32? = nil,
+    http: HTTPSettings? = nil
   ) {
     self.socketPath = socketPath
     self.modelFolders = modelFolders
@@ -33,6 +36,19 @@ public struct DaemonConfiguration: Sendable {
     self.connections = connections
     self.isolation = isolation
     self.parentProcess = parentProcess
+    self.http = http
+  }
+}
+
+/// Where the OpenAI-compatible HTTP API listens, and the key it requires.
+public struct HTTPSettings: Sendable {
+  public var address: HTTPAddress
+  /// Requests must send `Authorization: Bearer KEY`; nil = no key.
+  public var apiKey: String?
+
+  public init(address: HTTPAddress, apiKey: String?) {
+    self.address = address
+    self.apiKey = apiKey
   }
 }
 
@@ -70,9 +86,20 @@ public enum Daemon {
     let transport = transport(
       socketPath: config.socketPath, limits: config.connections,
       budget: ConnectionBudget.fromDescriptorLimit(idleTimeout: config.connections.idleTimeout, logger: logger))
-    let server = GRPCServer(
-      transport: transport,
-      services: [ZooService(runtime: runtime, shutdown: shutdown, logger: logger), HealthService(shutdown: shutdown)])
+    let service = ZooService(runtime: runtime, shutdown: shutdown, logger: logger)
+    let server = GRPCServer(transport: transport, services: [service, HealthService(shutdown: shutdown)])
+    let http: HTTPListener?
+    if let settings = config.http {
+      do {
+        http = try await HTTPListener.bind(settings.address, idleTimeout: config.connections.idleTimeout, logger: logger)
+      } catch let error as StartupError {
+        throw error
+      } catch {
+        throw StartupError(description: "cannot listen for HTTP on \(settings.address): \(error)")
+      }
+    } else {
+      http = nil
+    }
 
     // Only the owner may connect: the socket is created 0600 (umask while binding).
     let oldMask = umask(0o177)
@@ -91,6 +118,7 @@ public enum Daemon {
       logger.info("received \(signal == SIGTERM ? "SIGTERM" : "SIGINT"): stopping")
       shutdown.begin()
       server.beginGracefulShutdown()
+      http?.stop()
       // Workers end their streams themselves (each client gets the worker's final status).
       runtime.stopWorkers(grace: grace)
       // Running requests were cancelled and stop at their next step; a client that reads
@@ -106,6 +134,11 @@ public enum Daemon {
 
     try await withThrowingDiscardingTaskGroup { group in
       group.addTask { try await server.serve() }
+      if let http, let settings = config.http {
+        let api = OpenAIAPI(service: service, apiKey: settings.apiKey)
+        group.addTask { try await http.serve { request, writer in await api.respond(to: request, with: writer) } }
+        logger.info("zood serving the OpenAI API on \(http.address)\(settings.apiKey == nil ? "" : " (API key required)")")
+      }
       group.addTask {
         // Unload models idle past their keep-alive, or whose files changed.
         while !shutdown.isShuttingDown {
@@ -131,10 +164,10 @@ public enum Daemon {
 
   /// Creates the socket's folder (0700 when zood creates it), replaces a stale socket,
   /// and refuses a live one or a path that is not a socket.
-  static func prepareSocketPath(_ path: String) throws {
+  static func prepareSocketPath(_ path: String, flag: String = "--socket") throws {
     let folder = (path as NSString).deletingLastPathComponent
     guard path.utf8.count < 108 else {
-      throw StartupError(description: "socket path \(path) is \(path.utf8.count) bytes; Unix sockets allow 107: use a shorter --socket")
+      throw StartupError(description: "socket path \(path) is \(path.utf8.count) bytes; Unix sockets allow 107: use a shorter \(flag)")
     }
     var st = stat()
     if stat(folder, &st) != 0 {
@@ -147,10 +180,10 @@ public enum Daemon {
     }
     guard lstat(path, &st) == 0 else { return }
     guard st.st_mode & S_IFMT == S_IFSOCK else {
-      throw StartupError(description: "\(path) exists and is not a socket; refusing to replace it: remove it or use another --socket")
+      throw StartupError(description: "\(path) exists and is not a socket; refusing to replace it: remove it or use another \(flag)")
     }
     if UnixSocket.isAccepting(path) {
-      throw StartupError(description: "another zood is already serving on \(path); stop it first, or start this one with another --socket")
+      throw StartupError(description: "another zood is already serving on \(path); stop it first, or start this one with another \(flag)")
     }
     unlink(path)  // stale: nobody listens
   }

@@ -87,6 +87,20 @@ struct Zood: AsyncParsableCommand {
 
   @Option(
     help: """
+      Also serve the OpenAI-compatible HTTP API (/v1/models, /v1/completions, /v1/embeddings) \
+      on unix:PATH (created 0600) or HOST:PORT (loopback only unless --http-allow-remote). \
+      Off by default.
+      """)
+  var http: String?
+
+  @Flag(help: "Let --http listen on an address other than loopback; requires --http-api-key-file.")
+  var httpAllowRemote = false
+
+  @Option(help: "A file holding the API key HTTP requests must send (Authorization: Bearer KEY).")
+  var httpApiKeyFile: String?
+
+  @Option(
+    help: """
       Load this plugin file with zood's loader and checks, print its status (the manifest, or \
       why it would be FAILED) as JSON, and exit: 0 when READY, 1 when FAILED. `zoo plugin \
       check FILE` runs this in a child process.
@@ -104,6 +118,19 @@ struct Zood: AsyncParsableCommand {
     guard idleTimeout >= 1 else { throw ValidationError("--idle-timeout must be at least 1") }
     if let blasThreads, blasThreads < 1 { throw ValidationError("--blas-threads must be at least 1") }
     guard hangTimeout >= 1 else { throw ValidationError("--hang-timeout must be at least 1") }
+    if let http {
+      guard let address = HTTPAddress(http) else {
+        throw ValidationError("--http '\(http)' is not an address: give unix:PATH or HOST:PORT (e.g. 127.0.0.1:8080)")
+      }
+      if !address.isLoopback && !httpAllowRemote {
+        throw ValidationError("--http \(http) is not a loopback address: add --http-allow-remote (with --http-api-key-file) to serve the network")
+      }
+      if httpAllowRemote && httpApiKeyFile == nil {
+        throw ValidationError("--http-allow-remote needs --http-api-key-file: zood never listens to the network without a key")
+      }
+    } else if httpAllowRemote || httpApiKeyFile != nil {
+      throw ValidationError("--http-allow-remote and --http-api-key-file apply to --http, which is not given")
+    }
     if let maxMemory, Self.byteCount(maxMemory) == nil {
       throw ValidationError("--max-memory '\(maxMemory)' is not a size: give bytes, or a number with K, M, G or T (e.g. 512M, 4G)")
     }
@@ -137,13 +164,24 @@ struct Zood: AsyncParsableCommand {
       // A full queue fits on one connection, with room for listings and health checks.
       connections: ConnectionLimits(
         idleTimeout: .seconds(idleTimeout), streamsPerConnection: max(256, parallel + maxQueue + 64)),
-      isolation: isolation(socketPath: socketPath, absolute: absolute), parentProcess: workerOf)
+      isolation: isolation(socketPath: socketPath, absolute: absolute), parentProcess: workerOf,
+      http: try http.map { HTTPSettings(address: HTTPAddress($0)!, apiKey: try httpApiKeyFile.map(Self.readKey)) })
     do {
       try await Daemon.run(config, logger: logger)
     } catch let e as StartupError {
       logger.critical("\(e.description)")
       throw ExitCode(1)
     }
+  }
+
+  /// The API key in `path`: its text without surrounding whitespace, never empty.
+  static func readKey(_ path: String) throws -> String {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+      throw ValidationError("cannot read --http-api-key-file \(path): check the path and that zood may read it")
+    }
+    let key = text.trimmingCharacters(in: .whitespacesAndNewlines)
+    guard !key.isEmpty else { throw ValidationError("--http-api-key-file \(path) is empty: write the key into it") }
+    return key
   }
 
   /// "512M" → 536870912: a size in bytes, or with a K, M, G or T suffix (powers of 1024,

@@ -1,0 +1,289 @@
+import Foundation
+import GRPCCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import Synchronization
+import ZooProto
+
+/// The OpenAI-compatible HTTP API (`zood --http`): each route translates its JSON body to
+/// a zoo.v1 request and runs it through the same `ZooService` path as gRPC (checks,
+/// scheduler slots and queue limits, middleware, logging), so the two front doors cannot
+/// drift apart. gRPC statuses become OpenAI's error JSON with the matching HTTP status.
+struct OpenAIAPI: Sendable {
+  let service: ZooService
+  /// Bearer token every request must carry (`--http-api-key-file`); nil = none.
+  let apiKey: String?
+
+  func respond(to request: HTTPRequest, with writer: HTTPResponseWriter) async {
+    do {
+      try authorize(request)
+      switch (request.method, request.path) {
+      case (.GET, "/v1/models"):
+        try await send(writer, ["object": "list", "data": service.runtime.listModels().map(Self.model)])
+      case (.GET, let path) where path.hasPrefix("/v1/models/"):
+        let name = String(path.dropFirst("/v1/models/".count)).removingPercentEncoding ?? ""
+        guard let model = service.runtime.listModels().first(where: { $0.name == name }) else {
+          throw OpenAIError(.notFound, "The model '\(name)' does not exist: `zoo list` shows the models zood serves", param: "model", code: "model_not_found")
+        }
+        try await send(writer, Self.model(model))
+      case (.POST, "/v1/completions"):
+        try await complete(try decode(CompletionRequest.self, request), writer)
+      case (.POST, "/v1/embeddings"):
+        try await embed(try decode(EmbeddingRequest.self, request), writer)
+      case (_, "/v1/models"), (_, "/v1/completions"), (_, "/v1/embeddings"):
+        throw OpenAIError(.methodNotAllowed, "\(request.method) is not served on \(request.path)")
+      default:
+        throw OpenAIError(
+          .notFound, "Unknown request URL: \(request.method) \(request.path). zood serves GET /v1/models, POST /v1/completions and POST /v1/embeddings")
+      }
+    } catch let error as OpenAIError {
+      try? await writer.send(error.status, contentType: "application/json", body: error.json)
+    } catch {
+      // A write to a client that has gone: nobody to answer.
+    }
+  }
+
+  // MARK: Routes
+
+  private static func model(_ m: Zoo_V1_ModelSummary) -> [String: Any] {
+    ["id": m.name, "object": "model", "created": 0, "owned_by": "zoo"]
+  }
+
+  /// POST /v1/completions, whole or streamed as server-sent events.
+  private func complete(_ body: CompletionRequest, _ writer: HTTPResponseWriter) async throws {
+    if let unsupported = body.unsupported { throw unsupported }
+    let stream = Completion(
+      id: "cmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24),
+      model: body.model, topLogprobs: body.logprobs, events: body.stream == true ? writer : nil,
+      includeUsage: body.streamOptions?.includeUsage == true)
+    do {
+      try await run { try await service.generate(request: body.generateRequest, response: RPCWriter(wrapping: stream), received: .now, deadline: nil) }
+    } catch let error as OpenAIError where stream.started {
+      // Too late for a status: OpenAI's streams end with an error event.
+      try await writer.write(Completion.event(error.json))
+      try await writer.write(Completion.event(ByteBuffer(string: "[DONE]")))
+      try await writer.finish()
+      return
+    }
+    if body.stream == true {
+      try await stream.finishEvents()
+    } else {
+      try await send(writer, stream.whole())
+    }
+  }
+
+  /// POST /v1/embeddings: floats, or base64 of little-endian float32 (the `openai`
+  /// package asks for base64 unless told otherwise).
+  private func embed(_ body: EmbeddingRequest, _ writer: HTTPResponseWriter) async throws {
+    let base64: Bool
+    switch body.encodingFormat ?? "float" {
+    case "float": base64 = false
+    case "base64": base64 = true
+    case let other: throw OpenAIError(.badRequest, "encoding_format must be float or base64, not '\(other)'", param: "encoding_format")
+    }
+    let request = Zoo_V1_EmbedRequest.with {
+      $0.model = body.model
+      $0.texts = body.input.texts
+    }
+    let response = try await run { try await service.embed(request: request, received: .now, deadline: nil) }
+    if let dimensions = body.dimensions, dimensions != Int(response.dimensions) {
+      throw OpenAIError(
+        .badRequest, "dimensions must be the model's own, \(response.dimensions): zood does not shorten embeddings", param: "dimensions")
+    }
+    let data: [[String: Any]] = response.embeddings.enumerated().map { i, e in
+      let vector: Any =
+        base64 ? e.values.withUnsafeBufferPointer { Data(buffer: $0).base64EncodedString() } : e.values.map(Double.init)
+      return ["object": "embedding", "index": i, "embedding": vector]
+    }
+    try await send(
+      writer,
+      [
+        "object": "list", "data": data, "model": body.model,
+        "usage": ["prompt_tokens": response.totalTokens, "total_tokens": response.totalTokens],
+      ])
+  }
+
+  // MARK: Plumbing
+
+  /// Runs a request through `ZooService` as a gRPC handler would: with a cancellation
+  /// handle that this task's cancellation (the client closed the connection) fires, and
+  /// gRPC errors turned into OpenAI's.
+  private func run<T: Sendable>(_ call: @Sendable () async throws -> T) async throws -> T {
+    try await withServerContextRPCCancellationHandle { handle in
+      try await withTaskCancellationHandler {
+        do {
+          return try await call()
+        } catch let error as RPCError {
+          throw OpenAIError(error)
+        }
+      } onCancel: {
+        handle.cancel()
+      }
+    }
+  }
+
+  private func authorize(_ request: HTTPRequest) throws {
+    guard let apiKey else { return }
+    let given = request.headers["authorization"].first ?? ""
+    let expected = "Bearer " + apiKey
+    // Compared in constant time: the time taken says nothing about the key.
+    let same = given.utf8.count == expected.utf8.count && zip(given.utf8, expected.utf8).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    guard same else {
+      throw OpenAIError(
+        .unauthorized, given.isEmpty ? "this zood needs an API key: send Authorization: Bearer KEY" : "Incorrect API key provided",
+        code: "invalid_api_key")
+    }
+  }
+
+  private func decode<T: Decodable>(_ type: T.Type, _ request: HTTPRequest) throws -> T {
+    do {
+      return try JSONDecoder().decode(T.self, from: Data(request.body.readableBytesView))
+    } catch let error as OpenAIError {
+      throw error
+    } catch let error as DecodingError {
+      // A field's own decoder may have said it better (prompt, input).
+      if case .dataCorrupted(let c) = error, let inner = c.underlyingError as? OpenAIError { throw inner }
+      throw OpenAIError(.badRequest, "invalid request body: \(error.sentence)")
+    }
+  }
+
+  private func send(_ writer: HTTPResponseWriter, _ body: [String: Any]) async throws {
+    try await writer.send(.ok, contentType: "application/json", body: Self.json(body))
+  }
+
+  static func json(_ object: [String: Any]) -> ByteBuffer {
+    ByteBuffer(bytes: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data())
+  }
+}
+
+/// One completion as zood's messages arrive: the text and logprobs gathered for the
+/// whole answer, or each message sent on as a server-sent event. Written by one task at
+/// a time (the request's), hence unchecked.
+private final class Completion: RPCWriterProtocol, @unchecked Sendable {
+  let id: String
+  let model: String
+  let created = Int(Date().timeIntervalSince1970)
+  let topLogprobs: Int?
+  let events: HTTPResponseWriter?
+  let includeUsage: Bool
+  private(set) var started = false
+  private var text = ""
+  private var tokens: [String] = []
+  private var tokenLogprobs: [Double] = []
+  private var top: [[String: Double]] = []
+  private var offsets: [Int] = []
+  private var offset = 0
+  private var last: Zoo_V1_GenerateResponse?
+
+  init(id: Substring, model: String, topLogprobs: Int?, events: HTTPResponseWriter?, includeUsage: Bool) {
+    self.id = String(id)
+    self.model = model
+    self.topLogprobs = topLogprobs
+    self.events = events
+    self.includeUsage = includeUsage
+  }
+
+  func write(contentsOf elements: some Sequence<Zoo_V1_GenerateResponse>) async throws {
+    for e in elements { try await write(e) }
+  }
+
+  func write(_ message: Zoo_V1_GenerateResponse) async throws {
+    if message.done { last = message }
+    let logprobs = logprobs(of: message)
+    if let events {
+      if !started {
+        try await events.start(.ok, contentType: "text/event-stream")
+        started = true
+      }
+      // The final message's text goes out with its finish_reason in `finishEvents`.
+      if !message.done && !message.text.isEmpty {
+        try await events.write(Self.event(OpenAIAPI.json(chunk(text: message.text, logprobs: logprobs, finish: nil))))
+      } else if message.done {
+        pendingText = message.text
+        pendingLogprobs = logprobs
+      }
+    } else {
+      text += message.text
+    }
+  }
+
+  private var pendingText = ""
+  private var pendingLogprobs: Any = NSNull()
+
+  /// The chosen tokens' logprobs in OpenAI's completions shape, for this message's
+  /// tokens (offsets continue across messages).
+  private func logprobs(of message: Zoo_V1_GenerateResponse) -> Any {
+    guard let n = topLogprobs else { return NSNull() }
+    var t: [String] = []
+    var lp: [Double] = []
+    var tp: [[String: Double]] = []
+    var o: [Int] = []
+    for step in message.logprobs {
+      t.append(step.chosen.text)
+      lp.append(Double(step.chosen.logprob))
+      tp.append(Dictionary(step.top.prefix(n).map { ($0.text, Double($0.logprob)) }, uniquingKeysWith: max))
+      o.append(offset)
+      offset += step.chosen.text.count
+    }
+    tokens += t
+    tokenLogprobs += lp
+    top += tp
+    offsets += o
+    return ["tokens": t, "token_logprobs": lp, "top_logprobs": tp, "text_offset": o] as [String: Any]
+  }
+
+  private var usage: [String: Int] {
+    let s = last?.stats ?? .init()
+    return ["prompt_tokens": Int(s.promptTokens), "completion_tokens": Int(s.generatedTokens), "total_tokens": Int(s.promptTokens + s.generatedTokens)]
+  }
+
+  private var finishReason: String {
+    switch last?.finishReason {
+    case .length: "length"
+    default: "stop"
+    }
+  }
+
+  private func chunk(text: String, logprobs: Any, finish: String?) -> [String: Any] {
+    [
+      "id": id, "object": "text_completion", "created": created, "model": model,
+      "choices": [["index": 0, "text": text, "logprobs": logprobs, "finish_reason": finish.map { $0 as Any } ?? NSNull()]],
+    ]
+  }
+
+  /// The answer as one JSON document.
+  func whole() -> [String: Any] {
+    let logprobs: Any =
+      topLogprobs == nil
+      ? NSNull() : ["tokens": tokens, "token_logprobs": tokenLogprobs, "top_logprobs": top, "text_offset": offsets] as [String: Any]
+    var body = chunk(text: text, logprobs: logprobs, finish: finishReason)
+    body["usage"] = usage
+    return body
+  }
+
+  /// The last events of a stream: the final text with its finish_reason, usage when the
+  /// client asked for it (stream_options.include_usage), then `[DONE]`.
+  func finishEvents() async throws {
+    guard let events else { return }
+    if !started { try await events.start(.ok, contentType: "text/event-stream") }
+    try await events.write(Self.event(OpenAIAPI.json(chunk(text: pendingText, logprobs: pendingLogprobs, finish: finishReason))))
+    if includeUsage {
+      var tail = chunk(text: "", logprobs: NSNull(), finish: nil)
+      tail["choices"] = [Any]()
+      tail["usage"] = usage
+      try await events.write(Self.event(OpenAIAPI.json(tail)))
+    }
+    try await events.write(Self.event(ByteBuffer(string: "[DONE]")))
+    try await events.finish()
+  }
+
+  /// One server-sent event: `data: ...` and a blank line.
+  static func event(_ payload: ByteBuffer) -> ByteBuffer {
+    var out = ByteBuffer(string: "data: ")
+    var payload = payload
+    out.writeBuffer(&payload)
+    out.writeString("\n\n")
+    return out
+  }
+}

@@ -1,0 +1,186 @@
+import Foundation
+import ZooProto
+
+/// The bodies of OpenAI's requests that zood serves. Fields zood does not use are ignored, as OpenAI's own server
+/// and llama.cpp's do; fields that would change the answer in a way zood cannot honour
+/// (`n` > 1, `echo`, penalties, `logit_bias`, `suffix`) are refused by `unsupported`.
+struct CompletionRequest: Decodable {
+  var model: String
+  var prompt: Prompt
+  var maxTokens: Int?
+  var temperature: Float?
+  var topP: Float?
+  var seed: Int64?
+  var stop: Stop?
+  var logprobs: Int?
+  var stream: Bool?
+  var streamOptions: StreamOptions?
+  var n: Int?
+  var bestOf: Int?
+  var echo: Bool?
+  var suffix: String?
+  var presencePenalty: Double?
+  var frequencyPenalty: Double?
+  var logitBias: [String: Double]?
+  // zoo's own, as extra body fields (the openai package's `extra_body`).
+  var topK: Int?
+  var decoder: String?
+  var decoderOptions: [String: Scalar]?
+
+  // Spelled out: a key strategy would also rename the keys of `decoder_options`.
+  enum CodingKeys: String, CodingKey {
+    case model, prompt, temperature, seed, stop, logprobs, stream, n, echo, suffix, decoder
+    case maxTokens = "max_tokens", topP = "top_p", streamOptions = "stream_options", bestOf = "best_of"
+    case presencePenalty = "presence_penalty", frequencyPenalty = "frequency_penalty", logitBias = "logit_bias"
+    case topK = "top_k", decoderOptions = "decoder_options"
+  }
+
+  struct StreamOptions: Decodable {
+    var includeUsage: Bool?
+    enum CodingKeys: String, CodingKey { case includeUsage = "include_usage" }
+  }
+
+  /// A prompt: text, or token ids; OpenAI also takes a list of them, of which zood
+  /// serves one per request (`n` = 1).
+  enum Prompt: Decodable {
+    case text(String)
+    case tokens([Int32])
+
+    init(from decoder: any Decoder) throws {
+      let c = try decoder.singleValueContainer()
+      if let s = try? c.decode(String.self) { self = .text(s); return }
+      if let ids = try? c.decode([Int32].self) { self = .tokens(ids); return }
+      if let texts = try? c.decode([String].self), texts.count == 1 { self = .text(texts[0]); return }
+      if let lists = try? c.decode([[Int32]].self), lists.count == 1 { self = .tokens(lists[0]); return }
+      throw OpenAIError(
+        .badRequest, "prompt must be a string, a list of token ids, or a list of one of either (zood serves one prompt per request)",
+        param: "prompt")
+    }
+  }
+
+  /// `stop`: one string or a list.
+  struct Stop: Decodable {
+    var strings: [String]
+    init(from decoder: any Decoder) throws {
+      let c = try decoder.singleValueContainer()
+      if let one = try? c.decode(String.self) { strings = [one] } else { strings = try c.decode([String].self) }
+    }
+  }
+
+  /// A decoder option's value as the client wrote it: text, a number or a boolean.
+  struct Scalar: Decodable {
+    var text: String
+    init(from decoder: any Decoder) throws {
+      let c = try decoder.singleValueContainer()
+      if let b = try? c.decode(Bool.self) {
+        text = b ? "true" : "false"
+      } else if let i = try? c.decode(Int64.self) {
+        text = "\(i)"
+      } else if let d = try? c.decode(Double.self) {
+        text = "\(d)"
+      } else {
+        text = try c.decode(String.self)
+      }
+    }
+  }
+
+  /// Options OpenAI defines that zood does not serve, as a sentence; nil when none is set.
+  var unsupported: OpenAIError? {
+    if let n, n != 1 { return OpenAIError(.badRequest, "n must be 1: zood returns one completion per request; send n requests", param: "n") }
+    if let bestOf, bestOf != 1 { return OpenAIError(.badRequest, "best_of must be 1", param: "best_of") }
+    if echo == true { return OpenAIError(.badRequest, "echo is not supported: the answer holds only the new text", param: "echo") }
+    if let suffix, !suffix.isEmpty {
+      return OpenAIError(.badRequest, "suffix is not supported; for infilling use zoo's gRPC API with prompt segments and an infilling decoder", param: "suffix")
+    }
+    if (presencePenalty ?? 0) != 0 || (frequencyPenalty ?? 0) != 0 {
+      return OpenAIError(.badRequest, "presence_penalty and frequency_penalty are not supported: leave them at 0", param: presencePenalty != 0 ? "presence_penalty" : "frequency_penalty")
+    }
+    if let logitBias, !logitBias.isEmpty { return OpenAIError(.badRequest, "logit_bias is not supported", param: "logit_bias") }
+    if let logprobs, !(0...20).contains(logprobs) {
+      return OpenAIError(.badRequest, "logprobs must be 0...20 (top alternatives per token)", param: "logprobs")
+    }
+    if let maxTokens, maxTokens < 1 { return OpenAIError(.badRequest, "max_tokens must be at least 1", param: "max_tokens") }
+    return nil
+  }
+
+  /// The zoo.v1 request. Unset sampling options take OpenAI's defaults (temperature 1,
+  /// top_p 1, no top-k, 16 tokens), not zood's, so a client gets what it would from OpenAI;
+  /// zood checks every value as it does for gRPC.
+  var generateRequest: Zoo_V1_GenerateRequest {
+    .with { r in
+      r.model = model
+      switch prompt {
+      case .text(let s): r.prompt = s
+      case .tokens(let ids): r.promptTokenIds = ids
+      }
+      r.options = .with { o in
+        o.maxTokens = Int32(clamping: maxTokens ?? 16)
+        o.temperature = temperature ?? 1
+        o.topP = topP ?? 1
+        o.topK = Int32(clamping: topK ?? 0)
+        if let seed { o.seed = UInt64(bitPattern: seed) }
+        o.stop = stop?.strings ?? []
+        // OpenAI's logprobs=0 still returns the chosen tokens' logprobs; zood's 0 returns none.
+        if let logprobs { o.logprobs = Int32(max(1, logprobs)) }
+        o.decoder = decoder ?? ""
+        o.decoderOptions = decoderOptions?.mapValues(\.text) ?? [:]
+      }
+    }
+  }
+}
+
+/// POST /v1/embeddings.
+struct EmbeddingRequest: Decodable {
+  var model: String
+  var input: Input
+  var encodingFormat: String?
+  var dimensions: Int?
+
+  enum CodingKeys: String, CodingKey {
+    case model, input, dimensions
+    case encodingFormat = "encoding_format"
+  }
+
+  /// Text or a list of texts; OpenAI also takes token ids, which zood's embedding
+  /// models (tokenizing their own text) do not.
+  struct Input: Decodable {
+    var texts: [String]
+    init(from decoder: any Decoder) throws {
+      let c = try decoder.singleValueContainer()
+      if let s = try? c.decode(String.self) {
+        texts = [s]
+      } else if let list = try? c.decode([String].self) {
+        texts = list
+      } else {
+        throw OpenAIError(.badRequest, "input must be a string or a list of strings (token ids are not accepted: zood tokenizes the text itself)", param: "input")
+      }
+    }
+  }
+}
+
+extension DecodingError {
+  /// What was wrong with a request body, naming the field.
+  var sentence: String {
+    func path(_ keys: [any CodingKey]) -> String {
+      keys.isEmpty ? "the body" : "'" + keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".") + "'"
+    }
+    switch self {
+    case .keyNotFound(let key, let c): return "missing field '\(key.stringValue)'" + (c.codingPath.isEmpty ? "" : " in \(path(c.codingPath))")
+    case .typeMismatch(let type, let c): return "\(path(c.codingPath)) must be \(Self.describe(type))"
+    case .valueNotFound(let type, let c): return "\(path(c.codingPath)) must be \(Self.describe(type)), not null"
+    case .dataCorrupted(let c):
+      return c.codingPath.isEmpty ? "the body is not valid JSON" : "\(path(c.codingPath)): \(c.debugDescription)"
+    @unknown default: return "the body does not match the API"
+    }
+  }
+
+  private static func describe(_ type: Any.Type) -> String {
+    switch type {
+    case is String.Type: "a string"
+    case is Bool.Type: "true or false"
+    case is Int.Type, is Int64.Type, is Int32.Type: "an integer"
+    case is Float.Type, is Double.Type: "a number"
+    default: "of another type"
+    }
+  }
+}

@@ -1,0 +1,265 @@
+#!/usr/bin/env python3
+"""End-to-end check of zood's OpenAI-compatible HTTP API with the real `openai` package
+(PyPI): model listing, completions whole and streamed (with logprobs, stop strings and
+usage), embeddings (base64, as the package asks by default, and floats), every error
+status the package maps to an exception, the API key, and a client that disconnects
+mid-stream. Each answer is compared with the same request over gRPC. Run by
+scripts/test after the build; exits 1 on any failure.
+"""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from python_client_test import build_dir, generate_stubs  # noqa: E402
+
+import httpx  # noqa: E402  (installed with openai)
+import openai  # noqa: E402
+
+MODEL = "mamba-shakespeare"
+PLUGINS = ["libZooStateSpace.so", "libZooAutoregressive.so", "libZooTransformer.so"]
+
+passed, failed = 0, 0
+
+
+def check(name, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+        print(f"ok    {name}")
+    else:
+        failed += 1
+        print(f"FAIL  {name} {detail}")
+
+
+def raises(name, exc_type, call, status, contains=""):
+    try:
+        call()
+    except exc_type as e:
+        body = getattr(e, "body", None) or {}
+        check(name, e.status_code == status and contains in str(e) and isinstance(body, dict) and "message" in body,
+              f"got {e.status_code}: {e}")
+        return
+    except Exception as e:  # noqa: BLE001
+        check(name, False, f"raised {type(e).__name__}: {e}")
+        return
+    check(name, False, "no error raised")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Zood:
+    def __init__(self, work, name, extra):
+        self.socket = os.path.join(work, f"{name}.sock")
+        self.log_path = os.path.join(work, f"{name}.log")
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [os.path.join(build_dir(), "zood"), "--socket", self.socket, "--models", os.path.join(work, "models"),
+             "--plugins", os.path.join(work, "plugins"), "--blas-threads", "1"] + extra,
+            stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_for(self, path_or_port):
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if isinstance(path_or_port, int):
+                try:
+                    socket.create_connection(("127.0.0.1", path_or_port), timeout=1).close()
+                    return
+                except OSError:
+                    pass
+            elif os.path.exists(path_or_port):
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        self.stop()
+        print(open(self.log_path).read())
+        raise SystemExit("zood did not start its HTTP listener")
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            return self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return -9
+
+
+def unix_client(path, **kw):
+    return openai.OpenAI(base_url="http://zood/v1", api_key="unused", max_retries=0,
+                         http_client=httpx.Client(transport=httpx.HTTPTransport(uds=path)), **kw)
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="zoo-openai-", dir="/tmp")
+    os.chmod(work, 0o700)
+    generate_stubs(os.path.join(work, "stubs"))
+    import grpc
+    from zoo.v1 import zoo_pb2, zoo_pb2_grpc
+
+    os.makedirs(os.path.join(work, "plugins"), mode=0o700)
+    os.makedirs(os.path.join(work, "models"))
+    for lib in PLUGINS:
+        shutil.copy(os.path.join(build_dir(), lib), os.path.join(work, "plugins"))
+    os.symlink(os.path.join(ROOT, "models", MODEL), os.path.join(work, "models", MODEL))
+    minilm = os.environ.get("ZOO_MINILM_MODEL", "")
+    if minilm and os.path.isdir(minilm):
+        os.symlink(minilm, os.path.join(work, "models", "minilm"))
+    else:
+        print("SKIP  embeddings: ZOO_MINILM_MODEL is not set to an installed minilm (run `zoo pull minilm`)")
+        minilm = ""
+
+    # 1. On a Unix socket, one slot and no queue (so a second request is refused at once).
+    http_sock = os.path.join(work, "http.sock")
+    z = Zood(work, "zood", ["--http", f"unix:{http_sock}", "--parallel", "1", "--max-queue", "0"])
+    try:
+        z.wait_for(http_sock)
+        check("the HTTP socket is 0600", (os.stat(http_sock).st_mode & 0o777) == 0o600, oct(os.stat(http_sock).st_mode))
+        client = unix_client(http_sock)
+        grpc_zoo = zoo_pb2_grpc.ZooStub(grpc.insecure_channel(f"unix://{z.socket}"))
+
+        models = [m.id for m in client.models.list().data]
+        check("models.list names the models", MODEL in models, models)
+        check("models.retrieve", client.models.retrieve(MODEL).id == MODEL)
+
+        # Greedy, so HTTP and gRPC must agree token for token.
+        c = client.completions.create(model=MODEL, prompt="ROMEO:", max_tokens=24, temperature=0)
+        reference = "".join(m.text for m in grpc_zoo.Generate(zoo_pb2.GenerateRequest(
+            model=MODEL, prompt="ROMEO:", options=zoo_pb2.GenerateOptions(max_tokens=24, temperature=0))))
+        check("completion text equals gRPC's", c.choices[0].text == reference, f"{c.choices[0].text!r} vs {reference!r}")
+        check("completion finish_reason length", c.choices[0].finish_reason == "length", c.choices[0].finish_reason)
+        check("completion usage", c.usage.completion_tokens == 24 and c.usage.prompt_tokens > 0
+              and c.usage.total_tokens == c.usage.prompt_tokens + 24, c.usage)
+        check("completion id and object", c.id.startswith("cmpl-") and c.object == "text_completion", c)
+
+        chunks = list(client.completions.create(model=MODEL, prompt="ROMEO:", max_tokens=24, temperature=0,
+                                                stream=True, stream_options={"include_usage": True}))
+        streamed = "".join(ch.choices[0].text for ch in chunks if ch.choices)
+        check("streamed text equals the whole completion", streamed == c.choices[0].text, f"{streamed!r}")
+        finishes = [ch.choices[0].finish_reason for ch in chunks if ch.choices]
+        check("only the last chunk has a finish_reason", finishes[-1] == "length" and all(f is None for f in finishes[:-1]),
+              finishes)
+        check("the usage chunk comes last", chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == 24,
+              chunks[-1])
+
+        lp = client.completions.create(model=MODEL, prompt="ROMEO:", max_tokens=8, temperature=0, logprobs=2)
+        logprobs = lp.choices[0].logprobs
+        check("logprobs per token", len(logprobs.tokens) == 8 and len(logprobs.token_logprobs) == 8
+              and all(v <= 0 for v in logprobs.token_logprobs) and all(len(t) <= 2 for t in logprobs.top_logprobs)
+              and "".join(logprobs.tokens) == lp.choices[0].text, logprobs)
+        check("text_offset counts characters", logprobs.text_offset[0] == 0
+              and logprobs.text_offset[-1] == len(lp.choices[0].text) - len(logprobs.tokens[-1]), logprobs.text_offset)
+
+        stop = client.completions.create(model=MODEL, prompt="ROMEO:", max_tokens=200, temperature=0, stop=["\n"])
+        check("a stop string ends with finish_reason stop", stop.choices[0].finish_reason == "stop"
+              and "\n" not in stop.choices[0].text, stop.choices[0])
+
+        seeded = [client.completions.create(model=MODEL, prompt="To be", max_tokens=16, seed=7, temperature=0.9)
+                  .choices[0].text for _ in range(2)]
+        check("the same seed gives the same text", seeded[0] == seeded[1], seeded)
+
+        extra = client.completions.create(model=MODEL, prompt="ROMEO:", max_tokens=4,
+                                          extra_body={"decoder": "ar", "top_k": 1})
+        check("zoo's own options as extra body fields", extra.usage.completion_tokens == 4, extra)
+
+        if minilm:
+            texts = ["The cat sat on the mat.", "A dog ran in the park."]
+            reference = grpc_zoo.Embed(zoo_pb2.EmbedRequest(model="minilm", texts=texts))
+            e = client.embeddings.create(model="minilm", input=texts)  # the package asks for base64
+            close = all(max(abs(a - b) for a, b in zip(d.embedding, r.values)) < 1e-6
+                        for d, r in zip(e.data, reference.embeddings))
+            check("embeddings (base64) equal gRPC's", len(e.data) == 2 and close and len(e.data[0].embedding) == 384)
+            check("embeddings usage", e.usage.prompt_tokens == reference.total_tokens, e.usage)
+            f = client.embeddings.create(model="minilm", input="The cat sat on the mat.", encoding_format="float")
+            check("embeddings as floats", max(abs(a - b) for a, b in zip(f.data[0].embedding, e.data[0].embedding)) < 1e-6)
+            raises("dimensions other than the model's is 400", openai.BadRequestError,
+                   lambda: client.embeddings.create(model="minilm", input="x", dimensions=16), 400, "dimensions")
+
+        raises("an unknown model is 404", openai.NotFoundError,
+               lambda: client.completions.create(model="no-such-model", prompt="x"), 404, "no-such-model")
+        raises("a bad option is 400", openai.BadRequestError,
+               lambda: client.completions.create(model=MODEL, prompt="x", temperature=-1), 400, "temperature")
+        raises("n > 1 is 400", openai.BadRequestError,
+               lambda: client.completions.create(model=MODEL, prompt="x", n=2), 400, "n must be 1")
+        raises("a missing field is 400", openai.BadRequestError,
+               lambda: client.completions.create(model=MODEL, prompt=None), 400, "prompt")
+        raises("an unknown decoder is 400", openai.BadRequestError,
+               lambda: client.completions.create(model=MODEL, prompt="x", extra_body={"decoder": "nope"}), 400, "nope")
+        raw = httpx.Client(transport=httpx.HTTPTransport(uds=http_sock), base_url="http://zood")
+        r = raw.post("/v1/completions", content=b"{not json")
+        check("a body that is not JSON is 400 in OpenAI's shape", r.status_code == 400
+              and r.json()["error"]["type"] == "invalid_request_error", r.text)
+        r = raw.get("/v1/completions")
+        check("a wrong method is 405", r.status_code == 405 and "error" in r.json(), r.text)
+        r = raw.get("/v1/nothing")
+        check("an unknown path is 404", r.status_code == 404 and "error" in r.json(), r.text)
+
+        # The one slot busy with a stream: the next request is refused 429 (queue 0).
+        long = client.completions.create(model=MODEL, prompt="ROMEO:", max_tokens=4000, temperature=1, stream=True)
+        next(iter(long))
+        raises("a full queue is 429", openai.RateLimitError,
+               lambda: client.completions.create(model=MODEL, prompt="x", max_tokens=2), 429, "busy")
+        # The client disconnects mid-stream: its slot is free again at once.
+        long.close()
+        freed = False
+        deadline = time.time() + 10
+        while time.time() < deadline and not freed:
+            loaded = grpc_zoo.ListLoaded(zoo_pb2.ListLoadedRequest()).models
+            freed = all(m.active_requests == 0 for m in loaded)
+            time.sleep(0.05)
+        check("a client that disconnects mid-stream frees its slot", freed)
+        check("the next request runs", client.completions.create(model=MODEL, prompt="x", max_tokens=2)
+              .usage.completion_tokens == 2)
+    finally:
+        status = z.stop()
+    check("zood exits 0 and removes the HTTP socket", status == 0 and not os.path.exists(http_sock), status)
+
+    # 2. On loopback TCP with an API key.
+    key_file = os.path.join(work, "key")
+    with open(key_file, "w") as f:
+        f.write("sk-zoo-test\n")
+    port = free_port()
+    z = Zood(work, "zood-tcp", ["--http", f"127.0.0.1:{port}", "--http-api-key-file", key_file])
+    try:
+        z.wait_for(port)
+        base = f"http://127.0.0.1:{port}/v1"
+        good = openai.OpenAI(base_url=base, api_key="sk-zoo-test", max_retries=0)
+        check("the right key is served", MODEL in [m.id for m in good.models.list().data])
+        raises("a wrong key is 401", openai.AuthenticationError,
+               lambda: openai.OpenAI(base_url=base, api_key="sk-wrong", max_retries=0).models.list(), 401, "API key")
+        r = httpx.get(f"{base}/models")
+        check("no key is 401", r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key", r.text)
+    finally:
+        z.stop()
+
+    # 3. Listening beyond loopback needs --http-allow-remote and a key.
+    refused = subprocess.run([os.path.join(build_dir(), "zood"), "--http", "0.0.0.0:8080"], capture_output=True, text=True)
+    check("a remote address without --http-allow-remote is refused", refused.returncode != 0
+          and "--http-allow-remote" in refused.stderr, refused.stderr)
+    refused = subprocess.run([os.path.join(build_dir(), "zood"), "--http", "0.0.0.0:8080", "--http-allow-remote"],
+                             capture_output=True, text=True)
+    check("--http-allow-remote without a key is refused", refused.returncode != 0
+          and "--http-api-key-file" in refused.stderr, refused.stderr)
+
+    print(f"openai_test: {passed} passed, {failed} failed")
+    if failed:
+        for name in ["zood.log", "zood-tcp.log"]:
+            path = os.path.join(work, name)
+            if os.path.exists(path):
+                print(f"--- {name}\n" + open(path).read()[-4000:])
+        sys.exit(1)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
