@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end check of zood's OpenAI-compatible HTTP API with the real `openai` package
 (PyPI): model listing, completions whole and streamed (with logprobs, stop strings and
-usage), embeddings (base64, as the package asks by default, and floats), every error
+usage), chat with a model's chat template (checked against jinja2's rendering), embeddings (base64, as the package asks by default, and floats), every error
 status the package maps to an exception, the API key, and a client that disconnects
 mid-stream. Each answer is compared with the same request over gRPC. Run by
 scripts/test after the build; exits 1 on any failure.
@@ -23,6 +23,9 @@ import httpx  # noqa: E402  (installed with openai)
 import openai  # noqa: E402
 
 MODEL = "mamba-shakespeare"
+CHAT_MODEL = "mamba-chat"
+FIXTURE_TEMPLATES = os.path.join(ROOT, "Tests", "Fixtures", "chat-templates", "renderings.json")
+CHATML = next(t["template"] for t in json.load(open(FIXTURE_TEMPLATES))["templates"] if t["name"] == "chatml")
 PLUGINS = ["libZooStateSpace.so", "libZooAutoregressive.so", "libZooTransformer.so"]
 
 passed, failed = 0, 0
@@ -112,6 +115,13 @@ def main():
     for lib in PLUGINS:
         shutil.copy(os.path.join(build_dir(), lib), os.path.join(work, "plugins"))
     os.symlink(os.path.join(ROOT, "models", MODEL), os.path.join(work, "models", MODEL))
+    # The same model with a ChatML chat template in its tokenizer_config.json.
+    chat_folder = os.path.join(work, "models", CHAT_MODEL)
+    os.makedirs(chat_folder)
+    for f in os.listdir(os.path.join(ROOT, "models", MODEL)):
+        os.symlink(os.path.join(ROOT, "models", MODEL, f), os.path.join(chat_folder, f))
+    with open(os.path.join(chat_folder, "tokenizer_config.json"), "w") as f:
+        json.dump({"chat_template": CHATML, "eos_token": "<|im_end|>"}, f)
     minilm = os.environ.get("ZOO_MINILM_MODEL", "")
     if minilm and os.path.isdir(minilm):
         os.symlink(minilm, os.path.join(work, "models", "minilm"))
@@ -167,6 +177,40 @@ def main():
         seeded = [client.completions.create(model=MODEL, prompt="To be", max_tokens=16, seed=7, temperature=0.9)
                   .choices[0].text for _ in range(2)]
         check("the same seed gives the same text", seeded[0] == seeded[1], seeded)
+
+        # Chat: the conversation rendered by jinja2 as transformers does must give the
+        # prompt zood rendered itself, so greedy answers agree token for token.
+        from chat_template_fixtures import environment
+        conversation = [{"role": "system", "content": "You write like Shakespeare."},
+                        {"role": "user", "content": "Speak of the sea."}]
+        rendered = environment().from_string(CHATML).render(messages=conversation, add_generation_prompt=True,
+                                                             eos_token="<|im_end|>")
+        reference = "".join(m.text for m in grpc_zoo.Generate(zoo_pb2.GenerateRequest(
+            model=CHAT_MODEL, prompt=rendered, options=zoo_pb2.GenerateOptions(max_tokens=24, temperature=0))))
+        chat = client.chat.completions.create(model=CHAT_MODEL, messages=conversation, max_tokens=24, temperature=0)
+        check("chat applies the template as transformers does", chat.choices[0].message.content == reference,
+              f"{chat.choices[0].message.content!r} vs {reference!r}")
+        check("chat message, usage and object", chat.choices[0].message.role == "assistant"
+              and chat.object == "chat.completion" and chat.id.startswith("chatcmpl-")
+              and chat.usage.prompt_tokens == len(rendered.encode()) and chat.usage.completion_tokens == 24, chat)
+        shown = grpc_zoo.ShowModel(zoo_pb2.ShowModelRequest(model=CHAT_MODEL))
+        check("ShowModel returns the chat template", shown.chat_template == CHATML)
+        chunks = list(client.chat.completions.create(model=CHAT_MODEL, messages=conversation, max_tokens=24,
+                                                     temperature=0, stream=True, stream_options={"include_usage": True}))
+        deltas = [ch.choices[0].delta for ch in chunks if ch.choices]
+        check("streamed chat equals the whole answer", "".join(d.content or "" for d in deltas) == reference
+              and deltas[0].role == "assistant" and chunks[-1].usage.completion_tokens == 24
+              and [ch.choices[0].finish_reason for ch in chunks if ch.choices][-1] == "length", chunks[-2:])
+        lp = client.chat.completions.create(model=CHAT_MODEL, messages=conversation, max_tokens=6, temperature=0,
+                                            logprobs=True, top_logprobs=3)
+        content = lp.choices[0].logprobs.content
+        check("chat logprobs per token", len(content) == 6 and all(len(c.top_logprobs) == 3 for c in content)
+              and "".join(c.token for c in content) == lp.choices[0].message.content, content)
+        raises("chat on a model without a template is 400", openai.BadRequestError,
+               lambda: client.chat.completions.create(model=MODEL, messages=conversation), 400, "no chat template")
+        raises("tools are refused with 400", openai.BadRequestError,
+               lambda: client.chat.completions.create(model=CHAT_MODEL, messages=conversation, tools=[
+                   {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]), 400, "tools")
 
         extra = client.completions.create(model=MODEL, prompt="ROMEO:", max_tokens=4,
                                           extra_body={"decoder": "ar", "top_k": 1})
@@ -239,8 +283,20 @@ def main():
                lambda: openai.OpenAI(base_url=base, api_key="sk-wrong", max_retries=0).models.list(), 401, "API key")
         r = httpx.get(f"{base}/models")
         check("no key is 401", r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key", r.text)
+
+        # SIGTERM mid-stream: the stream ends with an error event saying why, zood exits 0.
+        stream = good.completions.create(model=MODEL, prompt="ROMEO:", max_tokens=4000, stream=True)
+        next(iter(stream))
+        z.proc.terminate()
+        try:
+            for _ in stream:
+                pass
+            check("SIGTERM mid-stream ends it with an error event", False, "the stream ended without an error")
+        except openai.APIError as e:
+            check("SIGTERM mid-stream ends it with an error event", "shutting down" in str(e), str(e))
     finally:
-        z.stop()
+        status = z.stop()
+    check("zood exits 0 after SIGTERM with a stream open", status == 0, status)
 
     # 3. Listening beyond loopback needs --http-allow-remote and a key.
     refused = subprocess.run([os.path.join(build_dir(), "zood"), "--http", "0.0.0.0:8080"], capture_output=True, text=True)

@@ -91,7 +91,7 @@ public enum Daemon {
     let http: HTTPListener?
     if let settings = config.http {
       do {
-        http = try await HTTPListener.bind(settings.address, idleTimeout: config.connections.idleTimeout, logger: logger)
+        http = try await HTTPListener.bind(settings.address, idleTimeout: config.connections.idleTimeout)
       } catch let error as StartupError {
         throw error
       } catch {

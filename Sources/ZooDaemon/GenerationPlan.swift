@@ -133,15 +133,27 @@ extension Runtime {
   /// The prompt's ids from whichever of prompt, prompt_token_ids and segments the request
   /// gives, and for segments the gap flags (the one place a template is read).
   private func promptTokens(_ request: Zoo_V1_GenerateRequest, model: LoadedModel) throws -> ([Int32], [UInt8]?) {
-    let given = [!request.prompt.isEmpty, !request.promptTokenIds.isEmpty, !request.segments.isEmpty]
+    let given = [!request.prompt.isEmpty, !request.promptTokenIds.isEmpty, !request.segments.isEmpty, !request.messages.isEmpty]
     guard given.filter({ $0 }).count == 1 else {
       throw ZooError.invalidArgument(
         given.contains(true)
-          ? "give one of prompt, prompt_token_ids and segments, not several"
-          : "the prompt is empty: set prompt (text), prompt_token_ids or segments (a template with gaps)")
+          ? "give one of prompt, prompt_token_ids, segments and messages, not several"
+          : "the prompt is empty: set prompt (text), prompt_token_ids, segments (a template with gaps) or messages (a conversation)")
     }
-    if !request.prompt.isEmpty {
-      let prompt = try model.tokenizer.get().encode(request.prompt)
+    var text = request.prompt
+    if !request.messages.isEmpty {
+      guard let template = try model.folder.chatTemplate?.get() else {
+        throw ZooError.failedPrecondition(
+          "model '\(model.folder.name)' has no chat template (tokenizer_config.json \"chat_template\"), so it cannot take messages: send a prompt (text) instead")
+      }
+      do {
+        text = try template.render(messages: request.messages.map { ($0.role, $0.content) })
+      } catch {
+        throw ZooError.invalidArgument("the chat template of '\(model.folder.name)' cannot render these messages: \(error)")
+      }
+    }
+    if !text.isEmpty {
+      let prompt = try model.tokenizer.get().encode(text)
       guard !prompt.isEmpty else { throw ZooError.invalidArgument("the prompt tokenizes to no tokens") }
       return (prompt, nil)
     }

@@ -49,6 +49,9 @@ public struct ModelFolder: Sendable {
   /// sentence-transformers' `max_seq_length` (sentence_bert_config.json): the token
   /// count embeddings are cut to, which may differ from tokenizer.json's truncation.
   let embeddingMaxTokens: Int?
+  /// tokenizer_config.json's chat template, for requests with `messages`; nil when it
+  /// has none, the reason when zood cannot use it (the folder still serves prompts).
+  let chatTemplate: Result<ChatTemplate, ZooError>?
   /// Why the folder cannot be served, whatever the plugins; nil when it can.
   public let problem: String?
   /// The files this folder was read from, as they were: it is read again when they change.
@@ -169,6 +172,13 @@ public struct ModelFolder: Sendable {
     }
     let sentenceConfig = read("sentence_bert_config.json").flatMap { try? JSONSerialization.jsonObject(with: $0) }
     embeddingMaxTokens = ((sentenceConfig as? [String: Any])?["max_seq_length"] as? Int).flatMap { $0 > 0 ? $0 : nil }
+    let tokenizerConfig = read("tokenizer_config.json").flatMap { try? JSONSerialization.jsonObject(with: $0) }
+    do {
+      chatTemplate = try (tokenizerConfig as? [String: Any]).flatMap { try ChatTemplate(tokenizerConfig: $0) }.map { .success($0) }
+    } catch {
+      chatTemplate = .failure(.failedPrecondition(
+        "the chat template of model '\(name)' (tokenizer_config.json) cannot be used: \(error); send a prompt instead"))
+    }
     self.modelType = modelType
     self.settings = settings
     self.eosTokens = settings.eosTokenIds ?? eos

@@ -29,7 +29,9 @@ enum RequestLimits {
 /// RESOURCE_EXHAUSTED for sizes) with a sentence naming what was wrong.
 package enum RequestValidation {
   package static func checkSize(_ request: Zoo_V1_GenerateRequest) throws {
-    let bytes = request.segments.reduce(request.prompt.utf8.count) { $0 + $1.text.utf8.count }
+    let bytes =
+      request.segments.reduce(request.prompt.utf8.count) { $0 + $1.text.utf8.count }
+      + request.messages.reduce(0) { $0 + $1.role.utf8.count + $1.content.utf8.count }
     guard bytes <= RequestLimits.textBytes else {
       throw ZooError.resourceExhausted(
         "the prompt is \(bytes) bytes; zood takes at most \(RequestLimits.textBytes) bytes (4 MiB) of prompt per request")

@@ -151,6 +151,7 @@ public final class Runtime: Sendable {
       $0.tokenizer = folder.tokenizerKind
       $0.parameters = folder.parameters
       $0.license = folder.settings.license ?? ""
+      if case .success(let template)? = folder.chatTemplate { $0.chatTemplate = template.source }
     }
   }
 

@@ -325,6 +325,13 @@ public nonisolated struct Zoo_V1_ShowModelResponse: @unchecked Sendable {
     set {_uniqueStorage()._decoders = newValue}
   }
 
+  /// tokenizer_config.json's chat_template (Jinja), which `messages` are rendered with;
+  /// empty when the model has none.
+  public var chatTemplate: String {
+    get {_storage._chatTemplate}
+    set {_uniqueStorage()._chatTemplate = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -471,11 +478,33 @@ public nonisolated struct Zoo_V1_GenerateRequest: Sendable {
   /// template with no tokens and no gap, no gap at all, or two gaps in a row.
   public var segments: [Zoo_V1_PromptSegment] = []
 
+  /// The prompt as a conversation, for models with a chat template
+  /// (tokenizer_config.json's chat_template): zood renders it as Hugging Face's
+  /// apply_chat_template does, with add_generation_prompt, and generates the assistant's
+  /// next turn. FAILED_PRECONDITION for a model without a template.
+  public var messages: [Zoo_V1_ChatMessage] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _options: Zoo_V1_GenerateOptions? = nil
+}
+
+/// One turn of a conversation.
+public nonisolated struct Zoo_V1_ChatMessage: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// "system", "user", "assistant", or a role the model's template knows.
+  public var role: String = String()
+
+  public var content: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 /// One piece of a template (GenerateRequest.segments): text or ids, and whether a gap
@@ -1579,7 +1608,7 @@ nonisolated extension Zoo_V1_ShowModelRequest: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Zoo_V1_ShowModelResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ShowModelResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}summary\0\u{3}config_json\0\u{3}zoo_json\0\u{3}model_type\0\u{1}tokenizer\0\u{1}parameters\0\u{1}license\0\u{1}decoders\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}summary\0\u{3}config_json\0\u{3}zoo_json\0\u{3}model_type\0\u{1}tokenizer\0\u{1}parameters\0\u{1}license\0\u{1}decoders\0\u{3}chat_template\0")
 
   fileprivate class _StorageClass {
     var _summary: Zoo_V1_ModelSummary? = nil
@@ -1590,6 +1619,7 @@ nonisolated extension Zoo_V1_ShowModelResponse: SwiftProtobuf.Message, SwiftProt
     var _parameters: UInt64 = 0
     var _license: String = String()
     var _decoders: [String] = []
+    var _chatTemplate: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1608,6 +1638,7 @@ nonisolated extension Zoo_V1_ShowModelResponse: SwiftProtobuf.Message, SwiftProt
       _parameters = source._parameters
       _license = source._license
       _decoders = source._decoders
+      _chatTemplate = source._chatTemplate
     }
   }
 
@@ -1634,6 +1665,7 @@ nonisolated extension Zoo_V1_ShowModelResponse: SwiftProtobuf.Message, SwiftProt
         case 6: try { try decoder.decodeSingularUInt64Field(value: &_storage._parameters) }()
         case 7: try { try decoder.decodeSingularStringField(value: &_storage._license) }()
         case 8: try { try decoder.decodeRepeatedStringField(value: &_storage._decoders) }()
+        case 9: try { try decoder.decodeSingularStringField(value: &_storage._chatTemplate) }()
         default: break
         }
       }
@@ -1670,6 +1702,9 @@ nonisolated extension Zoo_V1_ShowModelResponse: SwiftProtobuf.Message, SwiftProt
       if !_storage._decoders.isEmpty {
         try visitor.visitRepeatedStringField(value: _storage._decoders, fieldNumber: 8)
       }
+      if !_storage._chatTemplate.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._chatTemplate, fieldNumber: 9)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1687,6 +1722,7 @@ nonisolated extension Zoo_V1_ShowModelResponse: SwiftProtobuf.Message, SwiftProt
         if _storage._parameters != rhs_storage._parameters {return false}
         if _storage._license != rhs_storage._license {return false}
         if _storage._decoders != rhs_storage._decoders {return false}
+        if _storage._chatTemplate != rhs_storage._chatTemplate {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -1812,7 +1848,7 @@ nonisolated extension Zoo_V1_MiddlewareCall: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Zoo_V1_GenerateRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GenerateRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}model\0\u{1}prompt\0\u{3}prompt_token_ids\0\u{1}options\0\u{1}middleware\0\u{1}segments\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}model\0\u{1}prompt\0\u{3}prompt_token_ids\0\u{1}options\0\u{1}middleware\0\u{1}segments\0\u{1}messages\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1826,6 +1862,7 @@ nonisolated extension Zoo_V1_GenerateRequest: SwiftProtobuf.Message, SwiftProtob
       case 4: try { try decoder.decodeSingularMessageField(value: &self._options) }()
       case 5: try { try decoder.decodeRepeatedMessageField(value: &self.middleware) }()
       case 6: try { try decoder.decodeRepeatedMessageField(value: &self.segments) }()
+      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.messages) }()
       default: break
       }
     }
@@ -1854,6 +1891,9 @@ nonisolated extension Zoo_V1_GenerateRequest: SwiftProtobuf.Message, SwiftProtob
     if !self.segments.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.segments, fieldNumber: 6)
     }
+    if !self.messages.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.messages, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1864,6 +1904,42 @@ nonisolated extension Zoo_V1_GenerateRequest: SwiftProtobuf.Message, SwiftProtob
     if lhs._options != rhs._options {return false}
     if lhs.middleware != rhs.middleware {return false}
     if lhs.segments != rhs.segments {return false}
+    if lhs.messages != rhs.messages {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Zoo_V1_ChatMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ChatMessage"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}role\0\u{1}content\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.role) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.content) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.role.isEmpty {
+      try visitor.visitSingularStringField(value: self.role, fieldNumber: 1)
+    }
+    if !self.content.isEmpty {
+      try visitor.visitSingularStringField(value: self.content, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Zoo_V1_ChatMessage, rhs: Zoo_V1_ChatMessage) -> Bool {
+    if lhs.role != rhs.role {return false}
+    if lhs.content != rhs.content {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

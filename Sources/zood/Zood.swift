@@ -87,7 +87,8 @@ struct Zood: AsyncParsableCommand {
 
   @Option(
     help: """
-      Also serve the OpenAI-compatible HTTP API (/v1/models, /v1/completions, /v1/embeddings) \
+      Also serve the OpenAI-compatible HTTP API (/v1/models, /v1/completions, /v1/chat/completions, \
+      /v1/embeddings) \
       on unix:PATH (created 0600) or HOST:PORT (loopback only unless --http-allow-remote). \
       Off by default.
       """)
@@ -165,7 +166,11 @@ struct Zood: AsyncParsableCommand {
       connections: ConnectionLimits(
         idleTimeout: .seconds(idleTimeout), streamsPerConnection: max(256, parallel + maxQueue + 64)),
       isolation: isolation(socketPath: socketPath, absolute: absolute), parentProcess: workerOf,
-      http: try http.map { HTTPSettings(address: HTTPAddress($0)!, apiKey: try httpApiKeyFile.map(Self.readKey)) })
+      http: try http.map { text in
+        var address = HTTPAddress(text)!
+        if case .unix(let path) = address { address = .unix(absolute(path)) }
+        return HTTPSettings(address: address, apiKey: try httpApiKeyFile.map(Self.readKey))
+      })
     do {
       try await Daemon.run(config, logger: logger)
     } catch let e as StartupError {

@@ -1,4 +1,3 @@
-import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -102,20 +101,18 @@ final class HTTPListener: Sendable {
   let address: HTTPAddress
   private let server: NIOAsyncChannel<Connection, Never>
   private let idleTimeout: Duration
-  private let logger: Logger
   /// Connections, and whether each is answering a request; shutdown closes idle ones at
   /// once and busy ones after their response.
   private let connections = Mutex<(open: [ObjectIdentifier: (channel: any Channel, busy: Bool)], stopping: Bool)>(([:], false))
 
-  private init(address: HTTPAddress, server: NIOAsyncChannel<Connection, Never>, idleTimeout: Duration, logger: Logger) {
+  private init(address: HTTPAddress, server: NIOAsyncChannel<Connection, Never>, idleTimeout: Duration) {
     self.address = address
     self.server = server
     self.idleTimeout = idleTimeout
-    self.logger = logger
   }
 
   /// Binds `address` (a Unix socket is created 0600, replacing a stale one).
-  static func bind(_ address: HTTPAddress, idleTimeout: Duration, logger: Logger) async throws -> HTTPListener {
+  static func bind(_ address: HTTPAddress, idleTimeout: Duration) async throws -> HTTPListener {
     let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
       .serverChannelOption(.backlog, value: 256)
       .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -136,7 +133,7 @@ final class HTTPListener: Sendable {
     case .tcp(let host, let port):
       server = try await bootstrap.bind(host: host, port: port, childChannelInitializer: initializer)
     }
-    return HTTPListener(address: address, server: server, idleTimeout: idleTimeout, logger: logger)
+    return HTTPListener(address: address, server: server, idleTimeout: idleTimeout)
   }
 
   /// Serves connections until `stop`; returns once every connection has closed.

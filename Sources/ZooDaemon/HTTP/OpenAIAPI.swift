@@ -1,6 +1,5 @@
 import Foundation
 import GRPCCore
-import Logging
 import NIOCore
 import NIOHTTP1
 import Synchronization
@@ -28,14 +27,24 @@ struct OpenAIAPI: Sendable {
         }
         try await send(writer, Self.model(model))
       case (.POST, "/v1/completions"):
-        try await complete(try decode(CompletionRequest.self, request), writer)
+        let body = try decode(CompletionRequest.self, request)
+        if let unsupported = body.unsupported { throw unsupported }
+        try await complete(
+          body.generateRequest, chat: false, stream: body.stream == true, includeUsage: body.streamOptions?.includeUsage == true,
+          topLogprobs: body.logprobs, writer)
+      case (.POST, "/v1/chat/completions"):
+        let body = try decode(ChatCompletionRequest.self, request)
+        if let unsupported = body.unsupported { throw unsupported }
+        try await complete(
+          body.generateRequest, chat: true, stream: body.stream == true, includeUsage: body.streamOptions?.includeUsage == true,
+          topLogprobs: body.logprobs == true ? body.topLogprobs ?? 0 : nil, writer)
       case (.POST, "/v1/embeddings"):
         try await embed(try decode(EmbeddingRequest.self, request), writer)
-      case (_, "/v1/models"), (_, "/v1/completions"), (_, "/v1/embeddings"):
+      case (_, "/v1/models"), (_, "/v1/completions"), (_, "/v1/chat/completions"), (_, "/v1/embeddings"):
         throw OpenAIError(.methodNotAllowed, "\(request.method) is not served on \(request.path)")
       default:
         throw OpenAIError(
-          .notFound, "Unknown request URL: \(request.method) \(request.path). zood serves GET /v1/models, POST /v1/completions and POST /v1/embeddings")
+          .notFound, "Unknown request URL: \(request.method) \(request.path). zood serves GET /v1/models, POST /v1/completions, POST /v1/chat/completions and POST /v1/embeddings")
       }
     } catch let error as OpenAIError {
       try? await writer.send(error.status, contentType: "application/json", body: error.json)
@@ -50,26 +59,31 @@ struct OpenAIAPI: Sendable {
     ["id": m.name, "object": "model", "created": 0, "owned_by": "zoo"]
   }
 
-  /// POST /v1/completions, whole or streamed as server-sent events.
-  private func complete(_ body: CompletionRequest, _ writer: HTTPResponseWriter) async throws {
-    if let unsupported = body.unsupported { throw unsupported }
-    let stream = Completion(
-      id: "cmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24),
-      model: body.model, topLogprobs: body.logprobs, events: body.stream == true ? writer : nil,
-      includeUsage: body.streamOptions?.includeUsage == true)
+  /// POST /v1/completions and /v1/chat/completions, whole or streamed as server-sent
+  /// events.
+  private func complete(
+    _ request: Zoo_V1_GenerateRequest, chat: Bool, stream: Bool, includeUsage: Bool, topLogprobs: Int?,
+    _ writer: HTTPResponseWriter
+  ) async throws {
+    let completion = Completion(
+      chat: chat, model: request.model, topLogprobs: topLogprobs, events: stream ? writer : nil, includeUsage: includeUsage)
     do {
-      try await run { try await service.generate(request: body.generateRequest, response: RPCWriter(wrapping: stream), received: .now, deadline: nil) }
-    } catch let error as OpenAIError where stream.started {
+      try await run { try await service.generate(request: request, response: RPCWriter(wrapping: completion), received: .now, deadline: nil) }
+      // Cancelled while the client is still here: zood is stopping.
+      if completion.cancelled {
+        throw OpenAIError(.serviceUnavailable, "zood stopped before the completion finished (it is shutting down); retry")
+      }
+    } catch let error as OpenAIError where completion.started {
       // Too late for a status: OpenAI's streams end with an error event.
       try await writer.write(Completion.event(error.json))
       try await writer.write(Completion.event(ByteBuffer(string: "[DONE]")))
       try await writer.finish()
       return
     }
-    if body.stream == true {
-      try await stream.finishEvents()
+    if stream {
+      try await completion.finishEvents()
     } else {
-      try await send(writer, stream.whole())
+      try await send(writer, completion.whole())
     }
   }
 
@@ -157,10 +171,12 @@ struct OpenAIAPI: Sendable {
   }
 }
 
-/// One completion as zood's messages arrive: the text and logprobs gathered for the
-/// whole answer, or each message sent on as a server-sent event. Written by one task at
-/// a time (the request's), hence unchecked.
+/// One completion as zood's messages arrive, in the shape of /v1/completions or
+/// /v1/chat/completions: the text and logprobs gathered for the whole answer, or each
+/// message sent on as a server-sent event. Written by one task at a time (the
+/// request's), hence unchecked.
 private final class Completion: RPCWriterProtocol, @unchecked Sendable {
+  let chat: Bool
   let id: String
   let model: String
   let created = Int(Date().timeIntervalSince1970)
@@ -169,15 +185,16 @@ private final class Completion: RPCWriterProtocol, @unchecked Sendable {
   let includeUsage: Bool
   private(set) var started = false
   private var text = ""
-  private var tokens: [String] = []
-  private var tokenLogprobs: [Double] = []
-  private var top: [[String: Double]] = []
+  private var tokens: [Zoo_V1_TokenLogprobs] = []
+  /// Characters before each token, for the completions shape's text_offset.
   private var offsets: [Int] = []
   private var offset = 0
   private var last: Zoo_V1_GenerateResponse?
+  private var sentFirstDelta = false
 
-  init(id: Substring, model: String, topLogprobs: Int?, events: HTTPResponseWriter?, includeUsage: Bool) {
-    self.id = String(id)
+  init(chat: Bool, model: String, topLogprobs: Int?, events: HTTPResponseWriter?, includeUsage: Bool) {
+    self.chat = chat
+    self.id = (chat ? "chatcmpl-" : "cmpl-") + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
     self.model = model
     self.topLogprobs = topLogprobs
     self.events = events
@@ -189,85 +206,90 @@ private final class Completion: RPCWriterProtocol, @unchecked Sendable {
   }
 
   func write(_ message: Zoo_V1_GenerateResponse) async throws {
-    if message.done { last = message }
-    let logprobs = logprobs(of: message)
-    if let events {
-      if !started {
-        try await events.start(.ok, contentType: "text/event-stream")
-        started = true
-      }
-      // The final message's text goes out with its finish_reason in `finishEvents`.
-      if !message.done && !message.text.isEmpty {
-        try await events.write(Self.event(OpenAIAPI.json(chunk(text: message.text, logprobs: logprobs, finish: nil))))
-      } else if message.done {
-        pendingText = message.text
-        pendingLogprobs = logprobs
-      }
-    } else {
-      text += message.text
-    }
-  }
-
-  private var pendingText = ""
-  private var pendingLogprobs: Any = NSNull()
-
-  /// The chosen tokens' logprobs in OpenAI's completions shape, for this message's
-  /// tokens (offsets continue across messages).
-  private func logprobs(of message: Zoo_V1_GenerateResponse) -> Any {
-    guard let n = topLogprobs else { return NSNull() }
-    var t: [String] = []
-    var lp: [Double] = []
-    var tp: [[String: Double]] = []
-    var o: [Int] = []
+    tokens += message.logprobs
     for step in message.logprobs {
-      t.append(step.chosen.text)
-      lp.append(Double(step.chosen.logprob))
-      tp.append(Dictionary(step.top.prefix(n).map { ($0.text, Double($0.logprob)) }, uniquingKeysWith: max))
-      o.append(offset)
+      offsets.append(offset)
       offset += step.chosen.text.count
     }
-    tokens += t
-    tokenLogprobs += lp
-    top += tp
-    offsets += o
-    return ["tokens": t, "token_logprobs": lp, "top_logprobs": tp, "text_offset": o] as [String: Any]
+    text += message.text
+    if message.done {
+      last = message
+      return  // its text goes out with the finish_reason, in `finishEvents`
+    }
+    guard let events, !message.text.isEmpty else { return }
+    if !started {
+      try await events.start(.ok, contentType: "text/event-stream")
+      started = true
+    }
+    try await events.write(Self.event(OpenAIAPI.json(chunk(text: message.text, logprobs: logprobs(pendingFrom.tokens..<tokens.count), finish: nil))))
+    pendingFrom = (pendingFrom.characters + message.text.count, tokens.count)
   }
+
+  /// Where the text and tokens not yet streamed begin.
+  private var pendingFrom = (characters: 0, tokens: 0)
+
+  /// The chosen tokens' logprobs for `range`, in the endpoint's shape.
+  private func logprobs(_ range: Range<Int>) -> Any {
+    guard let n = topLogprobs else { return NSNull() }
+    let steps = tokens[range]
+    if chat {
+      func entry(_ t: Zoo_V1_TokenLogprob) -> [String: Any] {
+        ["token": t.text, "logprob": Double(t.logprob), "bytes": Array(t.text.utf8).map(Int.init)]
+      }
+      return ["content": steps.map { step in entry(step.chosen).merging(["top_logprobs": step.top.prefix(n).map(entry)]) { $1 } }]
+    }
+    return [
+      "tokens": steps.map(\.chosen.text), "token_logprobs": steps.map { Double($0.chosen.logprob) },
+      "top_logprobs": steps.map { Dictionary($0.top.prefix(n).map { ($0.text, Double($0.logprob)) }, uniquingKeysWith: max) },
+      "text_offset": Array(offsets[range]),
+    ] as [String: Any]
+  }
+
+  /// The generation ended without finishing (zood's shutdown cancelled it).
+  var cancelled: Bool { last?.finishReason == .cancelled }
 
   private var usage: [String: Int] {
     let s = last?.stats ?? .init()
     return ["prompt_tokens": Int(s.promptTokens), "completion_tokens": Int(s.generatedTokens), "total_tokens": Int(s.promptTokens + s.generatedTokens)]
   }
 
-  private var finishReason: String {
-    switch last?.finishReason {
-    case .length: "length"
-    default: "stop"
-    }
-  }
+  private var finishReason: String { last?.finishReason == .length ? "length" : "stop" }
 
+  /// One streamed chunk. Chat chunks carry a `delta`: the first names the role.
   private func chunk(text: String, logprobs: Any, finish: String?) -> [String: Any] {
-    [
-      "id": id, "object": "text_completion", "created": created, "model": model,
-      "choices": [["index": 0, "text": text, "logprobs": logprobs, "finish_reason": finish.map { $0 as Any } ?? NSNull()]],
+    var choice: [String: Any] = ["index": 0, "logprobs": logprobs, "finish_reason": finish.map { $0 as Any } ?? NSNull()]
+    if chat {
+      var delta: [String: Any] = text.isEmpty && sentFirstDelta ? [:] : ["content": text]
+      if !sentFirstDelta { delta["role"] = "assistant" }
+      sentFirstDelta = true
+      choice["delta"] = delta
+    } else {
+      choice["text"] = text
+    }
+    return [
+      "id": id, "object": chat ? "chat.completion.chunk" : "text_completion", "created": created, "model": model,
+      "choices": [choice],
     ]
   }
 
   /// The answer as one JSON document.
   func whole() -> [String: Any] {
-    let logprobs: Any =
-      topLogprobs == nil
-      ? NSNull() : ["tokens": tokens, "token_logprobs": tokenLogprobs, "top_logprobs": top, "text_offset": offsets] as [String: Any]
-    var body = chunk(text: text, logprobs: logprobs, finish: finishReason)
-    body["usage"] = usage
-    return body
+    var choice: [String: Any] = ["index": 0, "logprobs": logprobs(0..<tokens.count), "finish_reason": finishReason]
+    if chat { choice["message"] = ["role": "assistant", "content": text] } else { choice["text"] = text }
+    return [
+      "id": id, "object": chat ? "chat.completion" : "text_completion", "created": created, "model": model,
+      "choices": [choice], "usage": usage,
+    ]
   }
 
-  /// The last events of a stream: the final text with its finish_reason, usage when the
-  /// client asked for it (stream_options.include_usage), then `[DONE]`.
+  /// The last events of a stream: the rest of the text with its finish_reason, usage
+  /// when the client asked for it (stream_options.include_usage), then `[DONE]`.
   func finishEvents() async throws {
     guard let events else { return }
     if !started { try await events.start(.ok, contentType: "text/event-stream") }
-    try await events.write(Self.event(OpenAIAPI.json(chunk(text: pendingText, logprobs: pendingLogprobs, finish: finishReason))))
+    let rest = String(text.dropFirst(pendingFrom.characters))
+    try await events.write(
+      Self.event(OpenAIAPI.json(chunk(text: rest, logprobs: logprobs(pendingFrom.tokens..<tokens.count), finish: finishReason))))
     if includeUsage {
       var tail = chunk(text: "", logprobs: NSNull(), finish: nil)
       tail["choices"] = [Any]()

@@ -129,6 +129,116 @@ struct CompletionRequest: Decodable {
   }
 }
 
+/// POST /v1/chat/completions: the conversation is rendered with the model's chat template
+/// inside zood (`GenerateRequest.messages`), as for a gRPC client.
+struct ChatCompletionRequest: Decodable {
+  var model: String
+  var messages: [Message]
+  var maxTokens: Int?
+  var maxCompletionTokens: Int?
+  var temperature: Float?
+  var topP: Float?
+  var seed: Int64?
+  var stop: CompletionRequest.Stop?
+  var logprobs: Bool?
+  var topLogprobs: Int?
+  var stream: Bool?
+  var streamOptions: CompletionRequest.StreamOptions?
+  var n: Int?
+  var presencePenalty: Double?
+  var frequencyPenalty: Double?
+  var logitBias: [String: Double]?
+  var tools: [AnyJSON]?
+  var responseFormat: ResponseFormat?
+  var topK: Int?
+  var decoder: String?
+  var decoderOptions: [String: CompletionRequest.Scalar]?
+
+  enum CodingKeys: String, CodingKey {
+    case model, messages, temperature, seed, stop, logprobs, stream, n, tools, decoder
+    case maxTokens = "max_tokens", maxCompletionTokens = "max_completion_tokens", topP = "top_p"
+    case topLogprobs = "top_logprobs", streamOptions = "stream_options", presencePenalty = "presence_penalty"
+    case frequencyPenalty = "frequency_penalty", logitBias = "logit_bias", responseFormat = "response_format"
+    case topK = "top_k", decoderOptions = "decoder_options"
+  }
+
+  struct ResponseFormat: Decodable { var type: String }
+
+  /// A message: its content is text, or a list of parts of which zood reads the text ones.
+  struct Message: Decodable {
+    var role: String
+    var content: String
+
+    enum CodingKeys: String, CodingKey { case role, content }
+    struct Part: Decodable {
+      var type: String
+      var text: String?
+    }
+
+    init(from decoder: any Decoder) throws {
+      let c = try decoder.container(keyedBy: CodingKeys.self)
+      role = try c.decode(String.self, forKey: .role)
+      if let text = try? c.decodeIfPresent(String.self, forKey: .content) {
+        content = text
+      } else if let parts = try? c.decode([Part].self, forKey: .content) {
+        if let other = parts.first(where: { $0.type != "text" }) {
+          throw OpenAIError(.badRequest, "message content of type '\(other.type)' is not supported: zood's models read text", param: "messages")
+        }
+        content = parts.compactMap(\.text).joined()
+      } else {
+        content = ""  // null content (an assistant turn that only called tools)
+      }
+    }
+  }
+
+  var unsupported: OpenAIError? {
+    if messages.isEmpty { return OpenAIError(.badRequest, "messages must hold at least one message", param: "messages") }
+    if let n, n != 1 { return OpenAIError(.badRequest, "n must be 1: zood returns one completion per request; send n requests", param: "n") }
+    if (presencePenalty ?? 0) != 0 || (frequencyPenalty ?? 0) != 0 {
+      return OpenAIError(.badRequest, "presence_penalty and frequency_penalty are not supported: leave them at 0", param: presencePenalty != 0 ? "presence_penalty" : "frequency_penalty")
+    }
+    if let logitBias, !logitBias.isEmpty { return OpenAIError(.badRequest, "logit_bias is not supported", param: "logit_bias") }
+    if let tools, !tools.isEmpty {
+      return OpenAIError(.badRequest, "tools are not supported yet: zood does not parse tool calls from a model's answer", param: "tools")
+    }
+    if let format = responseFormat?.type, format != "text" {
+      return OpenAIError(.badRequest, "response_format '\(format)' is not supported: zood does not constrain output to JSON", param: "response_format")
+    }
+    if let topLogprobs, !(0...20).contains(topLogprobs) {
+      return OpenAIError(.badRequest, "top_logprobs must be 0...20", param: "top_logprobs")
+    }
+    if let tokens = maxCompletionTokens ?? maxTokens, tokens < 1 {
+      return OpenAIError(.badRequest, "max_completion_tokens must be at least 1", param: "max_completion_tokens")
+    }
+    return nil
+  }
+
+  /// The zoo.v1 request, with OpenAI's sampling defaults as for completions; no length
+  /// given means zood's default (128 tokens).
+  var generateRequest: Zoo_V1_GenerateRequest {
+    .with { r in
+      r.model = model
+      r.messages = messages.map { m in .with { $0.role = m.role; $0.content = m.content } }
+      r.options = .with { o in
+        o.maxTokens = Int32(clamping: maxCompletionTokens ?? maxTokens ?? 0)
+        o.temperature = temperature ?? 1
+        o.topP = topP ?? 1
+        o.topK = Int32(clamping: topK ?? 0)
+        if let seed { o.seed = UInt64(bitPattern: seed) }
+        o.stop = stop?.strings ?? []
+        if logprobs == true { o.logprobs = Int32(max(1, topLogprobs ?? 0)) }
+        o.decoder = decoder ?? ""
+        o.decoderOptions = decoderOptions?.mapValues(\.text) ?? [:]
+      }
+    }
+  }
+}
+
+/// Any JSON value, read and set aside (tools, whose presence alone is refused).
+struct AnyJSON: Decodable {
+  init(from decoder: any Decoder) throws {}
+}
+
 /// POST /v1/embeddings.
 struct EmbeddingRequest: Decodable {
   var model: String

@@ -514,6 +514,51 @@ void   zoo__v1__generate_request__free_unpacked
   assert(message->base.descriptor == &zoo__v1__generate_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   zoo__v1__chat_message__init
+                     (Zoo__V1__ChatMessage         *message)
+{
+  static const Zoo__V1__ChatMessage init_value = ZOO__V1__CHAT_MESSAGE__INIT;
+  *message = init_value;
+}
+size_t zoo__v1__chat_message__get_packed_size
+                     (const Zoo__V1__ChatMessage *message)
+{
+  assert(message->base.descriptor == &zoo__v1__chat_message__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t zoo__v1__chat_message__pack
+                     (const Zoo__V1__ChatMessage *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &zoo__v1__chat_message__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t zoo__v1__chat_message__pack_to_buffer
+                     (const Zoo__V1__ChatMessage *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &zoo__v1__chat_message__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Zoo__V1__ChatMessage *
+       zoo__v1__chat_message__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Zoo__V1__ChatMessage *)
+     protobuf_c_message_unpack (&zoo__v1__chat_message__descriptor,
+                                allocator, len, data);
+}
+void   zoo__v1__chat_message__free_unpacked
+                     (Zoo__V1__ChatMessage *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &zoo__v1__chat_message__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   zoo__v1__prompt_segment__init
                      (Zoo__V1__PromptSegment         *message)
 {
@@ -2411,7 +2456,7 @@ const ProtobufCMessageDescriptor zoo__v1__show_model_request__descriptor =
   (ProtobufCMessageInit) zoo__v1__show_model_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor zoo__v1__show_model_response__field_descriptors[8] =
+static const ProtobufCFieldDescriptor zoo__v1__show_model_response__field_descriptors[9] =
 {
   {
     "summary",
@@ -2509,8 +2554,21 @@ static const ProtobufCFieldDescriptor zoo__v1__show_model_response__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "chat_template",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__ShowModelResponse, chat_template),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned zoo__v1__show_model_response__field_indices_by_name[] = {
+  8,   /* field[8] = chat_template */
   1,   /* field[1] = config_json */
   7,   /* field[7] = decoders */
   6,   /* field[6] = license */
@@ -2523,7 +2581,7 @@ static const unsigned zoo__v1__show_model_response__field_indices_by_name[] = {
 static const ProtobufCIntRange zoo__v1__show_model_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor zoo__v1__show_model_response__descriptor =
 {
@@ -2533,7 +2591,7 @@ const ProtobufCMessageDescriptor zoo__v1__show_model_response__descriptor =
   "Zoo__V1__ShowModelResponse",
   "zoo.v1",
   sizeof(Zoo__V1__ShowModelResponse),
-  8,
+  9,
   zoo__v1__show_model_response__field_descriptors,
   zoo__v1__show_model_response__field_indices_by_name,
   1,  zoo__v1__show_model_response__number_ranges,
@@ -2848,7 +2906,7 @@ const ProtobufCMessageDescriptor zoo__v1__middleware_call__descriptor =
   (ProtobufCMessageInit) zoo__v1__middleware_call__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor zoo__v1__generate_request__field_descriptors[6] =
+static const ProtobufCFieldDescriptor zoo__v1__generate_request__field_descriptors[7] =
 {
   {
     "model",
@@ -2922,8 +2980,21 @@ static const ProtobufCFieldDescriptor zoo__v1__generate_request__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "messages",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Zoo__V1__GenerateRequest, n_messages),
+    offsetof(Zoo__V1__GenerateRequest, messages),
+    &zoo__v1__chat_message__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned zoo__v1__generate_request__field_indices_by_name[] = {
+  6,   /* field[6] = messages */
   4,   /* field[4] = middleware */
   0,   /* field[0] = model */
   3,   /* field[3] = options */
@@ -2934,7 +3005,7 @@ static const unsigned zoo__v1__generate_request__field_indices_by_name[] = {
 static const ProtobufCIntRange zoo__v1__generate_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor zoo__v1__generate_request__descriptor =
 {
@@ -2944,11 +3015,62 @@ const ProtobufCMessageDescriptor zoo__v1__generate_request__descriptor =
   "Zoo__V1__GenerateRequest",
   "zoo.v1",
   sizeof(Zoo__V1__GenerateRequest),
-  6,
+  7,
   zoo__v1__generate_request__field_descriptors,
   zoo__v1__generate_request__field_indices_by_name,
   1,  zoo__v1__generate_request__number_ranges,
   (ProtobufCMessageInit) zoo__v1__generate_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor zoo__v1__chat_message__field_descriptors[2] =
+{
+  {
+    "role",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__ChatMessage, role),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "content",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__ChatMessage, content),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned zoo__v1__chat_message__field_indices_by_name[] = {
+  1,   /* field[1] = content */
+  0,   /* field[0] = role */
+};
+static const ProtobufCIntRange zoo__v1__chat_message__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor zoo__v1__chat_message__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "zoo.v1.ChatMessage",
+  "ChatMessage",
+  "Zoo__V1__ChatMessage",
+  "zoo.v1",
+  sizeof(Zoo__V1__ChatMessage),
+  2,
+  zoo__v1__chat_message__field_descriptors,
+  zoo__v1__chat_message__field_indices_by_name,
+  1,  zoo__v1__chat_message__number_ranges,
+  (ProtobufCMessageInit) zoo__v1__chat_message__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor zoo__v1__prompt_segment__field_descriptors[3] =

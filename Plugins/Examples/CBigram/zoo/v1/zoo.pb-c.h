@@ -29,6 +29,7 @@ typedef struct Zoo__V1__GenerateOptions__DecoderOptionsEntry Zoo__V1__GenerateOp
 typedef struct Zoo__V1__MiddlewareCall Zoo__V1__MiddlewareCall;
 typedef struct Zoo__V1__MiddlewareCall__OptionsEntry Zoo__V1__MiddlewareCall__OptionsEntry;
 typedef struct Zoo__V1__GenerateRequest Zoo__V1__GenerateRequest;
+typedef struct Zoo__V1__ChatMessage Zoo__V1__ChatMessage;
 typedef struct Zoo__V1__PromptSegment Zoo__V1__PromptSegment;
 typedef struct Zoo__V1__TokenLogprob Zoo__V1__TokenLogprob;
 typedef struct Zoo__V1__TokenLogprobs Zoo__V1__TokenLogprobs;
@@ -295,10 +296,15 @@ struct  Zoo__V1__ShowModelResponse
    */
   size_t n_decoders;
   char **decoders;
+  /*
+   * tokenizer_config.json's chat_template (Jinja), which `messages` are rendered with;
+   * empty when the model has none.
+   */
+  char *chat_template;
 };
 #define ZOO__V1__SHOW_MODEL_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__show_model_response__descriptor) \
-    , NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0,NULL }
+    , NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string }
 
 
 struct  Zoo__V1__GenerateOptions__DecoderOptionsEntry
@@ -442,10 +448,35 @@ struct  Zoo__V1__GenerateRequest
    */
   size_t n_segments;
   Zoo__V1__PromptSegment **segments;
+  /*
+   * The prompt as a conversation, for models with a chat template
+   * (tokenizer_config.json's chat_template): zood renders it as Hugging Face's
+   * apply_chat_template does, with add_generation_prompt, and generates the assistant's
+   * next turn. FAILED_PRECONDITION for a model without a template.
+   */
+  size_t n_messages;
+  Zoo__V1__ChatMessage **messages;
 };
 #define ZOO__V1__GENERATE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__generate_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, NULL, 0,NULL, 0,NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, NULL, 0,NULL, 0,NULL, 0,NULL }
+
+
+/*
+ * One turn of a conversation.
+ */
+struct  Zoo__V1__ChatMessage
+{
+  ProtobufCMessage base;
+  /*
+   * "system", "user", "assistant", or a role the model's template knows.
+   */
+  char *role;
+  char *content;
+};
+#define ZOO__V1__CHAT_MESSAGE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__chat_message__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -1373,6 +1404,25 @@ Zoo__V1__GenerateRequest *
 void   zoo__v1__generate_request__free_unpacked
                      (Zoo__V1__GenerateRequest *message,
                       ProtobufCAllocator *allocator);
+/* Zoo__V1__ChatMessage methods */
+void   zoo__v1__chat_message__init
+                     (Zoo__V1__ChatMessage         *message);
+size_t zoo__v1__chat_message__get_packed_size
+                     (const Zoo__V1__ChatMessage   *message);
+size_t zoo__v1__chat_message__pack
+                     (const Zoo__V1__ChatMessage   *message,
+                      uint8_t             *out);
+size_t zoo__v1__chat_message__pack_to_buffer
+                     (const Zoo__V1__ChatMessage   *message,
+                      ProtobufCBuffer     *buffer);
+Zoo__V1__ChatMessage *
+       zoo__v1__chat_message__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   zoo__v1__chat_message__free_unpacked
+                     (Zoo__V1__ChatMessage *message,
+                      ProtobufCAllocator *allocator);
 /* Zoo__V1__PromptSegment methods */
 void   zoo__v1__prompt_segment__init
                      (Zoo__V1__PromptSegment         *message);
@@ -2025,6 +2075,9 @@ typedef void (*Zoo__V1__MiddlewareCall_Closure)
 typedef void (*Zoo__V1__GenerateRequest_Closure)
                  (const Zoo__V1__GenerateRequest *message,
                   void *closure_data);
+typedef void (*Zoo__V1__ChatMessage_Closure)
+                 (const Zoo__V1__ChatMessage *message,
+                  void *closure_data);
 typedef void (*Zoo__V1__PromptSegment_Closure)
                  (const Zoo__V1__PromptSegment *message,
                   void *closure_data);
@@ -2265,6 +2318,7 @@ extern const ProtobufCMessageDescriptor zoo__v1__generate_options__decoder_optio
 extern const ProtobufCMessageDescriptor zoo__v1__middleware_call__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__middleware_call__options_entry__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__generate_request__descriptor;
+extern const ProtobufCMessageDescriptor zoo__v1__chat_message__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__prompt_segment__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__token_logprob__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__token_logprobs__descriptor;
