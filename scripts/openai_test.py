@@ -55,6 +55,23 @@ def raises(name, exc_type, call, status, contains=""):
     check(name, False, "no error raised")
 
 
+def scrape(text):
+    """Prometheus text format: {(name, frozenset of label pairs): value}."""
+    series = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        head, value = line.rsplit(" ", 1)
+        name, _, labels = head.partition("{")
+        pairs = frozenset(tuple(p.split("=", 1)) for p in labels.rstrip("}").split(",") if p) if labels else frozenset()
+        series[(name, frozenset((k, v.strip('"')) for k, v in pairs))] = float(value)
+    return series
+
+
+def metric(series, name, **labels):
+    return series.get((name, frozenset(labels.items())), 0.0)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -247,6 +264,41 @@ def main():
         check("a wrong method is 405", r.status_code == 405 and "error" in r.json(), r.text)
         r = raw.get("/v1/nothing")
         check("an unknown path is 404", r.status_code == 404 and "error" in r.json(), r.text)
+
+        # Metrics: counters move by exactly what was asked between two scrapes.
+        before = scrape(raw.get("/metrics").text)
+        answers = [client.completions.create(model=MODEL, prompt="ROMEO:", max_tokens=n, temperature=0) for n in (3, 5)]
+        raises("(for the metrics) an unknown model", openai.NotFoundError,
+               lambda: client.completions.create(model="no-such-model", prompt="x"), 404)
+        r = raw.get("/metrics")
+        after = scrape(r.text)
+        ok = dict(rpc="Generate", model=MODEL, decoder="ar", outcome="ok")
+        check("/metrics is Prometheus text", r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+              and "# TYPE zoo_requests_total counter" in r.text, r.text[:300])
+        check("zoo_requests_total counts the generations", metric(after, "zoo_requests_total", **ok)
+              - metric(before, "zoo_requests_total", **ok) == 2, (metric(before, "zoo_requests_total", **ok),
+                                                                 metric(after, "zoo_requests_total", **ok)))
+        missing = dict(rpc="Generate", model="", decoder="", outcome="not_found")
+        check("an unknown model counts as not_found without its name as a label",
+              metric(after, "zoo_requests_total", **missing) - metric(before, "zoo_requests_total", **missing) == 1
+              and "no-such-model" not in r.text)
+        check("zoo_generated_tokens_total", metric(after, "zoo_generated_tokens_total", model=MODEL)
+              - metric(before, "zoo_generated_tokens_total", model=MODEL) == 8)
+        check("zoo_prompt_tokens_total", metric(after, "zoo_prompt_tokens_total", model=MODEL)
+              - metric(before, "zoo_prompt_tokens_total", model=MODEL) == sum(a.usage.prompt_tokens for a in answers))
+        check("time to first token histogram", metric(after, "zoo_time_to_first_token_seconds_count", model=MODEL)
+              - metric(before, "zoo_time_to_first_token_seconds_count", model=MODEL) == 2)
+        check("request duration histogram", metric(after, "zoo_request_duration_seconds_count", rpc="Generate", model=MODEL)
+              - metric(before, "zoo_request_duration_seconds_count", rpc="Generate", model=MODEL) == 3 - 1)
+        check("loaded models and plugin states", metric(after, "zoo_loaded_models") >= 1
+              and metric(after, "zoo_loaded_model_bytes", model=MODEL) > 0
+              and metric(after, "zoo_plugin_state", plugin="statespace", state="ready") == 1
+              and metric(after, "zoo_active_requests", model=MODEL) == 0, r.text)
+        cli = subprocess.run([os.path.join(build_dir(), "zoo"), "metrics", "--socket", z.socket],
+                             capture_output=True, text=True)
+        check("`zoo metrics` prints the same metrics over gRPC", cli.returncode == 0
+              and metric(scrape(cli.stdout), "zoo_requests_total", **ok) == metric(after, "zoo_requests_total", **ok),
+              cli.stderr)
 
         # The one slot busy with a stream: the next request is refused 429 (queue 0).
         long = client.completions.create(model=MODEL, prompt="ROMEO:", max_tokens=4000, temperature=1, stream=True)

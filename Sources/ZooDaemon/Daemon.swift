@@ -2,6 +2,7 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2Posix
 import Logging
+import Prometheus
 import ZooCore
 import ZooSocket
 import ZooRPC
@@ -23,11 +24,14 @@ public struct DaemonConfiguration: Sendable {
   public var parentProcess: Int32?
   /// The OpenAI-compatible HTTP listener (zood --http); nil = none.
   public var http: HTTPSettings?
+  /// Where swift-metrics was bootstrapped to record, served at /metrics and by
+  /// GetMetrics; nil = no metrics (a worker).
+  public var metrics: PrometheusCollectorRegistry?
 
   public init(
     socketPath: String, modelFolders: [String], pluginFolders: [String], limits: ServingLimits,
     connections: ConnectionLimits = ConnectionLimits(), isolation: IsolationPolicy? = nil, parentProcess: Int32? = nil,
-    http: HTTPSettings? = nil
+    http: HTTPSettings? = nil, metrics: PrometheusCollectorRegistry? = nil
   ) {
     self.socketPath = socketPath
     self.modelFolders = modelFolders
@@ -37,6 +41,7 @@ public struct DaemonConfiguration: Sendable {
     self.isolation = isolation
     self.parentProcess = parentProcess
     self.http = http
+    self.metrics = metrics
   }
 }
 
@@ -86,7 +91,7 @@ public enum Daemon {
     let transport = transport(
       socketPath: config.socketPath, limits: config.connections,
       budget: ConnectionBudget.fromDescriptorLimit(idleTimeout: config.connections.idleTimeout, logger: logger))
-    let service = ZooService(runtime: runtime, shutdown: shutdown, logger: logger)
+    let service = ZooService(runtime: runtime, shutdown: shutdown, logger: logger, metrics: config.metrics)
     let server = GRPCServer(transport: transport, services: [service, HealthService(shutdown: shutdown)])
     let http: HTTPListener?
     if let settings = config.http {

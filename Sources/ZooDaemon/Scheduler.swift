@@ -38,6 +38,7 @@ final class Scheduler: Sendable {
     let mustWait: Bool = try state.withLock { s in
       if s.active < parallel {
         s.active += 1
+        publish(s)
         return false
       }
       guard s.waiting.count < maxQueue else {
@@ -51,6 +52,7 @@ final class Scheduler: Sendable {
       let cancelledAlready = state.withLock { s in
         if request.isCancelled { return true }
         s.waiting.append((request, c))
+        publish(s)
         return false
       }
       if cancelledAlready { c.resume(throwing: ZooError.cancelled("cancelled while waiting for a slot")) }
@@ -61,6 +63,7 @@ final class Scheduler: Sendable {
   func cancelWaiter(for request: RequestContext) {
     let waiter: CheckedContinuation<Void, any Error>? = state.withLock { s in
       guard let i = s.waiting.firstIndex(where: { $0.request === request }) else { return nil }
+      defer { publish(s) }
       return s.waiting.remove(at: i).continuation
     }
     waiter?.resume(throwing: ZooError.cancelled("cancelled while waiting for a slot"))
@@ -70,6 +73,7 @@ final class Scheduler: Sendable {
   func release() {
     let next: CheckedContinuation<Void, any Error>? = state.withLock { s in
       s.lastUsed = .now
+      defer { publish(s) }
       if s.waiting.isEmpty {
         s.active -= 1
         return nil
@@ -77,6 +81,12 @@ final class Scheduler: Sendable {
       return s.waiting.removeFirst().continuation
     }
     next?.resume()
+  }
+
+  /// The model's running and queued requests as metrics (called with the lock held, so
+  /// the gauges change in the order the state does).
+  private func publish(_ s: State) {
+    ServingMetrics.scheduler(model: modelName, active: s.active, queued: s.waiting.count)
   }
 
   /// Registers a running request's activity (for `zoo ps`), until `finished`.

@@ -1,6 +1,7 @@
 import Foundation
 import GRPCCore
 import Logging
+import Prometheus
 import SwiftProtobuf
 import ZooProto
 import ZooRPC
@@ -11,11 +12,19 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
   let runtime: Runtime
   let shutdown: ShutdownSignal
   let logger: Logger
+  /// The registry zood's metrics go to; nil in a worker (its parent counts its requests).
+  let metrics: PrometheusCollectorRegistry?
 
-  public init(runtime: Runtime, shutdown: ShutdownSignal, logger: Logger) {
+  public init(runtime: Runtime, shutdown: ShutdownSignal, logger: Logger, metrics: PrometheusCollectorRegistry? = nil) {
     self.runtime = runtime
     self.shutdown = shutdown
     self.logger = logger
+    self.metrics = metrics
+  }
+
+  public func getMetrics(request: Zoo_V1_GetMetricsRequest, context: ServerContext) async throws -> Zoo_V1_GetMetricsResponse {
+    let text = await ServingMetrics.exposition(metrics, runtime: runtime)
+    return .with { $0.text = text }
   }
 
   public func listPlugins(request: Zoo_V1_ListPluginsRequest, context: ServerContext) async throws
@@ -56,9 +65,24 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
     try await generate(request: request, response: response, received: .now, deadline: nil)
   }
 
+  /// Generate for gRPC and HTTP alike, counted in the metrics by its outcome.
   func generate(
     request: Zoo_V1_GenerateRequest, response: RPCWriter<Zoo_V1_GenerateResponse>,
     received: ContinuousClock.Instant, deadline: ContinuousClock.Instant?
+  ) async throws {
+    let labels = ServingMetrics.RequestLabels(rpc: "Generate")
+    do {
+      try await generate(request: request, response: response, received: received, deadline: deadline, labels: labels)
+      ServingMetrics.finished(labels, error: nil, since: received)
+    } catch {
+      ServingMetrics.finished(labels, error: error, since: received)
+      throw error
+    }
+  }
+
+  private func generate(
+    request: Zoo_V1_GenerateRequest, response: RPCWriter<Zoo_V1_GenerateResponse>,
+    received: ContinuousClock.Instant, deadline: ContinuousClock.Instant?, labels: ServingMetrics.RequestLabels
   ) async throws {
     let requestContext = RequestContext()
     // 1. Validate what needs no model (sizes, options), so a bad request never loads one.
@@ -69,13 +93,17 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
     // 2. A model of an isolated plugin: a slot here, then its worker process runs the
     // rest of this path (zood --isolate).
     if let worker = try await mappedAsync({ try await runtime.worker(for: request.model) }) {
+      labels.model = request.model
+      labels.decoder = request.options.decoder
       try await isolated(worker, received: received, deadline: deadline) { timeout in
-        try await worker.generate(request, to: response, timeout: timeout)
+        try await worker.generate(
+          request, to: RPCWriter(wrapping: ServingMetrics.CountingWriter(client: response, model: request.model)), timeout: timeout)
       }
       return
     }
     // Otherwise find (and if needed load) the model.
     let model = try await mappedAsync { try await runtime.model(request.model) }
+    labels.model = model.folder.name
     requestContext.services = RequestServices(model: model, runtime: runtime)
     // gRPC signals cancellation (client cancel, disconnect, deadline) through this
     // handler, not by cancelling the task; shutdown cancels every request the same way.
@@ -91,6 +119,7 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
       // 4. Resolve the decoder (once), check it fits the model, tokenize the prompt.
       let prepared = try mapped {
         let decoder = try runtime.resolveDecoder(rewritten.options, for: model)
+        labels.decoder = decoder.name
         return try runtime.prepare(rewritten, options: rewritten.options, decoder: decoder, model: model)
       }
       // 5. Wait for a slot on the model.
@@ -146,6 +175,7 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
       case .finished(.success(let last)):
         if !clientGone { try? await response.write(last) }
         let s = last.stats
+        ServingMetrics.generated(model: run.model.folder.name, stats: s)
         logger.info(
           "generate \(run.model.folder.name) decoder=\(run.prepared.decoder.name) prompt=\(s.promptTokens) generated=\(s.generatedTokens) forward=\(s.forwardPasses) finish=\(last.finishReason) prefill=\(String(format: "%.3f", s.prefillSeconds))s decode=\(String(format: "%.3f", s.decodeSeconds))s\(clientGone ? " (client gone)" : "")")
       case .finished(.failure(let error)):
@@ -169,17 +199,36 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
     try await embed(request: request, received: .now, deadline: nil)
   }
 
+  /// Embed for gRPC and HTTP alike, counted in the metrics by its outcome.
   func embed(
     request: Zoo_V1_EmbedRequest, received: ContinuousClock.Instant, deadline: ContinuousClock.Instant?
+  ) async throws -> Zoo_V1_EmbedResponse {
+    let labels = ServingMetrics.RequestLabels(rpc: "Embed")
+    do {
+      let response = try await embed(request: request, received: received, deadline: deadline, labels: labels)
+      ServingMetrics.finished(labels, error: nil, since: received)
+      ServingMetrics.embedded(model: labels.model, tokens: Int(response.totalTokens))
+      return response
+    } catch {
+      ServingMetrics.finished(labels, error: error, since: received)
+      throw error
+    }
+  }
+
+  private func embed(
+    request: Zoo_V1_EmbedRequest, received: ContinuousClock.Instant, deadline: ContinuousClock.Instant?,
+    labels: ServingMetrics.RequestLabels
   ) async throws -> Zoo_V1_EmbedResponse {
     let requestContext = RequestContext()
     try mapped { try RequestValidation.checkSize(request) }
     if let worker = try await mappedAsync({ try await runtime.worker(for: request.model) }) {
+      labels.model = request.model
       return try await isolated(worker, received: received, deadline: deadline) { timeout in
         try await worker.embed(request, timeout: timeout)
       }
     }
     let model = try await mappedAsync { try await runtime.model(request.model) }
+    labels.model = model.folder.name
     return try await withRPCCancellationHandler {
       let token = shutdown.register(requestContext)
       defer { shutdown.unregister(token) }

@@ -132,6 +132,19 @@ public enum Zoo_V1_Zoo: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "GetMetrics" metadata.
+        public enum GetMetrics: Sendable {
+            /// Request type for "GetMetrics".
+            public typealias Input = Zoo_V1_GetMetricsRequest
+            /// Response type for "GetMetrics".
+            public typealias Output = Zoo_V1_GetMetricsResponse
+            /// Descriptor for "GetMetrics".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "zoo.v1.Zoo"),
+                method: "GetMetrics",
+                type: .unary
+            )
+        }
         /// Namespace for "PutToolCatalog" metadata.
         public enum PutToolCatalog: Sendable {
             /// Request type for "PutToolCatalog".
@@ -194,6 +207,7 @@ public enum Zoo_V1_Zoo: Sendable {
             UnloadModel.descriptor,
             ListLoaded.descriptor,
             Embed.descriptor,
+            GetMetrics.descriptor,
             PutToolCatalog.descriptor,
             ListToolCatalogs.descriptor,
             GateTools.descriptor,
@@ -374,6 +388,25 @@ extension Zoo_V1_Zoo {
             request: GRPCCore.StreamingServerRequest<Zoo_V1_EmbedRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Zoo_V1_EmbedResponse>
+
+        /// Handle the "GetMetrics" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > zood's metrics in Prometheus' text format, as `/metrics` serves them on the HTTP
+        /// > listener (zood --http), for clients without one (`zoo metrics`).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Zoo_V1_GetMetricsRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Zoo_V1_GetMetricsResponse` messages.
+        func getMetrics(
+            request: GRPCCore.StreamingServerRequest<Zoo_V1_GetMetricsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Zoo_V1_GetMetricsResponse>
 
         /// Handle the "PutToolCatalog" method.
         ///
@@ -618,6 +651,25 @@ extension Zoo_V1_Zoo {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Zoo_V1_EmbedResponse>
 
+        /// Handle the "GetMetrics" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > zood's metrics in Prometheus' text format, as `/metrics` serves them on the HTTP
+        /// > listener (zood --http), for clients without one (`zoo metrics`).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Zoo_V1_GetMetricsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Zoo_V1_GetMetricsResponse` message.
+        func getMetrics(
+            request: GRPCCore.ServerRequest<Zoo_V1_GetMetricsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Zoo_V1_GetMetricsResponse>
+
         /// Handle the "PutToolCatalog" method.
         ///
         /// > Source IDL Documentation:
@@ -860,6 +912,25 @@ extension Zoo_V1_Zoo {
             context: GRPCCore.ServerContext
         ) async throws -> Zoo_V1_EmbedResponse
 
+        /// Handle the "GetMetrics" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > zood's metrics in Prometheus' text format, as `/metrics` serves them on the HTTP
+        /// > listener (zood --http), for clients without one (`zoo metrics`).
+        ///
+        /// - Parameters:
+        ///   - request: A `Zoo_V1_GetMetricsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Zoo_V1_GetMetricsResponse` to respond with.
+        func getMetrics(
+            request: Zoo_V1_GetMetricsRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Zoo_V1_GetMetricsResponse
+
         /// Handle the "PutToolCatalog" method.
         ///
         /// > Source IDL Documentation:
@@ -1038,6 +1109,17 @@ extension Zoo_V1_Zoo.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Zoo_V1_Zoo.Method.GetMetrics.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Zoo_V1_GetMetricsRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Zoo_V1_GetMetricsResponse>(),
+            handler: { request, context in
+                try await self.getMetrics(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Zoo_V1_Zoo.Method.PutToolCatalog.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Zoo_V1_PutToolCatalogRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Zoo_V1_PutToolCatalogResponse>(),
@@ -1169,6 +1251,17 @@ extension Zoo_V1_Zoo.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Zoo_V1_EmbedResponse> {
         let response = try await self.embed(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func getMetrics(
+        request: GRPCCore.StreamingServerRequest<Zoo_V1_GetMetricsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Zoo_V1_GetMetricsResponse> {
+        let response = try await self.getMetrics(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -1324,6 +1417,19 @@ extension Zoo_V1_Zoo.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Zoo_V1_EmbedResponse> {
         return GRPCCore.ServerResponse<Zoo_V1_EmbedResponse>(
             message: try await self.embed(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func getMetrics(
+        request: GRPCCore.ServerRequest<Zoo_V1_GetMetricsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Zoo_V1_GetMetricsResponse> {
+        return GRPCCore.ServerResponse<Zoo_V1_GetMetricsResponse>(
+            message: try await self.getMetrics(
                 request: request.message,
                 context: context
             ),
@@ -1582,6 +1688,30 @@ extension Zoo_V1_Zoo {
             deserializer: some GRPCCore.MessageDeserializer<Zoo_V1_EmbedResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Zoo_V1_EmbedResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "GetMetrics" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > zood's metrics in Prometheus' text format, as `/metrics` serves them on the HTTP
+        /// > listener (zood --http), for clients without one (`zoo metrics`).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Zoo_V1_GetMetricsRequest` message.
+        ///   - serializer: A serializer for `Zoo_V1_GetMetricsRequest` messages.
+        ///   - deserializer: A deserializer for `Zoo_V1_GetMetricsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func getMetrics<Result>(
+            request: GRPCCore.ClientRequest<Zoo_V1_GetMetricsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Zoo_V1_GetMetricsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Zoo_V1_GetMetricsResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Zoo_V1_GetMetricsResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "PutToolCatalog" method.
@@ -1981,6 +2111,41 @@ extension Zoo_V1_Zoo {
             )
         }
 
+        /// Call the "GetMetrics" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > zood's metrics in Prometheus' text format, as `/metrics` serves them on the HTTP
+        /// > listener (zood --http), for clients without one (`zoo metrics`).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Zoo_V1_GetMetricsRequest` message.
+        ///   - serializer: A serializer for `Zoo_V1_GetMetricsRequest` messages.
+        ///   - deserializer: A deserializer for `Zoo_V1_GetMetricsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func getMetrics<Result>(
+            request: GRPCCore.ClientRequest<Zoo_V1_GetMetricsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Zoo_V1_GetMetricsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Zoo_V1_GetMetricsResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Zoo_V1_GetMetricsResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Zoo_V1_Zoo.Method.GetMetrics.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
         /// Call the "PutToolCatalog" method.
         ///
         /// > Source IDL Documentation:
@@ -2361,6 +2526,36 @@ extension Zoo_V1_Zoo.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Zoo_V1_EmbedRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Zoo_V1_EmbedResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetMetrics" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > zood's metrics in Prometheus' text format, as `/metrics` serves them on the HTTP
+    /// > listener (zood --http), for clients without one (`zoo metrics`).
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Zoo_V1_GetMetricsRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getMetrics<Result>(
+        request: GRPCCore.ClientRequest<Zoo_V1_GetMetricsRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Zoo_V1_GetMetricsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.getMetrics(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Zoo_V1_GetMetricsRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Zoo_V1_GetMetricsResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -2756,6 +2951,40 @@ extension Zoo_V1_Zoo.ClientProtocol {
             metadata: metadata
         )
         return try await self.embed(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetMetrics" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > zood's metrics in Prometheus' text format, as `/metrics` serves them on the HTTP
+    /// > listener (zood --http), for clients without one (`zoo metrics`).
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getMetrics<Result>(
+        _ message: Zoo_V1_GetMetricsRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Zoo_V1_GetMetricsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Zoo_V1_GetMetricsRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.getMetrics(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -13,7 +13,7 @@ struct Zoo: AsyncParsableCommand {
     subcommands: [
       Plugins.self, Plugin.self, List.self, Show.self, Generate.self, Infill.self, Embed.self, Pull.self, Load.self,
       Unload.self,
-      PS.self, Tools.self,
+      PS.self, Metrics.self, Tools.self,
     ])
 }
 
@@ -412,6 +412,16 @@ extension Zoo {
             "\(m.queuedRequests)", m.expiresInSeconds > 0 ? "\(Int(m.expiresInSeconds)) s" : "forever",
           ]
         })
+    }
+  }
+
+  struct Metrics: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Print zood's metrics in Prometheus' text format (as /metrics on zood --http).")
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() async throws {
+      print(try await connection.withZoo { try await $0.getMetrics(.init()) }.text, terminator: "")
     }
   }
 }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 import ZooCore
 import ZooSocket
 import ZooDaemon
@@ -145,6 +147,9 @@ struct Zood: AsyncParsableCommand {
       return handler
     }
     let logger = Logger(label: "zood")
+    // Metrics for /metrics and GetMetrics; a worker's requests are counted by its parent.
+    let metrics = workerOf == nil ? PrometheusCollectorRegistry() : nil
+    if let metrics { MetricsSystem.bootstrap(ServingMetrics.factory(metrics)) }
     if let checkPlugin {
       let cwd = FileManager.default.currentDirectoryPath
       let path = checkPlugin.hasPrefix("/") ? checkPlugin : (cwd as NSString).appendingPathComponent(checkPlugin)
@@ -170,7 +175,7 @@ struct Zood: AsyncParsableCommand {
         var address = HTTPAddress(text)!
         if case .unix(let path) = address { address = .unix(absolute(path)) }
         return HTTPSettings(address: address, apiKey: try httpApiKeyFile.map(Self.readKey))
-      })
+      }, metrics: metrics)
     do {
       try await Daemon.run(config, logger: logger)
     } catch let e as StartupError {

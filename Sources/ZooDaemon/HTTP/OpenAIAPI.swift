@@ -18,6 +18,9 @@ struct OpenAIAPI: Sendable {
     do {
       try authorize(request)
       switch (request.method, request.path) {
+      case (.GET, "/metrics"):
+        let text = await ServingMetrics.exposition(service.metrics, runtime: service.runtime)
+        try await writer.send(.ok, contentType: "text/plain; version=0.0.4; charset=utf-8", body: ByteBuffer(string: text))
       case (.GET, "/v1/models"):
         try await send(writer, ["object": "list", "data": service.runtime.listModels().map(Self.model)])
       case (.GET, let path) where path.hasPrefix("/v1/models/"):

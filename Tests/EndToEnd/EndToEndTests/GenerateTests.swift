@@ -242,6 +242,22 @@ final class GenerateTests: XCTestCase {
     }
   }
 
+  func testMessagesNeedAChatTemplate() async {
+    await assertRPCError(.failedPrecondition, containing: "no chat template") {
+      try await self.generate(.with {
+        $0.model = "mamba-bytes"
+        $0.messages = [.with { $0.role = "user"; $0.content = "hello" }]
+      })
+    }
+    await assertRPCError(.invalidArgument, containing: "not several") {
+      try await self.generate(.with {
+        $0.model = "mamba-bytes"
+        $0.prompt = "hello"
+        $0.messages = [.with { $0.role = "user"; $0.content = "hello" }]
+      })
+    }
+  }
+
   func testTextPromptWithoutTokenizerIsFailedPrecondition() async {
     await assertRPCError(.failedPrecondition, containing: "prompt_token_ids") {
       try await self.generate(.with {

@@ -1324,6 +1324,96 @@ void   zoo__v1__embed_response__free_unpacked
   assert(message->base.descriptor == &zoo__v1__embed_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   zoo__v1__get_metrics_request__init
+                     (Zoo__V1__GetMetricsRequest         *message)
+{
+  static const Zoo__V1__GetMetricsRequest init_value = ZOO__V1__GET_METRICS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t zoo__v1__get_metrics_request__get_packed_size
+                     (const Zoo__V1__GetMetricsRequest *message)
+{
+  assert(message->base.descriptor == &zoo__v1__get_metrics_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t zoo__v1__get_metrics_request__pack
+                     (const Zoo__V1__GetMetricsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &zoo__v1__get_metrics_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t zoo__v1__get_metrics_request__pack_to_buffer
+                     (const Zoo__V1__GetMetricsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &zoo__v1__get_metrics_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Zoo__V1__GetMetricsRequest *
+       zoo__v1__get_metrics_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Zoo__V1__GetMetricsRequest *)
+     protobuf_c_message_unpack (&zoo__v1__get_metrics_request__descriptor,
+                                allocator, len, data);
+}
+void   zoo__v1__get_metrics_request__free_unpacked
+                     (Zoo__V1__GetMetricsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &zoo__v1__get_metrics_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   zoo__v1__get_metrics_response__init
+                     (Zoo__V1__GetMetricsResponse         *message)
+{
+  static const Zoo__V1__GetMetricsResponse init_value = ZOO__V1__GET_METRICS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t zoo__v1__get_metrics_response__get_packed_size
+                     (const Zoo__V1__GetMetricsResponse *message)
+{
+  assert(message->base.descriptor == &zoo__v1__get_metrics_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t zoo__v1__get_metrics_response__pack
+                     (const Zoo__V1__GetMetricsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &zoo__v1__get_metrics_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t zoo__v1__get_metrics_response__pack_to_buffer
+                     (const Zoo__V1__GetMetricsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &zoo__v1__get_metrics_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Zoo__V1__GetMetricsResponse *
+       zoo__v1__get_metrics_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Zoo__V1__GetMetricsResponse *)
+     protobuf_c_message_unpack (&zoo__v1__get_metrics_response__descriptor,
+                                allocator, len, data);
+}
+void   zoo__v1__get_metrics_response__free_unpacked
+                     (Zoo__V1__GetMetricsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &zoo__v1__get_metrics_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   zoo__v1__tool__init
                      (Zoo__V1__Tool         *message)
 {
@@ -4281,6 +4371,62 @@ const ProtobufCMessageDescriptor zoo__v1__embed_response__descriptor =
   (ProtobufCMessageInit) zoo__v1__embed_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+#define zoo__v1__get_metrics_request__field_descriptors NULL
+#define zoo__v1__get_metrics_request__field_indices_by_name NULL
+#define zoo__v1__get_metrics_request__number_ranges NULL
+const ProtobufCMessageDescriptor zoo__v1__get_metrics_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "zoo.v1.GetMetricsRequest",
+  "GetMetricsRequest",
+  "Zoo__V1__GetMetricsRequest",
+  "zoo.v1",
+  sizeof(Zoo__V1__GetMetricsRequest),
+  0,
+  zoo__v1__get_metrics_request__field_descriptors,
+  zoo__v1__get_metrics_request__field_indices_by_name,
+  0,  zoo__v1__get_metrics_request__number_ranges,
+  (ProtobufCMessageInit) zoo__v1__get_metrics_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor zoo__v1__get_metrics_response__field_descriptors[1] =
+{
+  {
+    "text",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__GetMetricsResponse, text),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned zoo__v1__get_metrics_response__field_indices_by_name[] = {
+  0,   /* field[0] = text */
+};
+static const ProtobufCIntRange zoo__v1__get_metrics_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor zoo__v1__get_metrics_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "zoo.v1.GetMetricsResponse",
+  "GetMetricsResponse",
+  "Zoo__V1__GetMetricsResponse",
+  "zoo.v1",
+  sizeof(Zoo__V1__GetMetricsResponse),
+  1,
+  zoo__v1__get_metrics_response__field_descriptors,
+  zoo__v1__get_metrics_response__field_indices_by_name,
+  1,  zoo__v1__get_metrics_response__number_ranges,
+  (ProtobufCMessageInit) zoo__v1__get_metrics_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor zoo__v1__tool__field_descriptors[5] =
 {
   {
@@ -5443,7 +5589,7 @@ const ProtobufCEnumDescriptor zoo__v1__finish_reason__descriptor =
   zoo__v1__finish_reason__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor zoo__v1__zoo__method_descriptors[12] =
+static const ProtobufCMethodDescriptor zoo__v1__zoo__method_descriptors[13] =
 {
   { "ListPlugins", &zoo__v1__list_plugins_request__descriptor, &zoo__v1__list_plugins_response__descriptor },
   { "ListModels", &zoo__v1__list_models_request__descriptor, &zoo__v1__list_models_response__descriptor },
@@ -5453,22 +5599,24 @@ static const ProtobufCMethodDescriptor zoo__v1__zoo__method_descriptors[12] =
   { "UnloadModel", &zoo__v1__unload_model_request__descriptor, &zoo__v1__unload_model_response__descriptor },
   { "ListLoaded", &zoo__v1__list_loaded_request__descriptor, &zoo__v1__list_loaded_response__descriptor },
   { "Embed", &zoo__v1__embed_request__descriptor, &zoo__v1__embed_response__descriptor },
+  { "GetMetrics", &zoo__v1__get_metrics_request__descriptor, &zoo__v1__get_metrics_response__descriptor },
   { "PutToolCatalog", &zoo__v1__put_tool_catalog_request__descriptor, &zoo__v1__put_tool_catalog_response__descriptor },
   { "ListToolCatalogs", &zoo__v1__list_tool_catalogs_request__descriptor, &zoo__v1__list_tool_catalogs_response__descriptor },
   { "GateTools", &zoo__v1__gate_tools_request__descriptor, &zoo__v1__gate_tools_response__descriptor },
   { "CheckToolCall", &zoo__v1__check_tool_call_request__descriptor, &zoo__v1__check_tool_call_response__descriptor },
 };
 const unsigned zoo__v1__zoo__method_indices_by_name[] = {
-  11,        /* CheckToolCall */
+  12,        /* CheckToolCall */
   7,        /* Embed */
-  10,        /* GateTools */
+  11,        /* GateTools */
   3,        /* Generate */
+  8,        /* GetMetrics */
   6,        /* ListLoaded */
   1,        /* ListModels */
   0,        /* ListPlugins */
-  9,        /* ListToolCatalogs */
+  10,        /* ListToolCatalogs */
   4,        /* LoadModel */
-  8,        /* PutToolCatalog */
+  9,        /* PutToolCatalog */
   2,        /* ShowModel */
   5         /* UnloadModel */
 };
@@ -5479,7 +5627,7 @@ const ProtobufCServiceDescriptor zoo__v1__zoo__descriptor =
   "Zoo",
   "Zoo__V1__Zoo",
   "zoo.v1",
-  12,
+  13,
   zoo__v1__zoo__method_descriptors,
   zoo__v1__zoo__method_indices_by_name
 };
@@ -5547,13 +5695,21 @@ void zoo__v1__zoo__embed(ProtobufCService *service,
   assert(service->descriptor == &zoo__v1__zoo__descriptor);
   service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void zoo__v1__zoo__get_metrics(ProtobufCService *service,
+                               const Zoo__V1__GetMetricsRequest *input,
+                               Zoo__V1__GetMetricsResponse_Closure closure,
+                               void *closure_data)
+{
+  assert(service->descriptor == &zoo__v1__zoo__descriptor);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void zoo__v1__zoo__put_tool_catalog(ProtobufCService *service,
                                     const Zoo__V1__PutToolCatalogRequest *input,
                                     Zoo__V1__PutToolCatalogResponse_Closure closure,
                                     void *closure_data)
 {
   assert(service->descriptor == &zoo__v1__zoo__descriptor);
-  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void zoo__v1__zoo__list_tool_catalogs(ProtobufCService *service,
                                       const Zoo__V1__ListToolCatalogsRequest *input,
@@ -5561,7 +5717,7 @@ void zoo__v1__zoo__list_tool_catalogs(ProtobufCService *service,
                                       void *closure_data)
 {
   assert(service->descriptor == &zoo__v1__zoo__descriptor);
-  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void zoo__v1__zoo__gate_tools(ProtobufCService *service,
                               const Zoo__V1__GateToolsRequest *input,
@@ -5569,7 +5725,7 @@ void zoo__v1__zoo__gate_tools(ProtobufCService *service,
                               void *closure_data)
 {
   assert(service->descriptor == &zoo__v1__zoo__descriptor);
-  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void zoo__v1__zoo__check_tool_call(ProtobufCService *service,
                                    const Zoo__V1__CheckToolCallRequest *input,
@@ -5577,7 +5733,7 @@ void zoo__v1__zoo__check_tool_call(ProtobufCService *service,
                                    void *closure_data)
 {
   assert(service->descriptor == &zoo__v1__zoo__descriptor);
-  service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void zoo__v1__zoo__init (Zoo__V1__Zoo_Service *service,
                          Zoo__V1__Zoo_ServiceDestroy destroy)

@@ -47,6 +47,8 @@ typedef struct Zoo__V1__ModelFacts Zoo__V1__ModelFacts;
 typedef struct Zoo__V1__EmbedRequest Zoo__V1__EmbedRequest;
 typedef struct Zoo__V1__Embedding Zoo__V1__Embedding;
 typedef struct Zoo__V1__EmbedResponse Zoo__V1__EmbedResponse;
+typedef struct Zoo__V1__GetMetricsRequest Zoo__V1__GetMetricsRequest;
+typedef struct Zoo__V1__GetMetricsResponse Zoo__V1__GetMetricsResponse;
 typedef struct Zoo__V1__Tool Zoo__V1__Tool;
 typedef struct Zoo__V1__ToolPreconditions Zoo__V1__ToolPreconditions;
 typedef struct Zoo__V1__ToolCatalog Zoo__V1__ToolCatalog;
@@ -848,6 +850,28 @@ struct  Zoo__V1__EmbedResponse
 #define ZOO__V1__EMBED_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__embed_response__descriptor) \
     , 0,NULL, 0, 0, 0 }
+
+
+struct  Zoo__V1__GetMetricsRequest
+{
+  ProtobufCMessage base;
+};
+#define ZOO__V1__GET_METRICS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__get_metrics_request__descriptor) \
+     }
+
+
+struct  Zoo__V1__GetMetricsResponse
+{
+  ProtobufCMessage base;
+  /*
+   * Prometheus text exposition format (version 0.0.4).
+   */
+  char *text;
+};
+#define ZOO__V1__GET_METRICS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__get_metrics_response__descriptor) \
+    , (char *)protobuf_c_empty_string }
 
 
 /*
@@ -1746,6 +1770,44 @@ Zoo__V1__EmbedResponse *
 void   zoo__v1__embed_response__free_unpacked
                      (Zoo__V1__EmbedResponse *message,
                       ProtobufCAllocator *allocator);
+/* Zoo__V1__GetMetricsRequest methods */
+void   zoo__v1__get_metrics_request__init
+                     (Zoo__V1__GetMetricsRequest         *message);
+size_t zoo__v1__get_metrics_request__get_packed_size
+                     (const Zoo__V1__GetMetricsRequest   *message);
+size_t zoo__v1__get_metrics_request__pack
+                     (const Zoo__V1__GetMetricsRequest   *message,
+                      uint8_t             *out);
+size_t zoo__v1__get_metrics_request__pack_to_buffer
+                     (const Zoo__V1__GetMetricsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Zoo__V1__GetMetricsRequest *
+       zoo__v1__get_metrics_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   zoo__v1__get_metrics_request__free_unpacked
+                     (Zoo__V1__GetMetricsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Zoo__V1__GetMetricsResponse methods */
+void   zoo__v1__get_metrics_response__init
+                     (Zoo__V1__GetMetricsResponse         *message);
+size_t zoo__v1__get_metrics_response__get_packed_size
+                     (const Zoo__V1__GetMetricsResponse   *message);
+size_t zoo__v1__get_metrics_response__pack
+                     (const Zoo__V1__GetMetricsResponse   *message,
+                      uint8_t             *out);
+size_t zoo__v1__get_metrics_response__pack_to_buffer
+                     (const Zoo__V1__GetMetricsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Zoo__V1__GetMetricsResponse *
+       zoo__v1__get_metrics_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   zoo__v1__get_metrics_response__free_unpacked
+                     (Zoo__V1__GetMetricsResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Zoo__V1__Tool methods */
 void   zoo__v1__tool__init
                      (Zoo__V1__Tool         *message);
@@ -2129,6 +2191,12 @@ typedef void (*Zoo__V1__Embedding_Closure)
 typedef void (*Zoo__V1__EmbedResponse_Closure)
                  (const Zoo__V1__EmbedResponse *message,
                   void *closure_data);
+typedef void (*Zoo__V1__GetMetricsRequest_Closure)
+                 (const Zoo__V1__GetMetricsRequest *message,
+                  void *closure_data);
+typedef void (*Zoo__V1__GetMetricsResponse_Closure)
+                 (const Zoo__V1__GetMetricsResponse *message,
+                  void *closure_data);
 typedef void (*Zoo__V1__Tool_Closure)
                  (const Zoo__V1__Tool *message,
                   void *closure_data);
@@ -2216,6 +2284,10 @@ struct Zoo__V1__Zoo_Service
                 const Zoo__V1__EmbedRequest *input,
                 Zoo__V1__EmbedResponse_Closure closure,
                 void *closure_data);
+  void (*get_metrics)(Zoo__V1__Zoo_Service *service,
+                      const Zoo__V1__GetMetricsRequest *input,
+                      Zoo__V1__GetMetricsResponse_Closure closure,
+                      void *closure_data);
   void (*put_tool_catalog)(Zoo__V1__Zoo_Service *service,
                            const Zoo__V1__PutToolCatalogRequest *input,
                            Zoo__V1__PutToolCatalogResponse_Closure closure,
@@ -2248,6 +2320,7 @@ void zoo__v1__zoo__init (Zoo__V1__Zoo_Service *service,
       function_prefix__ ## unload_model,\
       function_prefix__ ## list_loaded,\
       function_prefix__ ## embed,\
+      function_prefix__ ## get_metrics,\
       function_prefix__ ## put_tool_catalog,\
       function_prefix__ ## list_tool_catalogs,\
       function_prefix__ ## gate_tools,\
@@ -2284,6 +2357,10 @@ void zoo__v1__zoo__embed(ProtobufCService *service,
                          const Zoo__V1__EmbedRequest *input,
                          Zoo__V1__EmbedResponse_Closure closure,
                          void *closure_data);
+void zoo__v1__zoo__get_metrics(ProtobufCService *service,
+                               const Zoo__V1__GetMetricsRequest *input,
+                               Zoo__V1__GetMetricsResponse_Closure closure,
+                               void *closure_data);
 void zoo__v1__zoo__put_tool_catalog(ProtobufCService *service,
                                     const Zoo__V1__PutToolCatalogRequest *input,
                                     Zoo__V1__PutToolCatalogResponse_Closure closure,
@@ -2337,6 +2414,8 @@ extern const ProtobufCMessageDescriptor zoo__v1__model_facts__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__embed_request__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__embedding__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__embed_response__descriptor;
+extern const ProtobufCMessageDescriptor zoo__v1__get_metrics_request__descriptor;
+extern const ProtobufCMessageDescriptor zoo__v1__get_metrics_response__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__tool__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__tool_preconditions__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__tool_catalog__descriptor;
