@@ -89,23 +89,7 @@ public indirect enum JinjaValue: Sendable, Equatable {
     }
   }
 
-  private static func jsonString(_ s: String) -> String {
-    var out = "\""
-    for scalar in s.unicodeScalars {
-      switch scalar {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      case "\u{08}": out += "\\b"
-      case "\u{0C}": out += "\\f"
-      default:
-        if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
-      }
-    }
-    return out + "\""
-  }
+  private static func jsonString(_ s: String) -> String { JSONText.quoted(s, shortEscapes: true) }
 
   /// Python's `==`: numbers compare by value across int and float; other kinds never
   /// equal each other.
