@@ -11,7 +11,7 @@ struct Zoo: AsyncParsableCommand {
     commandName: "zoo",
     abstract: "Talk to zood, the model-zoo daemon.",
     subcommands: [
-      Plugins.self, Plugin.self, List.self, Show.self, Generate.self, Infill.self, Embed.self, Pull.self, Load.self,
+      Plugins.self, Plugin.self, List.self, Show.self, Run.self, Generate.self, Infill.self, Embed.self, Pull.self, Load.self,
       Unload.self,
       PS.self, Metrics.self, Tools.self,
     ])
