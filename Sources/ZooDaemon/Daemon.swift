@@ -66,6 +66,7 @@ public struct StartupError: Error, CustomStringConvertible {
 /// (no TCP), and shuts down cleanly on SIGTERM/SIGINT.
 public enum Daemon {
   public static func run(_ config: DaemonConfiguration, logger: Logger) async throws {
+    ServiceNotify.claim(isWorker: config.parentProcess != nil)
     try prepareSocketPath(config.socketPath)
 
     let loader = PluginLoader(logger: logger)
@@ -116,11 +117,14 @@ public enum Daemon {
     let signals = installSignalHandlers { signal in
       if signal == SIGHUP {
         // Rescan the models folders now (as ListModels does); loaded models are kept.
+        ServiceNotify.send("RELOADING=1")
         let folders = runtime.repository.scan()
         logger.info("received SIGHUP: rescanned the models folders, \(folders.count) models")
+        ServiceNotify.send("READY=1")
         return
       }
       logger.info("received \(signal == SIGTERM ? "SIGTERM" : "SIGINT"): stopping")
+      ServiceNotify.send("STOPPING=1")
       shutdown.begin()
       server.beginGracefulShutdown()
       http?.stop()
@@ -162,6 +166,8 @@ public enum Daemon {
       restored = true
       chmod(config.socketPath, 0o600)
       logger.info("zood listening on unix://\(config.socketPath)")
+      // systemd (Type=notify) counts zood as started only now, with the socket there.
+      ServiceNotify.send("READY=1\nSTATUS=listening on unix://\(config.socketPath)\nMAINPID=\(getpid())")
     }
     unlink(config.socketPath)
     logger.info("zood stopped")

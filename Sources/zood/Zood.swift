@@ -32,6 +32,9 @@ struct Zood: AsyncParsableCommand {
   @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
   var logLevel: String = "info"
 
+  @Option(help: "Log lines as text, or json: one object per line (time, level, label, message, metadata).")
+  var logFormat: String = "text"
+
   @Option(help: "Requests each model runs at once.")
   var parallel: Int = 1
 
@@ -114,6 +117,9 @@ struct Zood: AsyncParsableCommand {
     guard Logger.Level(rawValue: logLevel) != nil else {
       throw ValidationError("unknown --log-level '\(logLevel)'; use trace, debug, info, notice, warning, error or critical")
     }
+    guard ["text", "json"].contains(logFormat) else {
+      throw ValidationError("unknown --log-format '\(logFormat)'; use text or json")
+    }
     guard parallel >= 1 else { throw ValidationError("--parallel must be at least 1") }
     guard maxQueue >= 0 else { throw ValidationError("--max-queue must be at least 0") }
     guard keepAlive >= 0 else { throw ValidationError("--keep-alive must be at least 0") }
@@ -141,7 +147,9 @@ struct Zood: AsyncParsableCommand {
 
   func run() async throws {
     let level = Logger.Level(rawValue: logLevel)!
+    let json = logFormat == "json"
     LoggingSystem.bootstrap { label in
+      if json { return JSONLogHandler(label: label, logLevel: level) }
       var handler = StreamLogHandler.standardError(label: label)
       handler.logLevel = level
       return handler
@@ -222,6 +230,7 @@ struct Zood: AsyncParsableCommand {
     arguments += [
       "--parallel", "\(parallel)", "--max-queue", "\(parallel)", "--keep-alive", "0",
       "--stall-timeout", "\(stallTimeout)", "--idle-timeout", "\(idleTimeout)", "--log-level", logLevel,
+      "--log-format", logFormat,
       "--worker-of", "\(getpid())",
     ]
     if let blasThreads { arguments += ["--blas-threads", "\(blasThreads)"] }

@@ -95,6 +95,8 @@ final class ZoodInstance: @unchecked Sendable {
   }
   let extraArguments: [String]
   let descriptorLimit: Int?
+  /// Variables added to zood's environment.
+  var environment: [String: String] = [:]
 
   /// zoo.json for fixture models that must generate until stopped: the fixtures'
   /// config.json says eos_token_id 0, which a sampled (random-seed) generation from
@@ -135,6 +137,7 @@ final class ZoodInstance: @unchecked Sendable {
       p.executableURL = zood
       p.arguments = arguments
     }
+    if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     p.standardError = logPipe
     p.standardOutput = logPipe
     logPipe.fileHandleForReading.readabilityHandler = { [weak self] h in
