@@ -105,20 +105,28 @@ final class FaultTests: XCTestCase {
   }
 
   /// SIGTERM with 64 streams open: every client gets a final status, the socket goes,
-  /// zood exits 0. "Open" is zood's own count of running requests, asked on a second
-  /// connection: on 2 cores, 64 endless streams keep the first connection too busy for
-  /// the time each client sees its first token to mean anything.
+  /// zood exits 0. The streams come from the faulty fixture plugin's slow token (each
+  /// forward sleeps 100 ms and stays cancellable): 64 streams of a fast model on 2
+  /// cores starve this test process, which then took minutes to open the last ones.
   func testSIGTERMWith64StreamsGivesEveryClientAStatus() async throws {
     let z = try ZoodInstance(extraArguments: ["--parallel", "64"])
-    try z.addModel(from: FixtureLocation.folder("mamba-hf"), as: "m", zooJSON: ZoodInstance.noEOS)
+    let source = Paths.packageRoot.appendingPathComponent("Tests/Fixtures/bad-plugins/faulty_forward.c")
+    try buildCPlugin([source] + protobufCSources(), into: z.plugins.appendingPathComponent("libfaulty.so"))
+    // Every byte is followed by '^' (94), the slow token.
+    var table = [Float](repeating: 0, count: 256 * 256)
+    for row in 0..<256 { table[row * 256 + 94] = 5 }
+    let slow = z.models.appendingPathComponent("slow")
+    try writeBigramModel(at: slow, vocabulary: 256, table: table, modelType: "faulty")
+    try #"{"tokenizer": "bytes", "eos_token_ids": []}"#.write(
+      to: slow.appendingPathComponent("zoo.json"), atomically: true, encoding: .utf8)
     try z.start()
-    await ReliabilityTests.assertServes(z, "m")
+    await ReliabilityTests.assertServes(z, "slow")
     let outcomes = try await z.withClient { zoo, _ in
       try await withThrowingTaskGroup(of: String.self) { group in
         for _ in 0..<64 {
           group.addTask {
             do {
-              return try await zoo.generate(Self.endless("m")) { response in
+              return try await zoo.generate(Self.endless("slow")) { response in
                 var last: Zoo_V1_GenerateResponse?
                 for try await message in response.messages { last = message }
                 return last?.done == true ? "done \(last!.finishReason)" : "ended without a final message"
@@ -128,11 +136,14 @@ final class FaultTests: XCTestCase {
             }
           }
         }
+        var running = 0
         try await z.withClient { observer, _ in
-          try await waitUntil("zood runs 64 streams", within: .seconds(120)) {
-            try await observer.listLoaded(.init()).models.first?.activeRequests == 64
+          try await waitUntil("zood runs 64 streams", within: .seconds(60)) {
+            running = Int(try await observer.listLoaded(.init()).models.first { $0.name == "slow" }?.activeRequests ?? 0)
+            return running == 64
           }
         }
+        if running < 64 { XCTFail("zood ran \(running) of 64 streams:\n\(z.log.suffix(3000))") }
         z.process?.terminate()
         var all: [String] = []
         for try await outcome in group { all.append(outcome) }

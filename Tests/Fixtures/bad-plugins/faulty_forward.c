@@ -1,12 +1,13 @@
 /*
  * faulty_forward.c: the C example plugin (bigram.c) renamed "faulty", whose forward
- * misbehaves on purpose when it sees one of three token ids, so that a test can make
+ * misbehaves on purpose when it sees one of four token ids, so that a test can make
  * one request crash or hang a model while others run normally:
  *   token 61 ('=')  a write through a null pointer: a segfault in plugin code
  *   token 33 ('!')  abort()
  *   token 126 ('~') sleep forever: a hang in forward
+ *   token 94  ('^') sleep 100 ms: a slow forward that stays cancellable between steps
  * Any other token behaves as cbigram. Used by Tests/EndToEnd/EndToEndTests/IsolationTests.swift
- * with zood --isolate; never installed.
+ * with zood --isolate, and by FaultTests.swift (the slow token); never installed.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@ static void faulty_hook(const int32_t *tokens, int64_t n) {
     case 33: abort();
     case 126:
       for (;;) pause();
+    case 94: usleep(100000); break;
     default: break;
     }
   }
