@@ -2,7 +2,6 @@ import Foundation
 import GRPCCore
 import NIOCore
 import NIOHTTP1
-import Synchronization
 import ZooProto
 
 /// The OpenAI-compatible HTTP API (`zood --http`): each route translates its JSON body to
@@ -26,7 +25,7 @@ struct OpenAIAPI: Sendable {
       case (.GET, let path) where path.hasPrefix("/v1/models/"):
         let name = String(path.dropFirst("/v1/models/".count)).removingPercentEncoding ?? ""
         guard let model = service.runtime.listModels().first(where: { $0.name == name }) else {
-          throw OpenAIError(.notFound, "The model '\(name)' does not exist: `zoo list` shows the models zood serves", param: "model", code: "model_not_found")
+          throw OpenAIError(.notFound, "The model '\(name.clipped())' does not exist: `zoo list` shows the models zood serves", param: "model", code: "model_not_found")
         }
         try await send(writer, Self.model(model))
       case (.POST, "/v1/completions"):
@@ -44,10 +43,10 @@ struct OpenAIAPI: Sendable {
       case (.POST, "/v1/embeddings"):
         try await embed(try decode(EmbeddingRequest.self, request), writer)
       case (_, "/v1/models"), (_, "/v1/completions"), (_, "/v1/chat/completions"), (_, "/v1/embeddings"):
-        throw OpenAIError(.methodNotAllowed, "\(request.method) is not served on \(request.path)")
+        throw OpenAIError(.methodNotAllowed, "\(request.method) is not served on \(request.path.clipped())")
       default:
         throw OpenAIError(
-          .notFound, "Unknown request URL: \(request.method) \(request.path). zood serves GET /v1/models, POST /v1/completions, POST /v1/chat/completions and POST /v1/embeddings")
+          .notFound, "Unknown request URL: \(request.method) \(request.path.clipped()). zood serves GET /v1/models, POST /v1/completions, POST /v1/chat/completions and POST /v1/embeddings")
       }
     } catch let error as OpenAIError {
       try? await writer.send(error.status, contentType: "application/json", body: error.json)
