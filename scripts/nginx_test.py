@@ -15,22 +15,13 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 from openai_test import free_port, metric, scrape  # noqa: E402
+from checks import Checks  # noqa: E402
 from python_client_test import build_dir, generate_stubs  # noqa: E402
 
 import openai  # noqa: E402
 
 MODEL = "mamba-shakespeare"
-passed, failed = 0, 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"ok    {name}")
-    else:
-        failed += 1
-        print(f"FAIL  {name} {detail!r}")
+check = Checks("nginx_test")
 
 
 def wait_for(path_or_port, proc, log):
@@ -120,8 +111,8 @@ def main():
             except subprocess.TimeoutExpired:
                 p.kill()
 
-    print(f"nginx_test: {passed} passed, {failed} failed")
-    if failed:
+    check.summary()
+    if check.failed:
         for name in ["nginx.log", "a.log", "b.log"]:
             print(f"--- {name}\n" + open(os.path.join(run, name)).read()[-2000:])
         sys.exit(1)

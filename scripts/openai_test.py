@@ -17,6 +17,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from checks import Checks  # noqa: E402
 from python_client_test import build_dir, generate_stubs  # noqa: E402
 
 import httpx  # noqa: E402  (installed with openai)
@@ -28,17 +29,7 @@ FIXTURE_TEMPLATES = os.path.join(ROOT, "Tests", "Fixtures", "chat-templates", "r
 CHATML = next(t["template"] for t in json.load(open(FIXTURE_TEMPLATES))["templates"] if t["name"] == "chatml")
 PLUGINS = ["libZooStateSpace.so", "libZooAutoregressive.so", "libZooTransformer.so"]
 
-passed, failed = 0, 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"ok    {name}")
-    else:
-        failed += 1
-        print(f"FAIL  {name} {detail}")
+check = Checks("openai_test")
 
 
 def raises(name, exc_type, call, status, contains=""):
@@ -359,8 +350,8 @@ def main():
     check("--http-allow-remote without a key is refused", refused.returncode != 0
           and "--http-api-key-file" in refused.stderr, refused.stderr)
 
-    print(f"openai_test: {passed} passed, {failed} failed")
-    if failed:
+    check.summary()
+    if check.failed:
         for name in ["zood.log", "zood-tcp.log"]:
             path = os.path.join(work, name)
             if os.path.exists(path):

@@ -18,23 +18,14 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from checks import Checks  # noqa: E402
 from python_client_test import build_dir, generate_stubs  # noqa: E402
 
 MODEL = "mamba-shakespeare"
 CHAT_MODEL = "mamba-chat"
 FIXTURE_TEMPLATES = os.path.join(ROOT, "Tests", "Fixtures", "chat-templates", "renderings.json")
 
-passed, failed = 0, 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"ok    {name}")
-    else:
-        failed += 1
-        print(f"FAIL  {name} {detail!r}")
+check = Checks("zoo_run_test")
 
 
 class Terminal:
@@ -181,8 +172,8 @@ def main():
         zood.wait(timeout=20)
         log.close()
 
-    print(f"zoo_run_test: {passed} passed, {failed} failed")
-    if failed:
+    check.summary()
+    if check.failed:
         print(open(os.path.join(work, "zood.log")).read()[-3000:])
         sys.exit(1)
     shutil.rmtree(work, ignore_errors=True)

@@ -110,15 +110,7 @@ final class FaultTests: XCTestCase {
   /// cores starve this test process, which then took minutes to open the last ones.
   func testSIGTERMWith64StreamsGivesEveryClientAStatus() async throws {
     let z = try ZoodInstance(extraArguments: ["--parallel", "64"])
-    let source = Paths.packageRoot.appendingPathComponent("Tests/Fixtures/bad-plugins/faulty_forward.c")
-    try buildCPlugin([source] + protobufCSources(), into: z.plugins.appendingPathComponent("libfaulty.so"))
-    // Every byte is followed by '^' (94), the slow token.
-    var table = [Float](repeating: 0, count: 256 * 256)
-    for row in 0..<256 { table[row * 256 + 94] = 5 }
-    let slow = z.models.appendingPathComponent("slow")
-    try writeBigramModel(at: slow, vocabulary: 256, table: table, modelType: "faulty")
-    try #"{"tokenizer": "bytes", "eos_token_ids": []}"#.write(
-      to: slow.appendingPathComponent("zoo.json"), atomically: true, encoding: .utf8)
+    try z.addFaultyModel("slow", next: "^")
     try z.start()
     await ReliabilityTests.assertServes(z, "slow")
     let outcomes = try await z.withClient { zoo, _ in

@@ -114,6 +114,24 @@ final class ZoodInstance: @unchecked Sendable {
     if let zooJSON { try zooJSON.write(to: dest.appendingPathComponent("zoo.json"), atomically: true, encoding: .utf8) }
   }
 
+  /// Builds the faulty fixture plugin (Tests/Fixtures/bad-plugins/faulty_forward.c) into
+  /// this zood's plugins, and adds a model `name` of it whose every token is followed by
+  /// `next`: 'a' for a model that never feeds itself a fault, '^' for one whose every
+  /// forward is slow.
+  func addFaultyModel(_ name: String, next: Character) throws {
+    let source = Paths.packageRoot.appendingPathComponent("Tests/Fixtures/bad-plugins/faulty_forward.c")
+    let library = plugins.appendingPathComponent("libfaulty.so")
+    if !FileManager.default.fileExists(atPath: library.path) {
+      try buildCPlugin([source] + protobufCSources(), into: library)
+    }
+    var table = [Float](repeating: 0, count: 256 * 256)
+    for row in 0..<256 { table[row * 256 + Int(next.asciiValue!)] = 5 }
+    let folder = models.appendingPathComponent(name)
+    try writeBigramModel(at: folder, vocabulary: 256, table: table, modelType: "faulty")
+    try #"{"tokenizer": "bytes", "eos_token_ids": []}"#.write(
+      to: folder.appendingPathComponent("zoo.json"), atomically: true, encoding: .utf8)
+  }
+
   /// Links a whole model folder in under `name` (for folders with extra files, such as
   /// sentence-transformers' pooling config).
   func linkModel(_ source: URL, as name: String) throws {

@@ -13,15 +13,8 @@ final class IsolationTests: XCTestCase {
   /// A zood with the faulty plugin and a Mamba fixture, every plugin isolated.
   private func isolatedZood() throws -> ZoodInstance {
     let z = try ZoodInstance(extraArguments: ["--isolate", "--hang-timeout", "5"])
-    let bad = Paths.packageRoot.appendingPathComponent("Tests/Fixtures/bad-plugins/faulty_forward.c")
-    try buildCPlugin([bad] + protobufCSources(), into: z.plugins.appendingPathComponent("libfaulty.so"))
-    // Every byte is followed by 'a' (97), so a generation never feeds itself a fault.
-    var table = [Float](repeating: 0, count: 256 * 256)
-    for row in 0..<256 { table[row * 256 + 97] = 5 }
-    let faulty = z.models.appendingPathComponent("faulty")
-    try writeBigramModel(at: faulty, vocabulary: 256, table: table, modelType: "faulty")
-    try #"{"tokenizer": "bytes", "eos_token_ids": []}"#.write(
-      to: faulty.appendingPathComponent("zoo.json"), atomically: true, encoding: .utf8)
+    // Every byte is followed by 'a', so a generation never feeds itself a fault.
+    try z.addFaultyModel("faulty", next: "a")
     try z.addModel(from: FixtureLocation.folder("mamba-hf"), as: "m", zooJSON: ZoodInstance.noEOS)
     try z.start()
     return z
