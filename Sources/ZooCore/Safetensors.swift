@@ -165,7 +165,9 @@ public final class SafetensorsFile: @unchecked Sendable {
 
   private let base: UnsafeMutableRawPointer
 
-  public init(path: String) throws {
+  /// Reads the file at `path`; `progress` gets the bytes read so far as the read goes
+  /// (every 32 MB, and at the end).
+  public init(path: String, progress: ((Int) -> Void)? = nil) throws {
     self.path = path
     let file = try RegularFile.open(path)
     defer { file.close() }
@@ -176,7 +178,12 @@ public final class SafetensorsFile: @unchecked Sendable {
       throw SafetensorsError(path: path, tensor: nil, reason: "cannot allocate \(size) bytes: \(String(cString: strerror(errno)))")
     }
     do {
-      try file.read(into: memory, count: size, at: 0)
+      let chunk = 32 << 20
+      for offset in stride(from: 0, to: size, by: chunk) {
+        let count = min(chunk, size - offset)
+        try file.read(into: memory + offset, count: count, at: offset)
+        progress?(offset + count)
+      }
     } catch {
       munmap(memory, size)
       throw error

@@ -68,10 +68,15 @@ final class HostServices: @unchecked Sendable {
         guard let request else { return 0 }
         return Unmanaged<RequestContext>.fromOpaque(UnsafeRawPointer(request)).takeUnretainedValue().isCancelled ? 1 : 0
       },
-      progress: { context, _, fraction, what in
+      progress: { context, request, fraction, what in
         guard let context else { return }
         let services = Unmanaged<HostServices>.fromOpaque(context).takeUnretainedValue()
-        services.logger.debug("progress \(Int(fraction * 100))% \(what.map { String(cString: $0) } ?? "")")
+        let label = what.map { String(cString: $0) } ?? ""
+        services.logger.debug("progress \(Int(fraction * 100))% \(label)")
+        // Without a request the call comes from a model's load, on the loading thread.
+        if request == nil, let load = LoadProgress.current {
+          load.report(stage: label.isEmpty ? "building the model" : label, fraction: fraction)
+        }
       },
       tokenize: { _, request, text, length, out, capacity, count, err in
         HostServices.serve(request, err) { services in

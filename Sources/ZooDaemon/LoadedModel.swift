@@ -21,14 +21,27 @@ public final class LoadedModel: @unchecked Sendable {
   /// Slots, queue and keep-alive of this model.
   let scheduler: Scheduler
 
-  /// Reads the folder's weights and asks the plugin to build the model.
-  init(folder: ModelFolder, plugin: LoadedPlugin, parallel: Int, maxQueue: Int, keepAlive: Duration) throws {
+  /// Reads the folder's weights and asks the plugin to build the model, reporting both
+  /// steps to `progress`.
+  init(
+    folder: ModelFolder, plugin: LoadedPlugin, parallel: Int, maxQueue: Int, keepAlive: Duration,
+    progress: LoadProgress? = nil
+  ) throws {
     guard let api = plugin.modelAPI(for: folder.modelType) else {
       throw ZooError.unavailable("plugin '\(plugin.name)' gave no table for model type '\(folder.modelType)'")
     }
-    let files: [SafetensorsFile]
+    var files: [SafetensorsFile] = []
     do {
-      files = try folder.weightFiles.map { try SafetensorsFile(path: $0) }
+      let total = max(folder.sizeBytes, 1)
+      var before: UInt64 = 0
+      for path in folder.weightFiles {
+        let file = try SafetensorsFile(path: path) { read in
+          let done = min(before + UInt64(read), total)
+          progress?.report(stage: "reading weights", fraction: Double(done) / Double(total), doneBytes: done, totalBytes: total)
+        }
+        before += UInt64(file.byteCount)
+        files.append(file)
+      }
     } catch {
       throw ZooError.failedPrecondition("model '\(folder.name)' has a broken checkpoint: \(error)")
     }
@@ -61,6 +74,7 @@ public final class LoadedModel: @unchecked Sendable {
       names: UnsafePointer(namePointers.baseAddress), tensors: UnsafePointer(views.baseAddress))
     var model: OpaquePointer?
     var err = zoo_error.empty
+    progress?.report(stage: "building the model", fraction: 0)
     let rc = folder.modelType.withCString { type in
       folder.configJSON.withCString { config in
         folder.path.withCString { path in

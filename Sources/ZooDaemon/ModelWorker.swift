@@ -186,19 +186,46 @@ final class ModelWorker: Sendable {
     }
   }
 
+  /// Runs a Score on the worker, passing every message through (as `generate`).
+  func score(
+    _ request: Zoo_V1_ScoreRequest, to writer: RPCWriter<Zoo_V1_ScoreResponse>, timeout: Duration?
+  ) async throws {
+    let worker = try await process()
+    try await watched(worker) { client, watch in
+      try await client.score(request, options: Self.options(timeout)) { response in
+        watch.heard()
+        for try await message in response.messages {
+          watch.writing(true)
+          try await writer.write(message)
+          watch.writing(false)
+        }
+      }
+    }
+  }
+
   /// Runs an Embed on the worker (as `generate`).
   func embed(_ request: Zoo_V1_EmbedRequest, timeout: Duration?) async throws -> Zoo_V1_EmbedResponse {
     let worker = try await process()
     return try await watched(worker) { client, _ in try await client.embed(request, options: Self.options(timeout)) }
   }
 
-  /// Loads the model in the worker now (LoadModel).
-  func load() async throws -> Zoo_V1_LoadedModel {
+  /// Loads the model in the worker now, passing on its progress.
+  func load(onProgress: LoadProgress.Watcher?) async throws -> Zoo_V1_LoadedModel {
     let worker = try await process()
-    return try await watched(worker) { client, _ in
-      var m = try await client.loadModel(.with { $0.model = self.modelName; $0.keepAliveSeconds = 0 }).model
-      m.workerPid = worker.pid
-      return m
+    return try await watched(worker) { client, watch in
+      let request = Zoo_V1_LoadModelRequest.with { $0.model = self.modelName; $0.keepAliveSeconds = 0 }
+      return try await client.loadModelWithProgress(request) { response in
+        for try await update in response.messages {
+          watch.heard()
+          if update.hasModel {
+            var m = update.model
+            m.workerPid = worker.pid
+            return m
+          }
+          onProgress?(update)
+        }
+        throw ZooError.internalError("the worker of '\(self.modelName)' ended its load without the model")
+      }
     }
   }
 

@@ -49,6 +49,21 @@ package enum RequestValidation {
     }
   }
 
+  /// A Score request's size and shape: text or ids (not both), logprobs in range.
+  package static func check(_ request: Zoo_V1_ScoreRequest) throws {
+    guard request.text.utf8.count <= RequestLimits.textBytes, request.tokenIds.count <= RequestLimits.promptTokens else {
+      throw ZooError.resourceExhausted(
+        "the text is \(request.text.utf8.count) bytes and \(request.tokenIds.count) ids; zood scores at most \(RequestLimits.textBytes) bytes (4 MiB) or \(RequestLimits.promptTokens) ids per request: split it")
+    }
+    guard request.text.isEmpty != request.tokenIds.isEmpty else {
+      throw ZooError.invalidArgument("give exactly one of text and token_ids to score")
+    }
+    if request.hasLogprobs, !(0...20).contains(request.logprobs) {
+      throw ZooError.invalidArgument("logprobs must be in 0...20; got \(request.logprobs)")
+    }
+    guard request.window >= 0 else { throw ZooError.invalidArgument("window must be >= 0 (0 = none); got \(request.window)") }
+  }
+
   package static func checkSize(_ request: Zoo_V1_EmbedRequest) throws {
     let bytes = request.texts.reduce(0) { $0 + $1.utf8.count }
     guard bytes <= RequestLimits.textBytes else {
@@ -69,6 +84,9 @@ package enum RequestValidation {
     if o.hasTopK, o.topK < 0 { throw bad("top_k must be >= 0 (0 = no limit); got \(o.topK)") }
     if o.hasTopP, !(o.topP > 0 && o.topP <= 1) { throw bad("top_p must be in (0, 1]; got \(o.topP)") }
     guard (0...20).contains(o.logprobs) else { throw bad("logprobs must be in 0...20; got \(o.logprobs)") }
+    if o.hasPromptLogprobs, !(0...20).contains(o.promptLogprobs) {
+      throw bad("prompt_logprobs must be in 0...20; got \(o.promptLogprobs)")
+    }
     guard o.stop.count <= 16 else { throw bad("at most 16 stop strings; got \(o.stop.count)") }
     for s in o.stop where s.utf8.isEmpty || s.utf8.count > 256 {
       throw bad("each stop string must be 1...256 bytes; got one of \(s.utf8.count)")

@@ -46,6 +46,8 @@ public final class Runtime: Sendable {
   /// middleware name → the READY plugin that provides it.
   let middleware: [String: (plugin: LoadedPlugin, kind: Zoo_V1_MiddlewareKind)]
   private let loaded = Mutex<[String: Task<LoadedModel, any Error>]>([:])
+  /// model name → the progress of its load, while it loads.
+  private let loading = Mutex<[String: LoadProgress]>([:])
   /// Which plugins run in worker processes; nil = none (zood without --isolate).
   let isolation: IsolationPolicy?
   /// model name → its worker, for models of isolated plugins.
@@ -185,25 +187,42 @@ public final class Runtime: Sendable {
   // MARK: Loading
 
   /// The loaded model, loading it first if needed (concurrent callers share one load). A
-  /// loaded model is found without touching the disk.
-  public func model(_ name: String, keepAlive: Duration? = nil) async throws -> LoadedModel {
-    if let task = loaded.withLock({ $0[name] }) { return try await value(of: task, name, keepAlive: keepAlive) }
+  /// loaded model is found without touching the disk. `onProgress` hears how a load
+  /// this call starts or joins goes.
+  public func model(
+    _ name: String, keepAlive: Duration? = nil,
+    onProgress: (@Sendable (Zoo_V1_LoadModelProgress) -> Void)? = nil
+  ) async throws -> LoadedModel {
+    if let task = loaded.withLock({ $0[name] }) {
+      if let onProgress { loading.withLock { $0[name] }?.watch(onProgress) }
+      return try await value(of: task, name, keepAlive: keepAlive)
+    }
     let (folder, plugin) = try servable(name)
     try await makeRoom(for: folder)
     let limits = self.limits
     let logger = self.logger
     let task = loaded.withLock { map in
-      if let t = map[name] { return t }
+      if let t = map[name] {
+        if let onProgress { loading.withLock { $0[name] }?.watch(onProgress) }
+        return t
+      }
+      let progress = LoadProgress()
+      if let onProgress { progress.watch(onProgress) }
+      loading.withLock { $0[name] = progress }
       let t = Task<LoadedModel, any Error> {
-        try await withCheckedThrowingContinuation { c in
-          // Loading maps files and may convert weights: keep it off the async pool.
+        defer { self.loading.withLock { $0[name] = nil } }
+        return try await withCheckedThrowingContinuation { c in
+          // Loading reads files and may convert weights: keep it off the async pool.
           DispatchQueue.global().async {
             let start = ContinuousClock.now
             c.resume(with: Result {
-              let m = try LoadedModel(
-                folder: folder, plugin: plugin, parallel: limits.parallel, maxQueue: limits.maxQueue,
-                keepAlive: keepAlive ?? limits.keepAlive)
-              logger.info("loaded model \(name) (\(folder.modelType), \(m.weightBytes) bytes) in \(ContinuousClock.now - start)")
+              let m = try LoadProgress.$current.withValue(progress) {
+                try LoadedModel(
+                  folder: folder, plugin: plugin, parallel: limits.parallel, maxQueue: limits.maxQueue,
+                  keepAlive: keepAlive ?? limits.keepAlive, progress: progress)
+              }
+              logger.info(
+                "loaded model \(name) (\(folder.modelType), \(Self.bytes(UInt64(m.weightBytes)))) in \(String(format: "%.3f", (ContinuousClock.now - start).seconds)) s")
               return m
             })
           }
@@ -408,8 +427,4 @@ public final class Runtime: Sendable {
       logger.info("stopped the worker of model \(name) after its keep-alive")
     }
   }
-}
-
-extension Duration {
-  var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

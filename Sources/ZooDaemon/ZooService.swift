@@ -117,14 +117,25 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
         try await runtime.applyMiddleware(validated, model: model, context: requestContext)
       }
       // 4. Resolve the decoder (once), check it fits the model, tokenize the prompt.
-      let prepared = try mapped {
+      let (prepared, promptScore) = try mapped {
         let decoder = try runtime.resolveDecoder(rewritten.options, for: model)
         labels.decoder = decoder.name
-        return try runtime.prepare(rewritten, options: rewritten.options, decoder: decoder, model: model)
+        let prepared = try runtime.prepare(rewritten, options: rewritten.options, decoder: decoder, model: model)
+        return (prepared, try scoreOfPrompt(rewritten, prepared, model: model))
       }
       // 5. Wait for a slot on the model.
       try await mappedAsync { try await acquire(model, for: requestContext, received: received, deadline: deadline) }
       let queueSeconds = (ContinuousClock.now - received).seconds
+      // 5b. Score the prompt when asked (prompt_logprobs), in the slot just taken.
+      if let promptScore {
+        do {
+          let scored = try await runtime.score(promptScore, model: model, request: requestContext) { _ in }
+          try await response.write(.with { $0.promptLogprobs = scored.tokens })
+        } catch {
+          model.scheduler.release()
+          throw (error as? ZooError)?.rpcError ?? error
+        }
+      }
       // 6. Run the decoder on its own thread (it frees the slot when it returns) and
       // stream what it commits. Writing is a child task, so that a client that stopped
       // reading can be cut off: a write waiting on HTTP/2 flow control ends only when
@@ -157,6 +168,18 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
     }
   }
 
+  /// The prompt to score before generating, when the request asks for prompt_logprobs.
+  private func scoreOfPrompt(_ request: Zoo_V1_GenerateRequest, _ prepared: PreparedGeneration, model: LoadedModel)
+    throws -> PreparedScore?
+  {
+    guard request.options.hasPromptLogprobs else { return nil }
+    guard prepared.gaps == nil else {
+      throw ZooError.invalidArgument("prompt_logprobs scores a prompt read left to right; a template with gaps (segments) has none")
+    }
+    return try runtime.prepareScore(
+      text: nil, tokenIDs: prepared.prompt, top: Int(request.options.promptLogprobs), scoreFirst: false, model: model)
+  }
+
   /// Writes a run's events to the client until the run finishes; the error to end the
   /// RPC with, if any. When the client vanishes, or this task is cancelled because the
   /// client stopped reading, the decoder is stopped and the rest drained unwritten.
@@ -183,6 +206,93 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
       }
     }
     return failure
+  }
+
+  /// Score with the request metadata in reach, for the client's deadline (as `generate`).
+  public func score(
+    request: ServerRequest<Zoo_V1_ScoreRequest>, context: ServerContext
+  ) async throws -> StreamingServerResponse<Zoo_V1_ScoreResponse> {
+    let (received, deadline) = Self.arrival(request.metadata)
+    return StreamingServerResponse { writer in
+      try await score(request: request.message, response: writer, received: received, deadline: deadline)
+      return [:]
+    }
+  }
+
+  /// Required by `SimpleServiceProtocol`; gRPC calls the overload above.
+  public func score(
+    request: Zoo_V1_ScoreRequest, response: RPCWriter<Zoo_V1_ScoreResponse>, context: ServerContext
+  ) async throws {
+    try await score(request: request, response: response, received: .now, deadline: nil)
+  }
+
+  /// Score for gRPC and HTTP alike, counted in the metrics by its outcome.
+  func score(
+    request: Zoo_V1_ScoreRequest, response: RPCWriter<Zoo_V1_ScoreResponse>,
+    received: ContinuousClock.Instant, deadline: ContinuousClock.Instant?
+  ) async throws {
+    let labels = ServingMetrics.RequestLabels(rpc: "Score")
+    do {
+      try await score(request: request, response: response, received: received, deadline: deadline, labels: labels)
+      ServingMetrics.finished(labels, error: nil, since: received)
+    } catch {
+      ServingMetrics.finished(labels, error: error, since: received)
+      throw error
+    }
+  }
+
+  private func score(
+    request: Zoo_V1_ScoreRequest, response: RPCWriter<Zoo_V1_ScoreResponse>,
+    received: ContinuousClock.Instant, deadline: ContinuousClock.Instant?, labels: ServingMetrics.RequestLabels
+  ) async throws {
+    let requestContext = RequestContext()
+    try mapped { try RequestValidation.check(request) }
+    if let worker = try await mappedAsync({ try await runtime.worker(for: request.model) }) {
+      labels.model = request.model
+      try await isolated(worker, received: received, deadline: deadline) { timeout in
+        try await worker.score(request, to: response, timeout: timeout)
+      }
+      return
+    }
+    let model = try await mappedAsync { try await runtime.model(request.model) }
+    labels.model = model.folder.name
+    try await withRPCCancellationHandler {
+      let token = shutdown.register(requestContext)
+      defer { shutdown.unregister(token) }
+      do {
+        let prepared = try runtime.prepareScore(
+          text: request.tokenIds.isEmpty ? request.text : nil, tokenIDs: request.tokenIds,
+          top: request.hasLogprobs ? Int(request.logprobs) : nil, scoreFirst: request.scoreFirstToken,
+          window: Int(request.window), model: model)
+        try await acquire(model, for: requestContext, received: received, deadline: deadline)
+        defer { model.scheduler.release() }
+        // Updates go out as the scoring thread makes them; none may be dropped (they
+        // carry the entries), and a text's worth of them is bounded by the request size.
+        let (updates, sink) = AsyncStream.makeStream(of: Zoo_V1_ScoreResponse.self)
+        async let written: Void = { for await update in updates { try await response.write(update) } }()
+        let last: Zoo_V1_ScoreResponse
+        do {
+          last = try await runtime.score(prepared, model: model, request: requestContext) { sink.yield($0) }
+          sink.finish()
+          try await written
+        } catch {
+          sink.finish()
+          try? await written
+          throw error
+        }
+        try await response.write(last)
+        logger.info(
+          "score \(model.folder.name) tokens=\(last.totalTokens) scored=\(last.scoredTokens) model=\(String(format: "%.3f", last.seconds))s")
+      } catch let error as ZooError {
+        if error.code == .cancelled && endedByDeadline(deadline) {
+          throw ZooError.deadlineExceeded("timed out: the client's deadline passed while scoring").rpcError
+        }
+        throw error.rpcError
+      }
+    } onCancelRPC: {
+      requestContext.cancel()
+      model.scheduler.cancelWaiter(for: requestContext)
+    }
   }
 
   /// Embed with the request metadata in reach, for the client's deadline (as `generate`).
@@ -341,14 +451,46 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
   public func loadModel(request: Zoo_V1_LoadModelRequest, context: ServerContext) async throws
     -> Zoo_V1_LoadModelResponse
   {
+    let model = try await load(request, onProgress: nil)
+    return .with { $0.model = model }
+  }
+
+  public func loadModelWithProgress(
+    request: Zoo_V1_LoadModelRequest, response: RPCWriter<Zoo_V1_LoadModelProgress>, context: ServerContext
+  ) async throws {
+    // Progress is a hint: when the client reads slowly, older updates give way to newer.
+    let (updates, sink) = AsyncStream.makeStream(of: Zoo_V1_LoadModelProgress.self, bufferingPolicy: .bufferingNewest(8))
+    async let forwarded: Void = { for await update in updates { try await response.write(update) } }()
+    let model: Zoo_V1_LoadedModel
+    do {
+      model = try await load(request, onProgress: { sink.yield($0) })
+      sink.finish()
+      try await forwarded
+    } catch {
+      sink.finish()
+      try? await forwarded
+      throw error
+    }
+    try await response.write(.with {
+      $0.stage = "loaded"
+      $0.fraction = 1
+      $0.model = model
+    })
+  }
+
+  /// Loads a model in zood or in its worker, with progress for those who ask.
+  private func load(_ request: Zoo_V1_LoadModelRequest, onProgress: LoadProgress.Watcher?) async throws
+    -> Zoo_V1_LoadedModel
+  {
     let keepAlive: Duration? = request.hasKeepAliveSeconds ? .seconds(Int(request.keepAliveSeconds)) : nil
     if let worker = try await mappedAsync({ try await runtime.worker(for: request.model) }) {
       if let keepAlive { worker.scheduler.setKeepAlive(keepAlive) }
-      let model = try await mappedAsync { try await worker.load() }
-      return .with { $0.model = model }
+      return try await mappedAsync { try await worker.load(onProgress: onProgress) }
     }
-    let model = try await mappedAsync { try await runtime.model(request.model, keepAlive: keepAlive) }
-    return .with { $0.model = Runtime.describe(model) }
+    let model = try await mappedAsync {
+      try await runtime.model(request.model, keepAlive: keepAlive, onProgress: onProgress)
+    }
+    return Runtime.describe(model)
   }
 
   public func unloadModel(request: Zoo_V1_UnloadModelRequest, context: ServerContext) async throws

@@ -78,6 +78,13 @@ public enum PluginHost {
     api.pointee.log(api.pointee.host_context, level.rawValue, message)
   }
 
+  /// Reports progress of a long step (0...1) with a short label. Without a request it
+  /// is a model's load (`zoo load` shows it); with one, a step of that request.
+  public static func progress(_ fraction: Double, _ what: String, request: OpaquePointer? = nil) {
+    guard let api else { return }
+    api.pointee.progress(api.pointee.host_context, request, fraction, what)
+  }
+
   /// True once the request behind `request` was cancelled.
   public static func isCancelled(_ request: OpaquePointer?) -> Bool {
     guard let api, let request else { return false }

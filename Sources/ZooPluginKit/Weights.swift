@@ -119,7 +119,9 @@ public struct Weights: @unchecked Sendable {
       throw PluginError.invalidArgument(
         "weight '\(name)' has shape \(shape) but config.json implies \(expected); the checkpoint does not match its config")
     }
-    lookups.markRead(name)
+    let read = lookups.markRead(name)
+    // zood's weights belong to a load it shows progress of: one step per tensor.
+    if file == nil { PluginHost.progress(Double(read) / Double(max(entries.count, 1)), "building the model") }
     let n = shape.reduce(1, *)
     switch zoo_dtype(rawValue: UInt32(view.dtype)) {
     case ZOO_DTYPE_F32:
@@ -149,7 +151,13 @@ private final class WeightLookups: @unchecked Sendable {
   private var readNames: Set<String> = []
 
   func ask(_ name: String) { lock.withLock { _ = askedNames.insert(name) } }
-  func markRead(_ name: String) { lock.withLock { _ = readNames.insert(name) } }
+  /// Marks `name` read; the number of names read so far.
+  func markRead(_ name: String) -> Int {
+    lock.withLock {
+      readNames.insert(name)
+      return readNames.count
+    }
+  }
   var asked: Set<String> { lock.withLock { askedNames } }
   var read: Set<String> { lock.withLock { readNames } }
 }

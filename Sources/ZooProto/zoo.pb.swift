@@ -413,6 +413,19 @@ public nonisolated struct Zoo_V1_GenerateOptions: Sendable {
   /// insertion), e.g. to redraw the text as it forms.
   public var reportSteps: Bool = false
 
+  /// Also score the prompt (vLLM's prompt_logprobs, OpenAI's echo with logprobs): the
+  /// first message carries GenerateResponse.prompt_logprobs with each prompt token's
+  /// logprob and this many top alternatives (0..20). Unset = none. Causal models only
+  /// (FAILED_PRECONDITION otherwise); not with segments.
+  public var promptLogprobs: Int32 {
+    get {_promptLogprobs ?? 0}
+    set {_promptLogprobs = newValue}
+  }
+  /// Returns true if `promptLogprobs` has been explicitly set.
+  public var hasPromptLogprobs: Bool {self._promptLogprobs != nil}
+  /// Clears the value of `promptLogprobs`. Subsequent reads from it will return its default value.
+  public mutating func clearPromptLogprobs() {self._promptLogprobs = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -421,6 +434,7 @@ public nonisolated struct Zoo_V1_GenerateOptions: Sendable {
   fileprivate var _topK: Int32? = nil
   fileprivate var _topP: Float? = nil
   fileprivate var _seed: UInt64? = nil
+  fileprivate var _promptLogprobs: Int32? = nil
 }
 
 /// A middleware the request runs through before its decoder, with its options (as
@@ -440,34 +454,46 @@ public nonisolated struct Zoo_V1_MiddlewareCall: Sendable {
   public init() {}
 }
 
-public nonisolated struct Zoo_V1_GenerateRequest: Sendable {
+public nonisolated struct Zoo_V1_GenerateRequest: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// Model name, as in ListModels.
-  public var model: String = String()
+  public var model: String {
+    get {_storage._model}
+    set {_uniqueStorage()._model = newValue}
+  }
 
   /// The prompt as text, tokenized with the model's tokenizer. Exactly one of
   /// prompt, prompt_token_ids and segments must be given.
-  public var prompt: String = String()
+  public var prompt: String {
+    get {_storage._prompt}
+    set {_uniqueStorage()._prompt = newValue}
+  }
 
   /// The prompt as token ids, for clients with their own tokenizer and for models
   /// without one. Each id must be < the model's vocabulary size.
-  public var promptTokenIds: [Int32] = []
+  public var promptTokenIds: [Int32] {
+    get {_storage._promptTokenIds}
+    set {_uniqueStorage()._promptTokenIds = newValue}
+  }
 
   public var options: Zoo_V1_GenerateOptions {
-    get {_options ?? Zoo_V1_GenerateOptions()}
-    set {_options = newValue}
+    get {_storage._options ?? Zoo_V1_GenerateOptions()}
+    set {_uniqueStorage()._options = newValue}
   }
   /// Returns true if `options` has been explicitly set.
-  public var hasOptions: Bool {self._options != nil}
+  public var hasOptions: Bool {_storage._options != nil}
   /// Clears the value of `options`. Subsequent reads from it will return its default value.
-  public mutating func clearOptions() {self._options = nil}
+  public mutating func clearOptions() {_uniqueStorage()._options = nil}
 
   /// Middleware to apply, in order, after validation and before the decoder. Each may
   /// rewrite the request (zood validates the result again).
-  public var middleware: [Zoo_V1_MiddlewareCall] = []
+  public var middleware: [Zoo_V1_MiddlewareCall] {
+    get {_storage._middleware}
+    set {_uniqueStorage()._middleware = newValue}
+  }
 
   /// The prompt as a template with gaps, for infilling: the segments' tokens in order,
   /// with a gap after each segment that sets gap_after. Only decoders that fill gaps
@@ -476,19 +502,25 @@ public nonisolated struct Zoo_V1_GenerateRequest: Sendable {
   /// The response's text is then the whole filled template, not only what was added,
   /// and TokenStep positions count the template's tokens too. INVALID_ARGUMENT for a
   /// template with no tokens and no gap, no gap at all, or two gaps in a row.
-  public var segments: [Zoo_V1_PromptSegment] = []
+  public var segments: [Zoo_V1_PromptSegment] {
+    get {_storage._segments}
+    set {_uniqueStorage()._segments = newValue}
+  }
 
   /// The prompt as a conversation, for models with a chat template
   /// (tokenizer_config.json's chat_template): zood renders it as Hugging Face's
   /// apply_chat_template does, with add_generation_prompt, and generates the assistant's
   /// next turn. FAILED_PRECONDITION for a model without a template.
-  public var messages: [Zoo_V1_ChatMessage] = []
+  public var messages: [Zoo_V1_ChatMessage] {
+    get {_storage._messages}
+    set {_uniqueStorage()._messages = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _options: Zoo_V1_GenerateOptions? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// One turn of a conversation.
@@ -540,11 +572,21 @@ public nonisolated struct Zoo_V1_TokenLogprob: Sendable {
   /// The token's text (bytes decoded leniently; may be part of a character).
   public var text: String = String()
 
-  public var logprob: Float = 0
+  /// Unset only for a prompt's first token, which has no context to be scored in.
+  public var logprob: Float {
+    get {_logprob ?? 0}
+    set {_logprob = newValue}
+  }
+  /// Returns true if `logprob` has been explicitly set.
+  public var hasLogprob: Bool {self._logprob != nil}
+  /// Clears the value of `logprob`. Subsequent reads from it will return its default value.
+  public mutating func clearLogprob() {self._logprob = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _logprob: Float? = nil
 }
 
 /// The chosen token's logprob with the top alternatives at that step.
@@ -706,11 +748,90 @@ public nonisolated struct Zoo_V1_GenerateResponse: Sendable {
   /// The decoding events since the previous message, when options.report_steps.
   public var steps: [Zoo_V1_TokenStep] = []
 
+  /// On the first message, when options.prompt_logprobs is set: one entry per prompt
+  /// token, in order; the first has no logprob (nothing comes before it).
+  public var promptLogprobs: [Zoo_V1_TokenLogprobs] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _stats: Zoo_V1_GenerateStats? = nil
+}
+
+public nonisolated struct Zoo_V1_ScoreRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var model: String = String()
+
+  /// The text, tokenized with the model's tokenizer (no special tokens added). Exactly
+  /// one of text and token_ids.
+  public var text: String = String()
+
+  /// Or token ids, for models without a tokenizer or to score exact ids.
+  public var tokenIds: [Int32] = []
+
+  /// Return each token's entry (ScoreResponse.tokens) with this many top alternatives
+  /// (0..20). Unset = totals only, for long texts.
+  public var logprobs: Int32 {
+    get {_logprobs ?? 0}
+    set {_logprobs = newValue}
+  }
+  /// Returns true if `logprobs` has been explicitly set.
+  public var hasLogprobs: Bool {self._logprobs != nil}
+  /// Clears the value of `logprobs`. Subsequent reads from it will return its default value.
+  public mutating func clearLogprobs() {self._logprobs = nil}
+
+  /// Score the first token too, in the context of the model's beginning-of-sequence
+  /// token, or of its end-of-sequence token when it has none (as lm-evaluation-harness
+  /// scores whole documents). Otherwise the first token is context only. Models with
+  /// neither score from the second token either way.
+  public var scoreFirstToken: Bool = false
+
+  /// Read the text in disjoint windows of at most this many tokens, each from a fresh
+  /// state (lm-evaluation-harness's rolling windows: a window's first token is scored
+  /// from the token before it only). 0 = one pass, or the model's position limit.
+  public var window: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _logprobs: Int32? = nil
+}
+
+public nonisolated struct Zoo_V1_ScoreResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Entries since the previous message, when request.logprobs is set: every token of
+  /// the text in order; a token that is context only has no logprob.
+  public var tokens: [Zoo_V1_TokenLogprobs] = []
+
+  /// Tokens scored so far, and tokens to score in all: the text's, less its first when
+  /// that is context only.
+  public var scoredTokens: Int64 = 0
+
+  public var totalTokens: Int64 = 0
+
+  /// The scored tokens' summed log-probability (natural log) and their text's UTF-8
+  /// bytes, so far: bits per byte = -logprob_sum / ln 2 / scored_bytes.
+  public var logprobSum: Double = 0
+
+  public var scoredBytes: Int64 = 0
+
+  /// True on the last message.
+  public var done: Bool = false
+
+  /// Seconds of model time so far.
+  public var seconds: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Zoo_V1_LoadModelRequest: Sendable {
@@ -743,6 +864,39 @@ public nonisolated struct Zoo_V1_LoadModelResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  public var model: Zoo_V1_LoadedModel {
+    get {_model ?? Zoo_V1_LoadedModel()}
+    set {_model = newValue}
+  }
+  /// Returns true if `model` has been explicitly set.
+  public var hasModel: Bool {self._model != nil}
+  /// Clears the value of `model`. Subsequent reads from it will return its default value.
+  public mutating func clearModel() {self._model = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _model: Zoo_V1_LoadedModel? = nil
+}
+
+public nonisolated struct Zoo_V1_LoadModelProgress: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// What is happening: "reading weights", then the plugin's own labels while it
+  /// builds the model (empty when it reports none).
+  public var stage: String = String()
+
+  /// Of the stage, 0..1; for reading weights also in bytes.
+  public var fraction: Double = 0
+
+  public var doneBytes: UInt64 = 0
+
+  public var totalBytes: UInt64 = 0
+
+  /// Set on the last message: the loaded model.
   public var model: Zoo_V1_LoadedModel {
     get {_model ?? Zoo_V1_LoadedModel()}
     set {_model = newValue}
@@ -1757,7 +1911,7 @@ nonisolated extension Zoo_V1_ShowModelResponse: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Zoo_V1_GenerateOptions: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GenerateOptions"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}decoder\0\u{3}max_tokens\0\u{1}temperature\0\u{3}top_k\0\u{3}top_p\0\u{1}seed\0\u{1}stop\0\u{1}logprobs\0\u{3}decoder_options\0\u{3}report_steps\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}decoder\0\u{3}max_tokens\0\u{1}temperature\0\u{3}top_k\0\u{3}top_p\0\u{1}seed\0\u{1}stop\0\u{1}logprobs\0\u{3}decoder_options\0\u{3}report_steps\0\u{3}prompt_logprobs\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1775,6 +1929,7 @@ nonisolated extension Zoo_V1_GenerateOptions: SwiftProtobuf.Message, SwiftProtob
       case 8: try { try decoder.decodeSingularInt32Field(value: &self.logprobs) }()
       case 9: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.decoderOptions) }()
       case 10: try { try decoder.decodeSingularBoolField(value: &self.reportSteps) }()
+      case 11: try { try decoder.decodeSingularInt32Field(value: &self._promptLogprobs) }()
       default: break
       }
     }
@@ -1815,6 +1970,9 @@ nonisolated extension Zoo_V1_GenerateOptions: SwiftProtobuf.Message, SwiftProtob
     if self.reportSteps != false {
       try visitor.visitSingularBoolField(value: self.reportSteps, fieldNumber: 10)
     }
+    try { if let v = self._promptLogprobs {
+      try visitor.visitSingularInt32Field(value: v, fieldNumber: 11)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1829,6 +1987,7 @@ nonisolated extension Zoo_V1_GenerateOptions: SwiftProtobuf.Message, SwiftProtob
     if lhs.logprobs != rhs.logprobs {return false}
     if lhs.decoderOptions != rhs.decoderOptions {return false}
     if lhs.reportSteps != rhs.reportSteps {return false}
+    if lhs._promptLogprobs != rhs._promptLogprobs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1873,61 +2032,109 @@ nonisolated extension Zoo_V1_GenerateRequest: SwiftProtobuf.Message, SwiftProtob
   public static let protoMessageName: String = _protobuf_package + ".GenerateRequest"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}model\0\u{1}prompt\0\u{3}prompt_token_ids\0\u{1}options\0\u{1}middleware\0\u{1}segments\0\u{1}messages\0")
 
+  fileprivate class _StorageClass {
+    var _model: String = String()
+    var _prompt: String = String()
+    var _promptTokenIds: [Int32] = []
+    var _options: Zoo_V1_GenerateOptions? = nil
+    var _middleware: [Zoo_V1_MiddlewareCall] = []
+    var _segments: [Zoo_V1_PromptSegment] = []
+    var _messages: [Zoo_V1_ChatMessage] = []
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _model = source._model
+      _prompt = source._prompt
+      _promptTokenIds = source._promptTokenIds
+      _options = source._options
+      _middleware = source._middleware
+      _segments = source._segments
+      _messages = source._messages
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.model) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.prompt) }()
-      case 3: try { try decoder.decodeRepeatedInt32Field(value: &self.promptTokenIds) }()
-      case 4: try { try decoder.decodeSingularMessageField(value: &self._options) }()
-      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.middleware) }()
-      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.segments) }()
-      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.messages) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._model) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._prompt) }()
+        case 3: try { try decoder.decodeRepeatedInt32Field(value: &_storage._promptTokenIds) }()
+        case 4: try { try decoder.decodeSingularMessageField(value: &_storage._options) }()
+        case 5: try { try decoder.decodeRepeatedMessageField(value: &_storage._middleware) }()
+        case 6: try { try decoder.decodeRepeatedMessageField(value: &_storage._segments) }()
+        case 7: try { try decoder.decodeRepeatedMessageField(value: &_storage._messages) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.model.isEmpty {
-      try visitor.visitSingularStringField(value: self.model, fieldNumber: 1)
-    }
-    if !self.prompt.isEmpty {
-      try visitor.visitSingularStringField(value: self.prompt, fieldNumber: 2)
-    }
-    if !self.promptTokenIds.isEmpty {
-      try visitor.visitPackedInt32Field(value: self.promptTokenIds, fieldNumber: 3)
-    }
-    try { if let v = self._options {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
-    } }()
-    if !self.middleware.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.middleware, fieldNumber: 5)
-    }
-    if !self.segments.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.segments, fieldNumber: 6)
-    }
-    if !self.messages.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.messages, fieldNumber: 7)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._model.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._model, fieldNumber: 1)
+      }
+      if !_storage._prompt.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._prompt, fieldNumber: 2)
+      }
+      if !_storage._promptTokenIds.isEmpty {
+        try visitor.visitPackedInt32Field(value: _storage._promptTokenIds, fieldNumber: 3)
+      }
+      try { if let v = _storage._options {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      } }()
+      if !_storage._middleware.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._middleware, fieldNumber: 5)
+      }
+      if !_storage._segments.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._segments, fieldNumber: 6)
+      }
+      if !_storage._messages.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._messages, fieldNumber: 7)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Zoo_V1_GenerateRequest, rhs: Zoo_V1_GenerateRequest) -> Bool {
-    if lhs.model != rhs.model {return false}
-    if lhs.prompt != rhs.prompt {return false}
-    if lhs.promptTokenIds != rhs.promptTokenIds {return false}
-    if lhs._options != rhs._options {return false}
-    if lhs.middleware != rhs.middleware {return false}
-    if lhs.segments != rhs.segments {return false}
-    if lhs.messages != rhs.messages {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._model != rhs_storage._model {return false}
+        if _storage._prompt != rhs_storage._prompt {return false}
+        if _storage._promptTokenIds != rhs_storage._promptTokenIds {return false}
+        if _storage._options != rhs_storage._options {return false}
+        if _storage._middleware != rhs_storage._middleware {return false}
+        if _storage._segments != rhs_storage._segments {return false}
+        if _storage._messages != rhs_storage._messages {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2020,29 +2227,33 @@ nonisolated extension Zoo_V1_TokenLogprob: SwiftProtobuf.Message, SwiftProtobuf.
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularInt32Field(value: &self.token) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.text) }()
-      case 3: try { try decoder.decodeSingularFloatField(value: &self.logprob) }()
+      case 3: try { try decoder.decodeSingularFloatField(value: &self._logprob) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if self.token != 0 {
       try visitor.visitSingularInt32Field(value: self.token, fieldNumber: 1)
     }
     if !self.text.isEmpty {
       try visitor.visitSingularStringField(value: self.text, fieldNumber: 2)
     }
-    if self.logprob.bitPattern != 0 {
-      try visitor.visitSingularFloatField(value: self.logprob, fieldNumber: 3)
-    }
+    try { if let v = self._logprob {
+      try visitor.visitSingularFloatField(value: v, fieldNumber: 3)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Zoo_V1_TokenLogprob, rhs: Zoo_V1_TokenLogprob) -> Bool {
     if lhs.token != rhs.token {return false}
     if lhs.text != rhs.text {return false}
-    if lhs.logprob != rhs.logprob {return false}
+    if lhs._logprob != rhs._logprob {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2198,7 +2409,7 @@ nonisolated extension Zoo_V1_TokenStep.Op: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Zoo_V1_GenerateResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GenerateResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}text\0\u{3}token_ids\0\u{1}logprobs\0\u{1}done\0\u{3}finish_reason\0\u{1}stats\0\u{1}steps\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}text\0\u{3}token_ids\0\u{1}logprobs\0\u{1}done\0\u{3}finish_reason\0\u{1}stats\0\u{1}steps\0\u{3}prompt_logprobs\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2213,6 +2424,7 @@ nonisolated extension Zoo_V1_GenerateResponse: SwiftProtobuf.Message, SwiftProto
       case 5: try { try decoder.decodeSingularEnumField(value: &self.finishReason) }()
       case 6: try { try decoder.decodeSingularMessageField(value: &self._stats) }()
       case 7: try { try decoder.decodeRepeatedMessageField(value: &self.steps) }()
+      case 8: try { try decoder.decodeRepeatedMessageField(value: &self.promptLogprobs) }()
       default: break
       }
     }
@@ -2244,6 +2456,9 @@ nonisolated extension Zoo_V1_GenerateResponse: SwiftProtobuf.Message, SwiftProto
     if !self.steps.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.steps, fieldNumber: 7)
     }
+    if !self.promptLogprobs.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.promptLogprobs, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2255,6 +2470,126 @@ nonisolated extension Zoo_V1_GenerateResponse: SwiftProtobuf.Message, SwiftProto
     if lhs.finishReason != rhs.finishReason {return false}
     if lhs._stats != rhs._stats {return false}
     if lhs.steps != rhs.steps {return false}
+    if lhs.promptLogprobs != rhs.promptLogprobs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Zoo_V1_ScoreRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ScoreRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}model\0\u{1}text\0\u{3}token_ids\0\u{1}logprobs\0\u{3}score_first_token\0\u{1}window\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.model) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.text) }()
+      case 3: try { try decoder.decodeRepeatedInt32Field(value: &self.tokenIds) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self._logprobs) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.scoreFirstToken) }()
+      case 6: try { try decoder.decodeSingularInt32Field(value: &self.window) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.model.isEmpty {
+      try visitor.visitSingularStringField(value: self.model, fieldNumber: 1)
+    }
+    if !self.text.isEmpty {
+      try visitor.visitSingularStringField(value: self.text, fieldNumber: 2)
+    }
+    if !self.tokenIds.isEmpty {
+      try visitor.visitPackedInt32Field(value: self.tokenIds, fieldNumber: 3)
+    }
+    try { if let v = self._logprobs {
+      try visitor.visitSingularInt32Field(value: v, fieldNumber: 4)
+    } }()
+    if self.scoreFirstToken != false {
+      try visitor.visitSingularBoolField(value: self.scoreFirstToken, fieldNumber: 5)
+    }
+    if self.window != 0 {
+      try visitor.visitSingularInt32Field(value: self.window, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Zoo_V1_ScoreRequest, rhs: Zoo_V1_ScoreRequest) -> Bool {
+    if lhs.model != rhs.model {return false}
+    if lhs.text != rhs.text {return false}
+    if lhs.tokenIds != rhs.tokenIds {return false}
+    if lhs._logprobs != rhs._logprobs {return false}
+    if lhs.scoreFirstToken != rhs.scoreFirstToken {return false}
+    if lhs.window != rhs.window {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Zoo_V1_ScoreResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ScoreResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}tokens\0\u{3}scored_tokens\0\u{3}total_tokens\0\u{3}logprob_sum\0\u{3}scored_bytes\0\u{1}done\0\u{1}seconds\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.tokens) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.scoredTokens) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.totalTokens) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.logprobSum) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.scoredBytes) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self.done) }()
+      case 7: try { try decoder.decodeSingularDoubleField(value: &self.seconds) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.tokens.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.tokens, fieldNumber: 1)
+    }
+    if self.scoredTokens != 0 {
+      try visitor.visitSingularInt64Field(value: self.scoredTokens, fieldNumber: 2)
+    }
+    if self.totalTokens != 0 {
+      try visitor.visitSingularInt64Field(value: self.totalTokens, fieldNumber: 3)
+    }
+    if self.logprobSum.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.logprobSum, fieldNumber: 4)
+    }
+    if self.scoredBytes != 0 {
+      try visitor.visitSingularInt64Field(value: self.scoredBytes, fieldNumber: 5)
+    }
+    if self.done != false {
+      try visitor.visitSingularBoolField(value: self.done, fieldNumber: 6)
+    }
+    if self.seconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.seconds, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Zoo_V1_ScoreResponse, rhs: Zoo_V1_ScoreResponse) -> Bool {
+    if lhs.tokens != rhs.tokens {return false}
+    if lhs.scoredTokens != rhs.scoredTokens {return false}
+    if lhs.totalTokens != rhs.totalTokens {return false}
+    if lhs.logprobSum != rhs.logprobSum {return false}
+    if lhs.scoredBytes != rhs.scoredBytes {return false}
+    if lhs.done != rhs.done {return false}
+    if lhs.seconds != rhs.seconds {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2327,6 +2662,60 @@ nonisolated extension Zoo_V1_LoadModelResponse: SwiftProtobuf.Message, SwiftProt
   }
 
   public static func ==(lhs: Zoo_V1_LoadModelResponse, rhs: Zoo_V1_LoadModelResponse) -> Bool {
+    if lhs._model != rhs._model {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Zoo_V1_LoadModelProgress: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LoadModelProgress"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stage\0\u{1}fraction\0\u{3}done_bytes\0\u{3}total_bytes\0\u{1}model\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.stage) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.fraction) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.doneBytes) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.totalBytes) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._model) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.stage.isEmpty {
+      try visitor.visitSingularStringField(value: self.stage, fieldNumber: 1)
+    }
+    if self.fraction.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.fraction, fieldNumber: 2)
+    }
+    if self.doneBytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.doneBytes, fieldNumber: 3)
+    }
+    if self.totalBytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.totalBytes, fieldNumber: 4)
+    }
+    try { if let v = self._model {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Zoo_V1_LoadModelProgress, rhs: Zoo_V1_LoadModelProgress) -> Bool {
+    if lhs.stage != rhs.stage {return false}
+    if lhs.fraction != rhs.fraction {return false}
+    if lhs.doneBytes != rhs.doneBytes {return false}
+    if lhs.totalBytes != rhs.totalBytes {return false}
     if lhs._model != rhs._model {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true

@@ -93,6 +93,19 @@ public enum Zoo_V1_Zoo: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "LoadModelWithProgress" metadata.
+        public enum LoadModelWithProgress: Sendable {
+            /// Request type for "LoadModelWithProgress".
+            public typealias Input = Zoo_V1_LoadModelRequest
+            /// Response type for "LoadModelWithProgress".
+            public typealias Output = Zoo_V1_LoadModelProgress
+            /// Descriptor for "LoadModelWithProgress".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "zoo.v1.Zoo"),
+                method: "LoadModelWithProgress",
+                type: .serverStreaming
+            )
+        }
         /// Namespace for "UnloadModel" metadata.
         public enum UnloadModel: Sendable {
             /// Request type for "UnloadModel".
@@ -130,6 +143,19 @@ public enum Zoo_V1_Zoo: Sendable {
                 service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "zoo.v1.Zoo"),
                 method: "Embed",
                 type: .unary
+            )
+        }
+        /// Namespace for "Score" metadata.
+        public enum Score: Sendable {
+            /// Request type for "Score".
+            public typealias Input = Zoo_V1_ScoreRequest
+            /// Response type for "Score".
+            public typealias Output = Zoo_V1_ScoreResponse
+            /// Descriptor for "Score".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "zoo.v1.Zoo"),
+                method: "Score",
+                type: .serverStreaming
             )
         }
         /// Namespace for "GetMetrics" metadata.
@@ -204,9 +230,11 @@ public enum Zoo_V1_Zoo: Sendable {
             ShowModel.descriptor,
             Generate.descriptor,
             LoadModel.descriptor,
+            LoadModelWithProgress.descriptor,
             UnloadModel.descriptor,
             ListLoaded.descriptor,
             Embed.descriptor,
+            Score.descriptor,
             GetMetrics.descriptor,
             PutToolCatalog.descriptor,
             ListToolCatalogs.descriptor,
@@ -333,6 +361,26 @@ extension Zoo_V1_Zoo {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Zoo_V1_LoadModelResponse>
 
+        /// Handle the "LoadModelWithProgress" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > LoadModel with progress: messages with `progress` while zood reads the weights and
+        /// > the plugin builds the model (as the plugin reports it), then one with `model`.
+        /// > A model already loaded answers with `model` at once.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Zoo_V1_LoadModelRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Zoo_V1_LoadModelProgress` messages.
+        func loadModelWithProgress(
+            request: GRPCCore.StreamingServerRequest<Zoo_V1_LoadModelRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Zoo_V1_LoadModelProgress>
+
         /// Handle the "UnloadModel" method.
         ///
         /// > Source IDL Documentation:
@@ -388,6 +436,28 @@ extension Zoo_V1_Zoo {
             request: GRPCCore.StreamingServerRequest<Zoo_V1_EmbedRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Zoo_V1_EmbedResponse>
+
+        /// Handle the "Score" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > How likely a causal model finds a text: each token's log-probability given the
+        /// > tokens before it, from the model's own distribution (no decoder, no sampling).
+        /// > For perplexity and bits per byte (`zoo eval`) and for ranking candidate texts.
+        /// > Streams progress on long texts; the last message has done = true and the totals.
+        /// > Models that are not causal answer FAILED_PRECONDITION.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Zoo_V1_ScoreRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Zoo_V1_ScoreResponse` messages.
+        func score(
+            request: GRPCCore.StreamingServerRequest<Zoo_V1_ScoreRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Zoo_V1_ScoreResponse>
 
         /// Handle the "GetMetrics" method.
         ///
@@ -595,6 +665,26 @@ extension Zoo_V1_Zoo {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Zoo_V1_LoadModelResponse>
 
+        /// Handle the "LoadModelWithProgress" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > LoadModel with progress: messages with `progress` while zood reads the weights and
+        /// > the plugin builds the model (as the plugin reports it), then one with `model`.
+        /// > A model already loaded answers with `model` at once.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Zoo_V1_LoadModelRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Zoo_V1_LoadModelProgress` messages.
+        func loadModelWithProgress(
+            request: GRPCCore.ServerRequest<Zoo_V1_LoadModelRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Zoo_V1_LoadModelProgress>
+
         /// Handle the "UnloadModel" method.
         ///
         /// > Source IDL Documentation:
@@ -650,6 +740,28 @@ extension Zoo_V1_Zoo {
             request: GRPCCore.ServerRequest<Zoo_V1_EmbedRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Zoo_V1_EmbedResponse>
+
+        /// Handle the "Score" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > How likely a causal model finds a text: each token's log-probability given the
+        /// > tokens before it, from the model's own distribution (no decoder, no sampling).
+        /// > For perplexity and bits per byte (`zoo eval`) and for ranking candidate texts.
+        /// > Streams progress on long texts; the last message has done = true and the totals.
+        /// > Models that are not causal answer FAILED_PRECONDITION.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Zoo_V1_ScoreRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Zoo_V1_ScoreResponse` messages.
+        func score(
+            request: GRPCCore.ServerRequest<Zoo_V1_ScoreRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Zoo_V1_ScoreResponse>
 
         /// Handle the "GetMetrics" method.
         ///
@@ -856,6 +968,27 @@ extension Zoo_V1_Zoo {
             context: GRPCCore.ServerContext
         ) async throws -> Zoo_V1_LoadModelResponse
 
+        /// Handle the "LoadModelWithProgress" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > LoadModel with progress: messages with `progress` while zood reads the weights and
+        /// > the plugin builds the model (as the plugin reports it), then one with `model`.
+        /// > A model already loaded answers with `model` at once.
+        ///
+        /// - Parameters:
+        ///   - request: A `Zoo_V1_LoadModelRequest` message.
+        ///   - response: A response stream of `Zoo_V1_LoadModelProgress` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        func loadModelWithProgress(
+            request: Zoo_V1_LoadModelRequest,
+            response: GRPCCore.RPCWriter<Zoo_V1_LoadModelProgress>,
+            context: GRPCCore.ServerContext
+        ) async throws
+
         /// Handle the "UnloadModel" method.
         ///
         /// > Source IDL Documentation:
@@ -911,6 +1044,29 @@ extension Zoo_V1_Zoo {
             request: Zoo_V1_EmbedRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Zoo_V1_EmbedResponse
+
+        /// Handle the "Score" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > How likely a causal model finds a text: each token's log-probability given the
+        /// > tokens before it, from the model's own distribution (no decoder, no sampling).
+        /// > For perplexity and bits per byte (`zoo eval`) and for ranking candidate texts.
+        /// > Streams progress on long texts; the last message has done = true and the totals.
+        /// > Models that are not causal answer FAILED_PRECONDITION.
+        ///
+        /// - Parameters:
+        ///   - request: A `Zoo_V1_ScoreRequest` message.
+        ///   - response: A response stream of `Zoo_V1_ScoreResponse` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        func score(
+            request: Zoo_V1_ScoreRequest,
+            response: GRPCCore.RPCWriter<Zoo_V1_ScoreResponse>,
+            context: GRPCCore.ServerContext
+        ) async throws
 
         /// Handle the "GetMetrics" method.
         ///
@@ -1076,6 +1232,17 @@ extension Zoo_V1_Zoo.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Zoo_V1_Zoo.Method.LoadModelWithProgress.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Zoo_V1_LoadModelRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Zoo_V1_LoadModelProgress>(),
+            handler: { request, context in
+                try await self.loadModelWithProgress(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Zoo_V1_Zoo.Method.UnloadModel.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Zoo_V1_UnloadModelRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Zoo_V1_UnloadModelResponse>(),
@@ -1103,6 +1270,17 @@ extension Zoo_V1_Zoo.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Zoo_V1_EmbedResponse>(),
             handler: { request, context in
                 try await self.embed(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Zoo_V1_Zoo.Method.Score.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Zoo_V1_ScoreRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Zoo_V1_ScoreResponse>(),
+            handler: { request, context in
+                try await self.score(
                     request: request,
                     context: context
                 )
@@ -1224,6 +1402,17 @@ extension Zoo_V1_Zoo.ServiceProtocol {
         return GRPCCore.StreamingServerResponse(single: response)
     }
 
+    public func loadModelWithProgress(
+        request: GRPCCore.StreamingServerRequest<Zoo_V1_LoadModelRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Zoo_V1_LoadModelProgress> {
+        let response = try await self.loadModelWithProgress(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return response
+    }
+
     public func unloadModel(
         request: GRPCCore.StreamingServerRequest<Zoo_V1_UnloadModelRequest>,
         context: GRPCCore.ServerContext
@@ -1255,6 +1444,17 @@ extension Zoo_V1_Zoo.ServiceProtocol {
             context: context
         )
         return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func score(
+        request: GRPCCore.StreamingServerRequest<Zoo_V1_ScoreRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Zoo_V1_ScoreResponse> {
+        let response = try await self.score(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return response
     }
 
     public func getMetrics(
@@ -1385,6 +1585,23 @@ extension Zoo_V1_Zoo.SimpleServiceProtocol {
         )
     }
 
+    public func loadModelWithProgress(
+        request: GRPCCore.ServerRequest<Zoo_V1_LoadModelRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Zoo_V1_LoadModelProgress> {
+        return GRPCCore.StreamingServerResponse<Zoo_V1_LoadModelProgress>(
+            metadata: [:],
+            producer: { writer in
+                try await self.loadModelWithProgress(
+                    request: request.message,
+                    response: writer,
+                    context: context
+                )
+                return [:]
+            }
+        )
+    }
+
     public func unloadModel(
         request: GRPCCore.ServerRequest<Zoo_V1_UnloadModelRequest>,
         context: GRPCCore.ServerContext
@@ -1421,6 +1638,23 @@ extension Zoo_V1_Zoo.SimpleServiceProtocol {
                 context: context
             ),
             metadata: [:]
+        )
+    }
+
+    public func score(
+        request: GRPCCore.ServerRequest<Zoo_V1_ScoreRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Zoo_V1_ScoreResponse> {
+        return GRPCCore.StreamingServerResponse<Zoo_V1_ScoreResponse>(
+            metadata: [:],
+            producer: { writer in
+                try await self.score(
+                    request: request.message,
+                    response: writer,
+                    context: context
+                )
+                return [:]
+            }
         )
     }
 
@@ -1619,6 +1853,31 @@ extension Zoo_V1_Zoo {
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Zoo_V1_LoadModelResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
+        /// Call the "LoadModelWithProgress" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > LoadModel with progress: messages with `progress` while zood reads the weights and
+        /// > the plugin builds the model (as the plugin reports it), then one with `model`.
+        /// > A model already loaded answers with `model` at once.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Zoo_V1_LoadModelRequest` message.
+        ///   - serializer: A serializer for `Zoo_V1_LoadModelRequest` messages.
+        ///   - deserializer: A deserializer for `Zoo_V1_LoadModelProgress` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func loadModelWithProgress<Result>(
+            request: GRPCCore.ClientRequest<Zoo_V1_LoadModelRequest>,
+            serializer: some GRPCCore.MessageSerializer<Zoo_V1_LoadModelRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Zoo_V1_LoadModelProgress>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Zoo_V1_LoadModelProgress>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
         /// Call the "UnloadModel" method.
         ///
         /// > Source IDL Documentation:
@@ -1688,6 +1947,33 @@ extension Zoo_V1_Zoo {
             deserializer: some GRPCCore.MessageDeserializer<Zoo_V1_EmbedResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Zoo_V1_EmbedResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "Score" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > How likely a causal model finds a text: each token's log-probability given the
+        /// > tokens before it, from the model's own distribution (no decoder, no sampling).
+        /// > For perplexity and bits per byte (`zoo eval`) and for ranking candidate texts.
+        /// > Streams progress on long texts; the last message has done = true and the totals.
+        /// > Models that are not causal answer FAILED_PRECONDITION.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Zoo_V1_ScoreRequest` message.
+        ///   - serializer: A serializer for `Zoo_V1_ScoreRequest` messages.
+        ///   - deserializer: A deserializer for `Zoo_V1_ScoreResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func score<Result>(
+            request: GRPCCore.ClientRequest<Zoo_V1_ScoreRequest>,
+            serializer: some GRPCCore.MessageSerializer<Zoo_V1_ScoreRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Zoo_V1_ScoreResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Zoo_V1_ScoreResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "GetMetrics" method.
@@ -2007,6 +2293,40 @@ extension Zoo_V1_Zoo {
             )
         }
 
+        /// Call the "LoadModelWithProgress" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > LoadModel with progress: messages with `progress` while zood reads the weights and
+        /// > the plugin builds the model (as the plugin reports it), then one with `model`.
+        /// > A model already loaded answers with `model` at once.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Zoo_V1_LoadModelRequest` message.
+        ///   - serializer: A serializer for `Zoo_V1_LoadModelRequest` messages.
+        ///   - deserializer: A deserializer for `Zoo_V1_LoadModelProgress` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func loadModelWithProgress<Result>(
+            request: GRPCCore.ClientRequest<Zoo_V1_LoadModelRequest>,
+            serializer: some GRPCCore.MessageSerializer<Zoo_V1_LoadModelRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Zoo_V1_LoadModelProgress>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Zoo_V1_LoadModelProgress>) async throws -> Result
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.serverStreaming(
+                request: request,
+                descriptor: Zoo_V1_Zoo.Method.LoadModelWithProgress.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
         /// Call the "UnloadModel" method.
         ///
         /// > Source IDL Documentation:
@@ -2104,6 +2424,42 @@ extension Zoo_V1_Zoo {
             try await self.client.unary(
                 request: request,
                 descriptor: Zoo_V1_Zoo.Method.Embed.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "Score" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > How likely a causal model finds a text: each token's log-probability given the
+        /// > tokens before it, from the model's own distribution (no decoder, no sampling).
+        /// > For perplexity and bits per byte (`zoo eval`) and for ranking candidate texts.
+        /// > Streams progress on long texts; the last message has done = true and the totals.
+        /// > Models that are not causal answer FAILED_PRECONDITION.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Zoo_V1_ScoreRequest` message.
+        ///   - serializer: A serializer for `Zoo_V1_ScoreRequest` messages.
+        ///   - deserializer: A deserializer for `Zoo_V1_ScoreResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func score<Result>(
+            request: GRPCCore.ClientRequest<Zoo_V1_ScoreRequest>,
+            serializer: some GRPCCore.MessageSerializer<Zoo_V1_ScoreRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Zoo_V1_ScoreResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Zoo_V1_ScoreResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.serverStreaming(
+                request: request,
+                descriptor: Zoo_V1_Zoo.Method.Score.descriptor,
                 serializer: serializer,
                 deserializer: deserializer,
                 options: options,
@@ -2442,6 +2798,35 @@ extension Zoo_V1_Zoo.ClientProtocol {
         )
     }
 
+    /// Call the "LoadModelWithProgress" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > LoadModel with progress: messages with `progress` while zood reads the weights and
+    /// > the plugin builds the model (as the plugin reports it), then one with `model`.
+    /// > A model already loaded answers with `model` at once.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Zoo_V1_LoadModelRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func loadModelWithProgress<Result>(
+        request: GRPCCore.ClientRequest<Zoo_V1_LoadModelRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Zoo_V1_LoadModelProgress>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        try await self.loadModelWithProgress(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Zoo_V1_LoadModelRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Zoo_V1_LoadModelProgress>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
     /// Call the "UnloadModel" method.
     ///
     /// > Source IDL Documentation:
@@ -2526,6 +2911,37 @@ extension Zoo_V1_Zoo.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Zoo_V1_EmbedRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Zoo_V1_EmbedResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Score" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > How likely a causal model finds a text: each token's log-probability given the
+    /// > tokens before it, from the model's own distribution (no decoder, no sampling).
+    /// > For perplexity and bits per byte (`zoo eval`) and for ranking candidate texts.
+    /// > Streams progress on long texts; the last message has done = true and the totals.
+    /// > Models that are not causal answer FAILED_PRECONDITION.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Zoo_V1_ScoreRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func score<Result>(
+        request: GRPCCore.ClientRequest<Zoo_V1_ScoreRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Zoo_V1_ScoreResponse>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        try await self.score(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Zoo_V1_ScoreRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Zoo_V1_ScoreResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -2856,6 +3272,39 @@ extension Zoo_V1_Zoo.ClientProtocol {
         )
     }
 
+    /// Call the "LoadModelWithProgress" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > LoadModel with progress: messages with `progress` while zood reads the weights and
+    /// > the plugin builds the model (as the plugin reports it), then one with `model`.
+    /// > A model already loaded answers with `model` at once.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func loadModelWithProgress<Result>(
+        _ message: Zoo_V1_LoadModelRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Zoo_V1_LoadModelProgress>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Zoo_V1_LoadModelRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.loadModelWithProgress(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
     /// Call the "UnloadModel" method.
     ///
     /// > Source IDL Documentation:
@@ -2951,6 +3400,41 @@ extension Zoo_V1_Zoo.ClientProtocol {
             metadata: metadata
         )
         return try await self.embed(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Score" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > How likely a causal model finds a text: each token's log-probability given the
+    /// > tokens before it, from the model's own distribution (no decoder, no sampling).
+    /// > For perplexity and bits per byte (`zoo eval`) and for ranking candidate texts.
+    /// > Streams progress on long texts; the last message has done = true and the totals.
+    /// > Models that are not causal answer FAILED_PRECONDITION.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func score<Result>(
+        _ message: Zoo_V1_ScoreRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Zoo_V1_ScoreResponse>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Zoo_V1_ScoreRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.score(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -92,10 +92,6 @@ struct ZooBench: AsyncParsableCommand {
   }
 }
 
-extension Duration {
-  fileprivate var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
-}
-
 /// A checkpoint of a real model's shape with random weights, in the HF layout.
 enum RandomCheckpoint {
   static func write(geometry: String, to folder: URL) throws {

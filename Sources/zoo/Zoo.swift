@@ -11,7 +11,7 @@ struct Zoo: AsyncParsableCommand {
     commandName: "zoo",
     abstract: "Talk to zood, the model-zoo daemon.",
     subcommands: [
-      Plugins.self, Plugin.self, List.self, Show.self, Run.self, Generate.self, Infill.self, Embed.self, Pull.self, Load.self,
+      Plugins.self, Plugin.self, List.self, Show.self, Run.self, Generate.self, Infill.self, Embed.self, Eval.self, Pull.self, Load.self,
       Unload.self,
       PS.self, Metrics.self, Tools.self,
     ])
@@ -373,15 +373,35 @@ extension Zoo {
     @OptionGroup var connection: ConnectionOptions
     @Argument(help: "Model name.") var model: String
     @Option(help: "Seconds to stay loaded when idle (0 = forever).") var keepAlive: UInt32?
+    @Flag(name: .shortAndLong, help: "Print nothing but errors.") var quiet = false
 
     func run() async throws {
-      let r = try await connection.withZoo { zoo in
-        try await zoo.loadModel(.with {
-          $0.model = model
-          if let keepAlive { $0.keepAliveSeconds = keepAlive }
-        })
+      let progress = ProgressLine("loading \(model)", quiet: quiet)
+      let started = ContinuousClock.now
+      let request = Zoo_V1_LoadModelRequest.with {
+        $0.model = model
+        if let keepAlive { $0.keepAliveSeconds = keepAlive }
       }
-      print("loaded \(r.model.name) (\(humanBytes(r.model.weightBytes)))")
+      do {
+        let loaded = try await connection.withZoo { zoo in
+          try await zoo.loadModelWithProgress(request) { response in
+            for try await update in response.messages {
+              if update.hasModel { return update.model }
+              if update.totalBytes > 0 {
+                progress.bytes(update.doneBytes, of: update.totalBytes, stage: update.stage)
+              } else {
+                progress.update(stage: update.stage, fraction: update.fraction)
+              }
+            }
+            throw ZooCLIError(message: "zood ended the load of '\(model)' without the model; see its log")
+          }
+        }
+        progress.finish(
+          "loaded \(loaded.name) (\(humanBytes(loaded.weightBytes))) in \(String(format: "%.2f", (ContinuousClock.now - started).seconds)) s")
+      } catch {
+        progress.abandon()
+        throw error
+      }
     }
   }
 

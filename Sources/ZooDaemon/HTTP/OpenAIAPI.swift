@@ -31,15 +31,23 @@ struct OpenAIAPI: Sendable {
       case (.POST, "/v1/completions"):
         let body = try decode(CompletionRequest.self, request)
         if let unsupported = body.unsupported { throw unsupported }
-        try await complete(
-          body.generateRequest, chat: false, stream: body.stream == true, includeUsage: body.streamOptions?.includeUsage == true,
-          topLogprobs: body.logprobs, writer)
+        let completion = Completion(
+          chat: false, model: body.model, topLogprobs: body.logprobs, promptLogprobs: body.promptLogprobs,
+          echo: body.echo == true, echoedText: body.echoedText, events: body.stream == true ? writer : nil,
+          includeUsage: body.streamOptions?.includeUsage == true)
+        if body.scoresPromptOnly {
+          try await scorePrompt(body.scoreRequest, completion, writer)
+        } else {
+          try await complete(body.generateRequest, completion, writer)
+        }
       case (.POST, "/v1/chat/completions"):
         let body = try decode(ChatCompletionRequest.self, request)
         if let unsupported = body.unsupported { throw unsupported }
-        try await complete(
-          body.generateRequest, chat: true, stream: body.stream == true, includeUsage: body.streamOptions?.includeUsage == true,
-          topLogprobs: body.logprobs == true ? body.topLogprobs ?? 0 : nil, writer)
+        let completion = Completion(
+          chat: true, model: body.model, topLogprobs: body.logprobs == true ? body.topLogprobs ?? 0 : nil,
+          promptLogprobs: body.promptLogprobs, echo: false, echoedText: nil, events: body.stream == true ? writer : nil,
+          includeUsage: body.streamOptions?.includeUsage == true)
+        try await complete(body.generateRequest, completion, writer)
       case (.POST, "/v1/embeddings"):
         try await embed(try decode(EmbeddingRequest.self, request), writer)
       case (_, "/v1/models"), (_, "/v1/completions"), (_, "/v1/chat/completions"), (_, "/v1/embeddings"):
@@ -63,12 +71,9 @@ struct OpenAIAPI: Sendable {
 
   /// POST /v1/completions and /v1/chat/completions, whole or streamed as server-sent
   /// events.
-  private func complete(
-    _ request: Zoo_V1_GenerateRequest, chat: Bool, stream: Bool, includeUsage: Bool, topLogprobs: Int?,
-    _ writer: HTTPResponseWriter
-  ) async throws {
-    let completion = Completion(
-      chat: chat, model: request.model, topLogprobs: topLogprobs, events: stream ? writer : nil, includeUsage: includeUsage)
+  private func complete(_ request: Zoo_V1_GenerateRequest, _ completion: Completion, _ writer: HTTPResponseWriter)
+    async throws
+  {
     do {
       try await run { try await service.generate(request: request, response: RPCWriter(wrapping: completion), received: .now, deadline: nil) }
       // Cancelled while the client is still here: zood is stopping.
@@ -82,7 +87,28 @@ struct OpenAIAPI: Sendable {
       try await writer.finish()
       return
     }
-    if stream {
+    try await answer(completion, writer)
+  }
+
+  /// A completion of the prompt alone (echo with max_tokens 0): zood's Score, in the
+  /// completions shape, finish_reason "length".
+  private func scorePrompt(_ request: Zoo_V1_ScoreRequest, _ completion: Completion, _ writer: HTTPResponseWriter)
+    async throws
+  {
+    let collected = Collector<Zoo_V1_ScoreResponse>()
+    try await run { try await service.score(request: request, response: RPCWriter(wrapping: collected), received: .now, deadline: nil) }
+    let entries = collected.messages.flatMap(\.tokens)
+    try await completion.write(.with { $0.promptLogprobs = entries })
+    try await completion.write(.with {
+      $0.done = true
+      $0.finishReason = .length
+      $0.stats.promptTokens = Int32(entries.count)
+    })
+    try await answer(completion, writer)
+  }
+
+  private func answer(_ completion: Completion, _ writer: HTTPResponseWriter) async throws {
+    if completion.events != nil {
       try await completion.finishEvents()
     } else {
       try await send(writer, completion.whole())
@@ -183,6 +209,10 @@ private final class Completion: RPCWriterProtocol, @unchecked Sendable {
   let model: String
   let created = Int(Date().timeIntervalSince1970)
   let topLogprobs: Int?
+  /// vLLM's prompt_logprobs: alternatives per prompt token to show; nil = not asked.
+  let promptLogprobs: Int?
+  /// OpenAI's echo: the answer starts with the prompt (and its tokens' logprobs).
+  let echo: Bool
   let events: HTTPResponseWriter?
   let includeUsage: Bool
   private(set) var started = false
@@ -191,23 +221,48 @@ private final class Completion: RPCWriterProtocol, @unchecked Sendable {
   /// Characters before each token, for the completions shape's text_offset.
   private var offsets: [Int] = []
   private var offset = 0
+  private var prompt: [Zoo_V1_TokenLogprobs] = []
   private var last: Zoo_V1_GenerateResponse?
   private var sentFirstDelta = false
+  private var sentPromptLogprobs = false
 
-  init(chat: Bool, model: String, topLogprobs: Int?, events: HTTPResponseWriter?, includeUsage: Bool) {
+  init(
+    chat: Bool, model: String, topLogprobs: Int?, promptLogprobs: Int?, echo: Bool, echoedText: String?,
+    events: HTTPResponseWriter?, includeUsage: Bool
+  ) {
     self.chat = chat
     self.id = (chat ? "chatcmpl-" : "cmpl-") + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
     self.model = model
     self.topLogprobs = topLogprobs
+    self.promptLogprobs = promptLogprobs
+    self.echo = echo
     self.events = events
     self.includeUsage = includeUsage
+    text = echoedText ?? ""
+    offset = text.count
   }
 
   func write(contentsOf elements: some Sequence<Zoo_V1_GenerateResponse>) async throws {
     for e in elements { try await write(e) }
   }
 
+  /// The scored prompt (zood's first message when asked): kept for prompt_logprobs, and
+  /// with echo its tokens lead the logprobs (its text the answer, for token-id prompts).
+  private func receivePrompt(_ entries: [Zoo_V1_TokenLogprobs]) {
+    prompt = entries
+    guard echo else { return }
+    if text.isEmpty { text = entries.map(\.chosen.text).joined() }
+    var at = 0
+    offsets = entries.map { entry in
+      defer { at += entry.chosen.text.count }
+      return at
+    }
+    tokens = entries
+    offset = text.count
+  }
+
   func write(_ message: Zoo_V1_GenerateResponse) async throws {
+    if !message.promptLogprobs.isEmpty { receivePrompt(message.promptLogprobs) }
     tokens += message.logprobs
     for step in message.logprobs {
       offsets.append(offset)
@@ -240,11 +295,35 @@ private final class Completion: RPCWriterProtocol, @unchecked Sendable {
       }
       return ["content": steps.map { step in entry(step.chosen).merging(["top_logprobs": step.top.prefix(n).map(entry)]) { $1 } }]
     }
+    // An echoed prompt's first token has no logprob: null, as OpenAI sends it.
     return [
-      "tokens": steps.map(\.chosen.text), "token_logprobs": steps.map { Double($0.chosen.logprob) },
-      "top_logprobs": steps.map { Dictionary($0.top.prefix(n).map { ($0.text, Double($0.logprob)) }, uniquingKeysWith: max) },
+      "tokens": steps.map(\.chosen.text),
+      "token_logprobs": steps.map { $0.chosen.hasLogprob ? Double($0.chosen.logprob) as Any : NSNull() },
+      "top_logprobs": steps.map { step -> Any in
+        guard step.chosen.hasLogprob else { return NSNull() }
+        return Dictionary(step.top.prefix(n).map { ($0.text, Double($0.logprob)) }, uniquingKeysWith: max)
+      },
       "text_offset": Array(offsets[range]),
     ] as [String: Any]
+  }
+
+  /// vLLM's prompt_logprobs: per prompt token, null for the first, else the token and
+  /// its alternatives by id with logprob, rank (1 = most likely; null when the token is
+  /// not among the alternatives, whose ranks are known) and text.
+  private var promptLogprobsJSON: Any {
+    guard let n = promptLogprobs else { return NSNull() }
+    return prompt.map { step -> Any in
+      guard step.chosen.hasLogprob else { return NSNull() }
+      let top = Array(step.top.prefix(n))
+      var out: [String: Any] = [:]
+      for (i, t) in top.enumerated() {
+        out["\(t.token)"] = ["logprob": Double(t.logprob), "rank": i + 1, "decoded_token": t.text] as [String: Any]
+      }
+      let rank: Any = step.top.firstIndex { $0.token == step.chosen.token }.map { $0 + 1 } ?? NSNull()
+      out["\(step.chosen.token)"] =
+        ["logprob": Double(step.chosen.logprob), "rank": rank, "decoded_token": step.chosen.text] as [String: Any]
+      return out
+    }
   }
 
   /// The generation ended without finishing (zood's shutdown cancelled it).
@@ -260,6 +339,10 @@ private final class Completion: RPCWriterProtocol, @unchecked Sendable {
   /// One streamed chunk. Chat chunks carry a `delta`: the first names the role.
   private func chunk(text: String, logprobs: Any, finish: String?) -> [String: Any] {
     var choice: [String: Any] = ["index": 0, "logprobs": logprobs, "finish_reason": finish.map { $0 as Any } ?? NSNull()]
+    if promptLogprobs != nil && !sentPromptLogprobs {
+      choice["prompt_logprobs"] = promptLogprobsJSON
+      sentPromptLogprobs = true
+    }
     if chat {
       var delta: [String: Any] = text.isEmpty && sentFirstDelta ? [:] : ["content": text]
       if !sentFirstDelta { delta["role"] = "assistant" }
@@ -277,6 +360,7 @@ private final class Completion: RPCWriterProtocol, @unchecked Sendable {
   /// The answer as one JSON document.
   func whole() -> [String: Any] {
     var choice: [String: Any] = ["index": 0, "logprobs": logprobs(0..<tokens.count), "finish_reason": finishReason]
+    if promptLogprobs != nil { choice["prompt_logprobs"] = promptLogprobsJSON }
     if chat { choice["message"] = ["role": "assistant", "content": text] } else { choice["text"] = text }
     return [
       "id": id, "object": chat ? "chat.completion" : "text_completion", "created": created, "model": model,
@@ -310,4 +394,11 @@ private final class Completion: RPCWriterProtocol, @unchecked Sendable {
     out.writeString("\n\n")
     return out
   }
+}
+
+/// Every message of a call, for routes that answer once (echo's scoring).
+private final class Collector<Message: Sendable>: RPCWriterProtocol, @unchecked Sendable {
+  private(set) var messages: [Message] = []
+  func write(_ message: Message) async throws { messages.append(message) }
+  func write(contentsOf elements: some Sequence<Message>) async throws { messages += elements }
 }

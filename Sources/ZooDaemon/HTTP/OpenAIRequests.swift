@@ -3,7 +3,7 @@ import ZooProto
 
 /// The bodies of OpenAI's requests that zood serves. Fields zood does not use are ignored, as OpenAI's own server
 /// and llama.cpp's do; fields that would change the answer in a way zood cannot honour
-/// (`n` > 1, `echo`, penalties, `logit_bias`, `suffix`) are refused by `unsupported`.
+/// (`n` > 1, penalties, `logit_bias`, `suffix`) are refused by `unsupported`.
 struct CompletionRequest: Decodable {
   var model: String
   var prompt: Prompt
@@ -22,6 +22,8 @@ struct CompletionRequest: Decodable {
   var presencePenalty: Double?
   var frequencyPenalty: Double?
   var logitBias: [String: Double]?
+  /// vLLM's: the prompt tokens' logprobs with this many alternatives each.
+  var promptLogprobs: Int?
   // zoo's own, as extra body fields (the openai package's `extra_body`).
   var topK: Int?
   var decoder: String?
@@ -32,7 +34,7 @@ struct CompletionRequest: Decodable {
     case model, prompt, temperature, seed, stop, logprobs, stream, n, echo, suffix, decoder
     case maxTokens = "max_tokens", topP = "top_p", streamOptions = "stream_options", bestOf = "best_of"
     case presencePenalty = "presence_penalty", frequencyPenalty = "frequency_penalty", logitBias = "logit_bias"
-    case topK = "top_k", decoderOptions = "decoder_options"
+    case topK = "top_k", decoderOptions = "decoder_options", promptLogprobs = "prompt_logprobs"
   }
 
   struct StreamOptions: Decodable {
@@ -88,7 +90,6 @@ struct CompletionRequest: Decodable {
   var unsupported: OpenAIError? {
     if let n, n != 1 { return OpenAIError(.badRequest, "n must be 1: zood returns one completion per request; send n requests", param: "n") }
     if let bestOf, bestOf != 1 { return OpenAIError(.badRequest, "best_of must be 1", param: "best_of") }
-    if echo == true { return OpenAIError(.badRequest, "echo is not supported: the answer holds only the new text", param: "echo") }
     if let suffix, !suffix.isEmpty {
       return OpenAIError(.badRequest, "suffix is not supported; for infilling use zoo's gRPC API with prompt segments and an infilling decoder", param: "suffix")
     }
@@ -99,8 +100,42 @@ struct CompletionRequest: Decodable {
     if let logprobs, !(0...20).contains(logprobs) {
       return OpenAIError(.badRequest, "logprobs must be 0...20 (top alternatives per token)", param: "logprobs")
     }
-    if let maxTokens, maxTokens < 1 { return OpenAIError(.badRequest, "max_tokens must be at least 1", param: "max_tokens") }
+    if let promptLogprobs, !(0...20).contains(promptLogprobs) {
+      return OpenAIError(.badRequest, "prompt_logprobs must be 0...20 (top alternatives per prompt token)", param: "prompt_logprobs")
+    }
+    if let maxTokens, maxTokens < (echo == true ? 0 : 1) {
+      return OpenAIError(
+        .badRequest, "max_tokens must be at least 1 (0 only with echo, to score the prompt alone)", param: "max_tokens")
+    }
     return nil
+  }
+
+  /// Whether only the prompt is scored (echo with max_tokens 0, as lm-evaluation-harness
+  /// asks for log-likelihoods), with no generation.
+  var scoresPromptOnly: Bool { echo == true && maxTokens == 0 }
+
+  /// Alternatives per prompt token when the prompt must be scored: for vLLM's
+  /// prompt_logprobs, or for echo with logprobs (and echo of token ids, whose text only
+  /// the scoring gives); nil when it need not be.
+  var promptScoreAlternatives: Int? {
+    var alternatives = promptLogprobs
+    if echo == true {
+      if let logprobs { alternatives = max(alternatives ?? 0, logprobs) }
+      if case .tokens = prompt { alternatives = alternatives ?? 0 }
+    }
+    return alternatives
+  }
+
+  /// The Score request behind `scoresPromptOnly`.
+  var scoreRequest: Zoo_V1_ScoreRequest {
+    .with { r in
+      r.model = model
+      switch prompt {
+      case .text(let s): r.text = s
+      case .tokens(let ids): r.tokenIds = ids
+      }
+      r.logprobs = Int32(promptScoreAlternatives ?? 0)
+    }
   }
 
   /// The zoo.v1 request. Unset sampling options take OpenAI's defaults (temperature 1,
@@ -122,10 +157,17 @@ struct CompletionRequest: Decodable {
         o.stop = stop?.strings ?? []
         // OpenAI's logprobs=0 still returns the chosen tokens' logprobs; zood's 0 returns none.
         if let logprobs { o.logprobs = Int32(max(1, logprobs)) }
+        if let promptScoreAlternatives { o.promptLogprobs = Int32(promptScoreAlternatives) }
         o.decoder = decoder ?? ""
         o.decoderOptions = decoderOptions?.mapValues(\.text) ?? [:]
       }
     }
+  }
+
+  /// The prompt's text to echo when it is text (token ids get theirs from the scoring).
+  var echoedText: String? {
+    guard echo == true, case .text(let s) = prompt else { return nil }
+    return s
   }
 }
 
@@ -150,12 +192,14 @@ struct ChatCompletionRequest: Decodable {
   var logitBias: [String: Double]?
   var tools: [AnyJSON]?
   var responseFormat: ResponseFormat?
+  var promptLogprobs: Int?
   var topK: Int?
   var decoder: String?
   var decoderOptions: [String: CompletionRequest.Scalar]?
 
   enum CodingKeys: String, CodingKey {
     case model, messages, temperature, seed, stop, logprobs, stream, n, tools, decoder
+    case promptLogprobs = "prompt_logprobs"
     case maxTokens = "max_tokens", maxCompletionTokens = "max_completion_tokens", topP = "top_p"
     case topLogprobs = "top_logprobs", streamOptions = "stream_options", presencePenalty = "presence_penalty"
     case frequencyPenalty = "frequency_penalty", logitBias = "logit_bias", responseFormat = "response_format"
@@ -207,6 +251,9 @@ struct ChatCompletionRequest: Decodable {
     if let topLogprobs, !(0...20).contains(topLogprobs) {
       return OpenAIError(.badRequest, "top_logprobs must be 0...20", param: "top_logprobs")
     }
+    if let promptLogprobs, !(0...20).contains(promptLogprobs) {
+      return OpenAIError(.badRequest, "prompt_logprobs must be 0...20 (top alternatives per prompt token)", param: "prompt_logprobs")
+    }
     if let tokens = maxCompletionTokens ?? maxTokens, tokens < 1 {
       return OpenAIError(.badRequest, "max_completion_tokens must be at least 1", param: "max_completion_tokens")
     }
@@ -227,6 +274,7 @@ struct ChatCompletionRequest: Decodable {
         if let seed { o.seed = UInt64(bitPattern: seed) }
         o.stop = stop?.strings ?? []
         if logprobs == true { o.logprobs = Int32(max(1, topLogprobs ?? 0)) }
+        if let promptLogprobs { o.promptLogprobs = Int32(promptLogprobs) }
         o.decoder = decoder ?? ""
         o.decoderOptions = decoderOptions?.mapValues(\.text) ?? [:]
       }

@@ -829,6 +829,96 @@ void   zoo__v1__generate_response__free_unpacked
   assert(message->base.descriptor == &zoo__v1__generate_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   zoo__v1__score_request__init
+                     (Zoo__V1__ScoreRequest         *message)
+{
+  static const Zoo__V1__ScoreRequest init_value = ZOO__V1__SCORE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t zoo__v1__score_request__get_packed_size
+                     (const Zoo__V1__ScoreRequest *message)
+{
+  assert(message->base.descriptor == &zoo__v1__score_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t zoo__v1__score_request__pack
+                     (const Zoo__V1__ScoreRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &zoo__v1__score_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t zoo__v1__score_request__pack_to_buffer
+                     (const Zoo__V1__ScoreRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &zoo__v1__score_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Zoo__V1__ScoreRequest *
+       zoo__v1__score_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Zoo__V1__ScoreRequest *)
+     protobuf_c_message_unpack (&zoo__v1__score_request__descriptor,
+                                allocator, len, data);
+}
+void   zoo__v1__score_request__free_unpacked
+                     (Zoo__V1__ScoreRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &zoo__v1__score_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   zoo__v1__score_response__init
+                     (Zoo__V1__ScoreResponse         *message)
+{
+  static const Zoo__V1__ScoreResponse init_value = ZOO__V1__SCORE_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t zoo__v1__score_response__get_packed_size
+                     (const Zoo__V1__ScoreResponse *message)
+{
+  assert(message->base.descriptor == &zoo__v1__score_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t zoo__v1__score_response__pack
+                     (const Zoo__V1__ScoreResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &zoo__v1__score_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t zoo__v1__score_response__pack_to_buffer
+                     (const Zoo__V1__ScoreResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &zoo__v1__score_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Zoo__V1__ScoreResponse *
+       zoo__v1__score_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Zoo__V1__ScoreResponse *)
+     protobuf_c_message_unpack (&zoo__v1__score_response__descriptor,
+                                allocator, len, data);
+}
+void   zoo__v1__score_response__free_unpacked
+                     (Zoo__V1__ScoreResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &zoo__v1__score_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   zoo__v1__load_model_request__init
                      (Zoo__V1__LoadModelRequest         *message)
 {
@@ -917,6 +1007,51 @@ void   zoo__v1__load_model_response__free_unpacked
   if(!message)
     return;
   assert(message->base.descriptor == &zoo__v1__load_model_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   zoo__v1__load_model_progress__init
+                     (Zoo__V1__LoadModelProgress         *message)
+{
+  static const Zoo__V1__LoadModelProgress init_value = ZOO__V1__LOAD_MODEL_PROGRESS__INIT;
+  *message = init_value;
+}
+size_t zoo__v1__load_model_progress__get_packed_size
+                     (const Zoo__V1__LoadModelProgress *message)
+{
+  assert(message->base.descriptor == &zoo__v1__load_model_progress__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t zoo__v1__load_model_progress__pack
+                     (const Zoo__V1__LoadModelProgress *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &zoo__v1__load_model_progress__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t zoo__v1__load_model_progress__pack_to_buffer
+                     (const Zoo__V1__LoadModelProgress *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &zoo__v1__load_model_progress__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Zoo__V1__LoadModelProgress *
+       zoo__v1__load_model_progress__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Zoo__V1__LoadModelProgress *)
+     protobuf_c_message_unpack (&zoo__v1__load_model_progress__descriptor,
+                                allocator, len, data);
+}
+void   zoo__v1__load_model_progress__free_unpacked
+                     (Zoo__V1__LoadModelProgress *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &zoo__v1__load_model_progress__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
 void   zoo__v1__unload_model_request__init
@@ -2739,7 +2874,7 @@ const ProtobufCMessageDescriptor zoo__v1__generate_options__decoder_options_entr
   (ProtobufCMessageInit) zoo__v1__generate_options__decoder_options_entry__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor zoo__v1__generate_options__field_descriptors[10] =
+static const ProtobufCFieldDescriptor zoo__v1__generate_options__field_descriptors[11] =
 {
   {
     "decoder",
@@ -2861,12 +2996,25 @@ static const ProtobufCFieldDescriptor zoo__v1__generate_options__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "prompt_logprobs",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__GenerateOptions, prompt_logprobs),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned zoo__v1__generate_options__field_indices_by_name[] = {
   0,   /* field[0] = decoder */
   8,   /* field[8] = decoder_options */
   7,   /* field[7] = logprobs */
   1,   /* field[1] = max_tokens */
+  10,   /* field[10] = prompt_logprobs */
   9,   /* field[9] = report_steps */
   5,   /* field[5] = seed */
   6,   /* field[6] = stop */
@@ -2877,7 +3025,7 @@ static const unsigned zoo__v1__generate_options__field_indices_by_name[] = {
 static const ProtobufCIntRange zoo__v1__generate_options__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor zoo__v1__generate_options__descriptor =
 {
@@ -2887,7 +3035,7 @@ const ProtobufCMessageDescriptor zoo__v1__generate_options__descriptor =
   "Zoo__V1__GenerateOptions",
   "zoo.v1",
   sizeof(Zoo__V1__GenerateOptions),
-  10,
+  11,
   zoo__v1__generate_options__field_descriptors,
   zoo__v1__generate_options__field_indices_by_name,
   1,  zoo__v1__generate_options__number_ranges,
@@ -3565,7 +3713,7 @@ const ProtobufCMessageDescriptor zoo__v1__token_step__descriptor =
   (ProtobufCMessageInit) zoo__v1__token_step__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor zoo__v1__generate_response__field_descriptors[7] =
+static const ProtobufCFieldDescriptor zoo__v1__generate_response__field_descriptors[8] =
 {
   {
     "text",
@@ -3651,11 +3799,24 @@ static const ProtobufCFieldDescriptor zoo__v1__generate_response__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "prompt_logprobs",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Zoo__V1__GenerateResponse, n_prompt_logprobs),
+    offsetof(Zoo__V1__GenerateResponse, prompt_logprobs),
+    &zoo__v1__token_logprobs__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned zoo__v1__generate_response__field_indices_by_name[] = {
   3,   /* field[3] = done */
   4,   /* field[4] = finish_reason */
   2,   /* field[2] = logprobs */
+  7,   /* field[7] = prompt_logprobs */
   5,   /* field[5] = stats */
   6,   /* field[6] = steps */
   0,   /* field[0] = text */
@@ -3664,7 +3825,7 @@ static const unsigned zoo__v1__generate_response__field_indices_by_name[] = {
 static const ProtobufCIntRange zoo__v1__generate_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor zoo__v1__generate_response__descriptor =
 {
@@ -3674,11 +3835,230 @@ const ProtobufCMessageDescriptor zoo__v1__generate_response__descriptor =
   "Zoo__V1__GenerateResponse",
   "zoo.v1",
   sizeof(Zoo__V1__GenerateResponse),
-  7,
+  8,
   zoo__v1__generate_response__field_descriptors,
   zoo__v1__generate_response__field_indices_by_name,
   1,  zoo__v1__generate_response__number_ranges,
   (ProtobufCMessageInit) zoo__v1__generate_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor zoo__v1__score_request__field_descriptors[6] =
+{
+  {
+    "model",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__ScoreRequest, model),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "text",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__ScoreRequest, text),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "token_ids",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_INT32,
+    offsetof(Zoo__V1__ScoreRequest, n_token_ids),
+    offsetof(Zoo__V1__ScoreRequest, token_ids),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "logprobs",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__ScoreRequest, logprobs),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "score_first_token",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__ScoreRequest, score_first_token),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "window",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__ScoreRequest, window),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned zoo__v1__score_request__field_indices_by_name[] = {
+  3,   /* field[3] = logprobs */
+  0,   /* field[0] = model */
+  4,   /* field[4] = score_first_token */
+  1,   /* field[1] = text */
+  2,   /* field[2] = token_ids */
+  5,   /* field[5] = window */
+};
+static const ProtobufCIntRange zoo__v1__score_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor zoo__v1__score_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "zoo.v1.ScoreRequest",
+  "ScoreRequest",
+  "Zoo__V1__ScoreRequest",
+  "zoo.v1",
+  sizeof(Zoo__V1__ScoreRequest),
+  6,
+  zoo__v1__score_request__field_descriptors,
+  zoo__v1__score_request__field_indices_by_name,
+  1,  zoo__v1__score_request__number_ranges,
+  (ProtobufCMessageInit) zoo__v1__score_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor zoo__v1__score_response__field_descriptors[7] =
+{
+  {
+    "tokens",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Zoo__V1__ScoreResponse, n_tokens),
+    offsetof(Zoo__V1__ScoreResponse, tokens),
+    &zoo__v1__token_logprobs__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "scored_tokens",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__ScoreResponse, scored_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "total_tokens",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__ScoreResponse, total_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "logprob_sum",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__ScoreResponse, logprob_sum),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "scored_bytes",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__ScoreResponse, scored_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "done",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__ScoreResponse, done),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "seconds",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__ScoreResponse, seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned zoo__v1__score_response__field_indices_by_name[] = {
+  5,   /* field[5] = done */
+  3,   /* field[3] = logprob_sum */
+  4,   /* field[4] = scored_bytes */
+  1,   /* field[1] = scored_tokens */
+  6,   /* field[6] = seconds */
+  0,   /* field[0] = tokens */
+  2,   /* field[2] = total_tokens */
+};
+static const ProtobufCIntRange zoo__v1__score_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor zoo__v1__score_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "zoo.v1.ScoreResponse",
+  "ScoreResponse",
+  "Zoo__V1__ScoreResponse",
+  "zoo.v1",
+  sizeof(Zoo__V1__ScoreResponse),
+  7,
+  zoo__v1__score_response__field_descriptors,
+  zoo__v1__score_response__field_indices_by_name,
+  1,  zoo__v1__score_response__number_ranges,
+  (ProtobufCMessageInit) zoo__v1__score_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor zoo__v1__load_model_request__field_descriptors[2] =
@@ -3768,6 +4148,96 @@ const ProtobufCMessageDescriptor zoo__v1__load_model_response__descriptor =
   zoo__v1__load_model_response__field_indices_by_name,
   1,  zoo__v1__load_model_response__number_ranges,
   (ProtobufCMessageInit) zoo__v1__load_model_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor zoo__v1__load_model_progress__field_descriptors[5] =
+{
+  {
+    "stage",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__LoadModelProgress, stage),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fraction",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__LoadModelProgress, fraction),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "done_bytes",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__LoadModelProgress, done_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "total_bytes",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__LoadModelProgress, total_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "model",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__LoadModelProgress, model),
+    &zoo__v1__loaded_model__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned zoo__v1__load_model_progress__field_indices_by_name[] = {
+  2,   /* field[2] = done_bytes */
+  1,   /* field[1] = fraction */
+  4,   /* field[4] = model */
+  0,   /* field[0] = stage */
+  3,   /* field[3] = total_bytes */
+};
+static const ProtobufCIntRange zoo__v1__load_model_progress__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor zoo__v1__load_model_progress__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "zoo.v1.LoadModelProgress",
+  "LoadModelProgress",
+  "Zoo__V1__LoadModelProgress",
+  "zoo.v1",
+  sizeof(Zoo__V1__LoadModelProgress),
+  5,
+  zoo__v1__load_model_progress__field_descriptors,
+  zoo__v1__load_model_progress__field_indices_by_name,
+  1,  zoo__v1__load_model_progress__number_ranges,
+  (ProtobufCMessageInit) zoo__v1__load_model_progress__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor zoo__v1__unload_model_request__field_descriptors[1] =
@@ -5589,16 +6059,18 @@ const ProtobufCEnumDescriptor zoo__v1__finish_reason__descriptor =
   zoo__v1__finish_reason__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor zoo__v1__zoo__method_descriptors[13] =
+static const ProtobufCMethodDescriptor zoo__v1__zoo__method_descriptors[15] =
 {
   { "ListPlugins", &zoo__v1__list_plugins_request__descriptor, &zoo__v1__list_plugins_response__descriptor },
   { "ListModels", &zoo__v1__list_models_request__descriptor, &zoo__v1__list_models_response__descriptor },
   { "ShowModel", &zoo__v1__show_model_request__descriptor, &zoo__v1__show_model_response__descriptor },
   { "Generate", &zoo__v1__generate_request__descriptor, &zoo__v1__generate_response__descriptor },
   { "LoadModel", &zoo__v1__load_model_request__descriptor, &zoo__v1__load_model_response__descriptor },
+  { "LoadModelWithProgress", &zoo__v1__load_model_request__descriptor, &zoo__v1__load_model_progress__descriptor },
   { "UnloadModel", &zoo__v1__unload_model_request__descriptor, &zoo__v1__unload_model_response__descriptor },
   { "ListLoaded", &zoo__v1__list_loaded_request__descriptor, &zoo__v1__list_loaded_response__descriptor },
   { "Embed", &zoo__v1__embed_request__descriptor, &zoo__v1__embed_response__descriptor },
+  { "Score", &zoo__v1__score_request__descriptor, &zoo__v1__score_response__descriptor },
   { "GetMetrics", &zoo__v1__get_metrics_request__descriptor, &zoo__v1__get_metrics_response__descriptor },
   { "PutToolCatalog", &zoo__v1__put_tool_catalog_request__descriptor, &zoo__v1__put_tool_catalog_response__descriptor },
   { "ListToolCatalogs", &zoo__v1__list_tool_catalogs_request__descriptor, &zoo__v1__list_tool_catalogs_response__descriptor },
@@ -5606,19 +6078,21 @@ static const ProtobufCMethodDescriptor zoo__v1__zoo__method_descriptors[13] =
   { "CheckToolCall", &zoo__v1__check_tool_call_request__descriptor, &zoo__v1__check_tool_call_response__descriptor },
 };
 const unsigned zoo__v1__zoo__method_indices_by_name[] = {
-  12,        /* CheckToolCall */
-  7,        /* Embed */
-  11,        /* GateTools */
+  14,        /* CheckToolCall */
+  8,        /* Embed */
+  13,        /* GateTools */
   3,        /* Generate */
-  8,        /* GetMetrics */
-  6,        /* ListLoaded */
+  10,        /* GetMetrics */
+  7,        /* ListLoaded */
   1,        /* ListModels */
   0,        /* ListPlugins */
-  10,        /* ListToolCatalogs */
+  12,        /* ListToolCatalogs */
   4,        /* LoadModel */
-  9,        /* PutToolCatalog */
+  5,        /* LoadModelWithProgress */
+  11,        /* PutToolCatalog */
+  9,        /* Score */
   2,        /* ShowModel */
-  5         /* UnloadModel */
+  6         /* UnloadModel */
 };
 const ProtobufCServiceDescriptor zoo__v1__zoo__descriptor =
 {
@@ -5627,7 +6101,7 @@ const ProtobufCServiceDescriptor zoo__v1__zoo__descriptor =
   "Zoo",
   "Zoo__V1__Zoo",
   "zoo.v1",
-  13,
+  15,
   zoo__v1__zoo__method_descriptors,
   zoo__v1__zoo__method_indices_by_name
 };
@@ -5671,13 +6145,21 @@ void zoo__v1__zoo__load_model(ProtobufCService *service,
   assert(service->descriptor == &zoo__v1__zoo__descriptor);
   service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void zoo__v1__zoo__load_model_with_progress(ProtobufCService *service,
+                                            const Zoo__V1__LoadModelRequest *input,
+                                            Zoo__V1__LoadModelProgress_Closure closure,
+                                            void *closure_data)
+{
+  assert(service->descriptor == &zoo__v1__zoo__descriptor);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void zoo__v1__zoo__unload_model(ProtobufCService *service,
                                 const Zoo__V1__UnloadModelRequest *input,
                                 Zoo__V1__UnloadModelResponse_Closure closure,
                                 void *closure_data)
 {
   assert(service->descriptor == &zoo__v1__zoo__descriptor);
-  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void zoo__v1__zoo__list_loaded(ProtobufCService *service,
                                const Zoo__V1__ListLoadedRequest *input,
@@ -5685,7 +6167,7 @@ void zoo__v1__zoo__list_loaded(ProtobufCService *service,
                                void *closure_data)
 {
   assert(service->descriptor == &zoo__v1__zoo__descriptor);
-  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void zoo__v1__zoo__embed(ProtobufCService *service,
                          const Zoo__V1__EmbedRequest *input,
@@ -5693,7 +6175,15 @@ void zoo__v1__zoo__embed(ProtobufCService *service,
                          void *closure_data)
 {
   assert(service->descriptor == &zoo__v1__zoo__descriptor);
-  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void zoo__v1__zoo__score(ProtobufCService *service,
+                         const Zoo__V1__ScoreRequest *input,
+                         Zoo__V1__ScoreResponse_Closure closure,
+                         void *closure_data)
+{
+  assert(service->descriptor == &zoo__v1__zoo__descriptor);
+  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void zoo__v1__zoo__get_metrics(ProtobufCService *service,
                                const Zoo__V1__GetMetricsRequest *input,
@@ -5701,7 +6191,7 @@ void zoo__v1__zoo__get_metrics(ProtobufCService *service,
                                void *closure_data)
 {
   assert(service->descriptor == &zoo__v1__zoo__descriptor);
-  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void zoo__v1__zoo__put_tool_catalog(ProtobufCService *service,
                                     const Zoo__V1__PutToolCatalogRequest *input,
@@ -5709,7 +6199,7 @@ void zoo__v1__zoo__put_tool_catalog(ProtobufCService *service,
                                     void *closure_data)
 {
   assert(service->descriptor == &zoo__v1__zoo__descriptor);
-  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void zoo__v1__zoo__list_tool_catalogs(ProtobufCService *service,
                                       const Zoo__V1__ListToolCatalogsRequest *input,
@@ -5717,7 +6207,7 @@ void zoo__v1__zoo__list_tool_catalogs(ProtobufCService *service,
                                       void *closure_data)
 {
   assert(service->descriptor == &zoo__v1__zoo__descriptor);
-  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void zoo__v1__zoo__gate_tools(ProtobufCService *service,
                               const Zoo__V1__GateToolsRequest *input,
@@ -5725,7 +6215,7 @@ void zoo__v1__zoo__gate_tools(ProtobufCService *service,
                               void *closure_data)
 {
   assert(service->descriptor == &zoo__v1__zoo__descriptor);
-  service->invoke(service, 11, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 13, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void zoo__v1__zoo__check_tool_call(ProtobufCService *service,
                                    const Zoo__V1__CheckToolCallRequest *input,
@@ -5733,7 +6223,7 @@ void zoo__v1__zoo__check_tool_call(ProtobufCService *service,
                                    void *closure_data)
 {
   assert(service->descriptor == &zoo__v1__zoo__descriptor);
-  service->invoke(service, 12, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 14, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void zoo__v1__zoo__init (Zoo__V1__Zoo_Service *service,
                          Zoo__V1__Zoo_ServiceDestroy destroy)

@@ -36,8 +36,11 @@ typedef struct Zoo__V1__TokenLogprobs Zoo__V1__TokenLogprobs;
 typedef struct Zoo__V1__GenerateStats Zoo__V1__GenerateStats;
 typedef struct Zoo__V1__TokenStep Zoo__V1__TokenStep;
 typedef struct Zoo__V1__GenerateResponse Zoo__V1__GenerateResponse;
+typedef struct Zoo__V1__ScoreRequest Zoo__V1__ScoreRequest;
+typedef struct Zoo__V1__ScoreResponse Zoo__V1__ScoreResponse;
 typedef struct Zoo__V1__LoadModelRequest Zoo__V1__LoadModelRequest;
 typedef struct Zoo__V1__LoadModelResponse Zoo__V1__LoadModelResponse;
+typedef struct Zoo__V1__LoadModelProgress Zoo__V1__LoadModelProgress;
 typedef struct Zoo__V1__UnloadModelRequest Zoo__V1__UnloadModelRequest;
 typedef struct Zoo__V1__UnloadModelResponse Zoo__V1__UnloadModelResponse;
 typedef struct Zoo__V1__ListLoadedRequest Zoo__V1__ListLoadedRequest;
@@ -378,10 +381,17 @@ struct  Zoo__V1__GenerateOptions
    * insertion), e.g. to redraw the text as it forms.
    */
   protobuf_c_boolean report_steps;
+  /*
+   * Also score the prompt (vLLM's prompt_logprobs, OpenAI's echo with logprobs): the
+   * first message carries GenerateResponse.prompt_logprobs with each prompt token's
+   * logprob and this many top alternatives (0..20). Unset = none. Causal models only
+   * (FAILED_PRECONDITION otherwise); not with segments.
+   */
+  int32_t prompt_logprobs;
 };
 #define ZOO__V1__GENERATE_OPTIONS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__generate_options__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0,NULL, 0, 0,NULL, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0,NULL, 0, 0,NULL, 0, 0 }
 
 
 struct  Zoo__V1__MiddlewareCall__OptionsEntry
@@ -519,6 +529,9 @@ struct  Zoo__V1__TokenLogprob
    * The token's text (bytes decoded leniently; may be part of a character).
    */
   char *text;
+  /*
+   * Unset only for a prompt's first token, which has no context to be scored in.
+   */
   float logprob;
 };
 #define ZOO__V1__TOKEN_LOGPROB__INIT \
@@ -634,10 +647,89 @@ struct  Zoo__V1__GenerateResponse
    */
   size_t n_steps;
   Zoo__V1__TokenStep **steps;
+  /*
+   * On the first message, when options.prompt_logprobs is set: one entry per prompt
+   * token, in order; the first has no logprob (nothing comes before it).
+   */
+  size_t n_prompt_logprobs;
+  Zoo__V1__TokenLogprobs **prompt_logprobs;
 };
 #define ZOO__V1__GENERATE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__generate_response__descriptor) \
-    , (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0, ZOO__V1__FINISH_REASON__FINISH_REASON_UNSPECIFIED, NULL, 0,NULL }
+    , (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0, ZOO__V1__FINISH_REASON__FINISH_REASON_UNSPECIFIED, NULL, 0,NULL, 0,NULL }
+
+
+struct  Zoo__V1__ScoreRequest
+{
+  ProtobufCMessage base;
+  char *model;
+  /*
+   * The text, tokenized with the model's tokenizer (no special tokens added). Exactly
+   * one of text and token_ids.
+   */
+  char *text;
+  /*
+   * Or token ids, for models without a tokenizer or to score exact ids.
+   */
+  size_t n_token_ids;
+  int32_t *token_ids;
+  /*
+   * Return each token's entry (ScoreResponse.tokens) with this many top alternatives
+   * (0..20). Unset = totals only, for long texts.
+   */
+  int32_t logprobs;
+  /*
+   * Score the first token too, in the context of the model's beginning-of-sequence
+   * token, or of its end-of-sequence token when it has none (as lm-evaluation-harness
+   * scores whole documents). Otherwise the first token is context only. Models with
+   * neither score from the second token either way.
+   */
+  protobuf_c_boolean score_first_token;
+  /*
+   * Read the text in disjoint windows of at most this many tokens, each from a fresh
+   * state (lm-evaluation-harness's rolling windows: a window's first token is scored
+   * from the token before it only). 0 = one pass, or the model's position limit.
+   */
+  int32_t window;
+};
+#define ZOO__V1__SCORE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__score_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0 }
+
+
+struct  Zoo__V1__ScoreResponse
+{
+  ProtobufCMessage base;
+  /*
+   * Entries since the previous message, when request.logprobs is set: every token of
+   * the text in order; a token that is context only has no logprob.
+   */
+  size_t n_tokens;
+  Zoo__V1__TokenLogprobs **tokens;
+  /*
+   * Tokens scored so far, and tokens to score in all: the text's, less its first when
+   * that is context only.
+   */
+  int64_t scored_tokens;
+  int64_t total_tokens;
+  /*
+   * The scored tokens' summed log-probability (natural log) and their text's UTF-8
+   * bytes, so far: bits per byte = -logprob_sum / ln 2 / scored_bytes.
+   */
+  double logprob_sum;
+  int64_t scored_bytes;
+  /*
+   * True on the last message.
+   */
+  protobuf_c_boolean done;
+  /*
+   * Seconds of model time so far.
+   */
+  double seconds;
+};
+#define ZOO__V1__SCORE_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__score_response__descriptor) \
+    , 0,NULL, 0, 0, 0, 0, 0, 0 }
 
 
 struct  Zoo__V1__LoadModelRequest
@@ -663,6 +755,30 @@ struct  Zoo__V1__LoadModelResponse
 #define ZOO__V1__LOAD_MODEL_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__load_model_response__descriptor) \
     , NULL }
+
+
+struct  Zoo__V1__LoadModelProgress
+{
+  ProtobufCMessage base;
+  /*
+   * What is happening: "reading weights", then the plugin's own labels while it
+   * builds the model (empty when it reports none).
+   */
+  char *stage;
+  /*
+   * Of the stage, 0..1; for reading weights also in bytes.
+   */
+  double fraction;
+  uint64_t done_bytes;
+  uint64_t total_bytes;
+  /*
+   * Set on the last message: the loaded model.
+   */
+  Zoo__V1__LoadedModel *model;
+};
+#define ZOO__V1__LOAD_MODEL_PROGRESS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__load_model_progress__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, 0, NULL }
 
 
 struct  Zoo__V1__UnloadModelRequest
@@ -1561,6 +1677,44 @@ Zoo__V1__GenerateResponse *
 void   zoo__v1__generate_response__free_unpacked
                      (Zoo__V1__GenerateResponse *message,
                       ProtobufCAllocator *allocator);
+/* Zoo__V1__ScoreRequest methods */
+void   zoo__v1__score_request__init
+                     (Zoo__V1__ScoreRequest         *message);
+size_t zoo__v1__score_request__get_packed_size
+                     (const Zoo__V1__ScoreRequest   *message);
+size_t zoo__v1__score_request__pack
+                     (const Zoo__V1__ScoreRequest   *message,
+                      uint8_t             *out);
+size_t zoo__v1__score_request__pack_to_buffer
+                     (const Zoo__V1__ScoreRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Zoo__V1__ScoreRequest *
+       zoo__v1__score_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   zoo__v1__score_request__free_unpacked
+                     (Zoo__V1__ScoreRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Zoo__V1__ScoreResponse methods */
+void   zoo__v1__score_response__init
+                     (Zoo__V1__ScoreResponse         *message);
+size_t zoo__v1__score_response__get_packed_size
+                     (const Zoo__V1__ScoreResponse   *message);
+size_t zoo__v1__score_response__pack
+                     (const Zoo__V1__ScoreResponse   *message,
+                      uint8_t             *out);
+size_t zoo__v1__score_response__pack_to_buffer
+                     (const Zoo__V1__ScoreResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Zoo__V1__ScoreResponse *
+       zoo__v1__score_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   zoo__v1__score_response__free_unpacked
+                     (Zoo__V1__ScoreResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Zoo__V1__LoadModelRequest methods */
 void   zoo__v1__load_model_request__init
                      (Zoo__V1__LoadModelRequest         *message);
@@ -1598,6 +1752,25 @@ Zoo__V1__LoadModelResponse *
                       const uint8_t       *data);
 void   zoo__v1__load_model_response__free_unpacked
                      (Zoo__V1__LoadModelResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Zoo__V1__LoadModelProgress methods */
+void   zoo__v1__load_model_progress__init
+                     (Zoo__V1__LoadModelProgress         *message);
+size_t zoo__v1__load_model_progress__get_packed_size
+                     (const Zoo__V1__LoadModelProgress   *message);
+size_t zoo__v1__load_model_progress__pack
+                     (const Zoo__V1__LoadModelProgress   *message,
+                      uint8_t             *out);
+size_t zoo__v1__load_model_progress__pack_to_buffer
+                     (const Zoo__V1__LoadModelProgress   *message,
+                      ProtobufCBuffer     *buffer);
+Zoo__V1__LoadModelProgress *
+       zoo__v1__load_model_progress__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   zoo__v1__load_model_progress__free_unpacked
+                     (Zoo__V1__LoadModelProgress *message,
                       ProtobufCAllocator *allocator);
 /* Zoo__V1__UnloadModelRequest methods */
 void   zoo__v1__unload_model_request__init
@@ -2158,11 +2331,20 @@ typedef void (*Zoo__V1__TokenStep_Closure)
 typedef void (*Zoo__V1__GenerateResponse_Closure)
                  (const Zoo__V1__GenerateResponse *message,
                   void *closure_data);
+typedef void (*Zoo__V1__ScoreRequest_Closure)
+                 (const Zoo__V1__ScoreRequest *message,
+                  void *closure_data);
+typedef void (*Zoo__V1__ScoreResponse_Closure)
+                 (const Zoo__V1__ScoreResponse *message,
+                  void *closure_data);
 typedef void (*Zoo__V1__LoadModelRequest_Closure)
                  (const Zoo__V1__LoadModelRequest *message,
                   void *closure_data);
 typedef void (*Zoo__V1__LoadModelResponse_Closure)
                  (const Zoo__V1__LoadModelResponse *message,
+                  void *closure_data);
+typedef void (*Zoo__V1__LoadModelProgress_Closure)
+                 (const Zoo__V1__LoadModelProgress *message,
                   void *closure_data);
 typedef void (*Zoo__V1__UnloadModelRequest_Closure)
                  (const Zoo__V1__UnloadModelRequest *message,
@@ -2272,6 +2454,10 @@ struct Zoo__V1__Zoo_Service
                      const Zoo__V1__LoadModelRequest *input,
                      Zoo__V1__LoadModelResponse_Closure closure,
                      void *closure_data);
+  void (*load_model_with_progress)(Zoo__V1__Zoo_Service *service,
+                                   const Zoo__V1__LoadModelRequest *input,
+                                   Zoo__V1__LoadModelProgress_Closure closure,
+                                   void *closure_data);
   void (*unload_model)(Zoo__V1__Zoo_Service *service,
                        const Zoo__V1__UnloadModelRequest *input,
                        Zoo__V1__UnloadModelResponse_Closure closure,
@@ -2283,6 +2469,10 @@ struct Zoo__V1__Zoo_Service
   void (*embed)(Zoo__V1__Zoo_Service *service,
                 const Zoo__V1__EmbedRequest *input,
                 Zoo__V1__EmbedResponse_Closure closure,
+                void *closure_data);
+  void (*score)(Zoo__V1__Zoo_Service *service,
+                const Zoo__V1__ScoreRequest *input,
+                Zoo__V1__ScoreResponse_Closure closure,
                 void *closure_data);
   void (*get_metrics)(Zoo__V1__Zoo_Service *service,
                       const Zoo__V1__GetMetricsRequest *input,
@@ -2317,9 +2507,11 @@ void zoo__v1__zoo__init (Zoo__V1__Zoo_Service *service,
       function_prefix__ ## show_model,\
       function_prefix__ ## generate,\
       function_prefix__ ## load_model,\
+      function_prefix__ ## load_model_with_progress,\
       function_prefix__ ## unload_model,\
       function_prefix__ ## list_loaded,\
       function_prefix__ ## embed,\
+      function_prefix__ ## score,\
       function_prefix__ ## get_metrics,\
       function_prefix__ ## put_tool_catalog,\
       function_prefix__ ## list_tool_catalogs,\
@@ -2345,6 +2537,10 @@ void zoo__v1__zoo__load_model(ProtobufCService *service,
                               const Zoo__V1__LoadModelRequest *input,
                               Zoo__V1__LoadModelResponse_Closure closure,
                               void *closure_data);
+void zoo__v1__zoo__load_model_with_progress(ProtobufCService *service,
+                                            const Zoo__V1__LoadModelRequest *input,
+                                            Zoo__V1__LoadModelProgress_Closure closure,
+                                            void *closure_data);
 void zoo__v1__zoo__unload_model(ProtobufCService *service,
                                 const Zoo__V1__UnloadModelRequest *input,
                                 Zoo__V1__UnloadModelResponse_Closure closure,
@@ -2356,6 +2552,10 @@ void zoo__v1__zoo__list_loaded(ProtobufCService *service,
 void zoo__v1__zoo__embed(ProtobufCService *service,
                          const Zoo__V1__EmbedRequest *input,
                          Zoo__V1__EmbedResponse_Closure closure,
+                         void *closure_data);
+void zoo__v1__zoo__score(ProtobufCService *service,
+                         const Zoo__V1__ScoreRequest *input,
+                         Zoo__V1__ScoreResponse_Closure closure,
                          void *closure_data);
 void zoo__v1__zoo__get_metrics(ProtobufCService *service,
                                const Zoo__V1__GetMetricsRequest *input,
@@ -2403,8 +2603,11 @@ extern const ProtobufCMessageDescriptor zoo__v1__generate_stats__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__token_step__descriptor;
 extern const ProtobufCEnumDescriptor    zoo__v1__token_step__op__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__generate_response__descriptor;
+extern const ProtobufCMessageDescriptor zoo__v1__score_request__descriptor;
+extern const ProtobufCMessageDescriptor zoo__v1__score_response__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__load_model_request__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__load_model_response__descriptor;
+extern const ProtobufCMessageDescriptor zoo__v1__load_model_progress__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__unload_model_request__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__unload_model_response__descriptor;
 extern const ProtobufCMessageDescriptor zoo__v1__list_loaded_request__descriptor;
