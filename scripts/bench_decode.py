@@ -14,10 +14,8 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODELS = ["mamba-shakespeare", "sessa-shakespeare", "gam-shakespeare", "orchid-shakespeare"]
@@ -31,7 +29,7 @@ def main():
     p.add_argument("--contexts", type=int, nargs="+", default=[64, 2048])
     a = p.parse_args()
     sys.path.insert(0, os.path.join(ROOT, "scripts"))
-    from bench_embeddings import connect, generate_stubs
+    from bench_embeddings import connect, generate_stubs, release_zood
 
     work = tempfile.mkdtemp(prefix="zoo-bench-decode-", dir="/tmp")
     os.chmod(work, 0o700)
@@ -39,14 +37,7 @@ def main():
     import grpc
     from zoo.v1 import zoo_pb2
 
-    bin_dir = subprocess.check_output(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, text=True).strip()
-    plugins = os.path.join(work, "plugins")
-    os.makedirs(plugins, mode=0o700)
-    for name in PLUGINS:
-        shutil.copy(os.path.join(bin_dir, f"libZoo{name}.so"), plugins)
-    sock = os.path.join(work, "zood.sock")
-    zood = subprocess.Popen([os.path.join(bin_dir, "zood"), "--socket", sock, "--models", os.path.join(ROOT, "models"),
-                             "--plugins", plugins, "--log-level", "warning"])
+    _, sock, zood = release_zood(work, PLUGINS)
     text = open(os.path.join(ROOT, "training", "README.md"), "rb").read() * 4
     try:
         channel, zoo = connect(sock)

@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -67,7 +66,7 @@ def main():
     p.add_argument("--problems", type=int, default=200)
     a = p.parse_args()
     sys.path.insert(0, os.path.join(ROOT, "scripts"))
-    from bench_embeddings import connect, generate_stubs
+    from bench_embeddings import connect, generate_stubs, release_zood
 
     work = tempfile.mkdtemp(prefix="zoo-bench-diffusion-", dir="/tmp")
     os.chmod(work, 0o700)
@@ -78,14 +77,7 @@ def main():
     with open(os.path.join(ROOT, "training", "data", "addition-test.jsonl")) as f:
         problems = [json.loads(line) for line in f][: a.problems]
 
-    bin_dir = subprocess.check_output(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, text=True).strip()
-    plugins = os.path.join(work, "plugins")
-    os.makedirs(plugins, mode=0o700)
-    for name in PLUGINS:
-        shutil.copy(os.path.join(bin_dir, f"libZoo{name}.so"), plugins)
-    sock = os.path.join(work, "zood.sock")
-    zood = subprocess.Popen([os.path.join(bin_dir, "zood"), "--socket", sock, "--models", os.path.join(ROOT, "models"),
-                             "--plugins", plugins, "--log-level", "warning"])
+    _, sock, zood = release_zood(work, PLUGINS)
     try:
         channel, zoo = connect(sock)
 

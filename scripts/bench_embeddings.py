@@ -52,6 +52,21 @@ def generate_stubs(into):
     sys.path.insert(0, into)
 
 
+def release_zood(work, plugins, models=os.path.join(ROOT, "models"), env=None):
+    """A release zood on a private socket in `work`, serving `models` with the named
+    plugins (libZoo<name>.so, copied into a 0700 folder as zood requires); returns the
+    build's bin folder, the socket and the process."""
+    bin_dir = subprocess.check_output(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, text=True).strip()
+    folder = os.path.join(work, "plugins")
+    os.makedirs(folder, mode=0o700)
+    for name in plugins:
+        shutil.copy(os.path.join(bin_dir, f"libZoo{name}.so"), folder)
+    sock = os.path.join(work, "zood.sock")
+    zood = subprocess.Popen([os.path.join(bin_dir, "zood"), "--socket", sock, "--models", models,
+                             "--plugins", folder, "--log-level", "warning"], env=env)
+    return bin_dir, sock, zood
+
+
 def connect(sock):
     """Waits for zood's socket (up to 30 s), then a gRPC channel to it and a Zoo stub;
     generate_stubs must have run."""
@@ -93,16 +108,10 @@ def main():
     generate_stubs(os.path.join(work, "stubs"))
     from zoo.v1 import zoo_pb2
 
-    bin_dir = subprocess.check_output(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, text=True).strip()
-    plugins, models = os.path.join(work, "plugins"), os.path.join(work, "models")
-    os.makedirs(plugins, mode=0o700)
+    models = os.path.join(work, "models")
     os.makedirs(models)
-    shutil.copy(os.path.join(bin_dir, "libZooTransformer.so"), plugins)
     os.symlink(os.path.abspath(a.model), os.path.join(models, "minilm"))
-    sock = os.path.join(work, "zood.sock")
-    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(a.threads))
-    zood = subprocess.Popen([os.path.join(bin_dir, "zood"), "--socket", sock, "--models", models, "--plugins", plugins,
-                             "--log-level", "warning"], env=env)
+    _, sock, zood = release_zood(work, ["Transformer"], models, env=dict(os.environ, OPENBLAS_NUM_THREADS=str(a.threads)))
     try:
         channel, stub = connect(sock)
         st = SentenceTransformer(a.model, device="cpu")

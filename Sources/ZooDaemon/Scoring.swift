@@ -81,7 +81,10 @@ extension Runtime {
           var state = try model.handle.makeState()
           var inWindow = 0
           var logits = [Float](repeating: 0, count: rows * vocabulary)
-          var totals = Zoo_V1_ScoreResponse.with { $0.totalTokens = Int64(tokens.count - 1) }
+          var totals = Zoo_V1_ScoreResponse.with {
+            $0.totalTokens = Int64(tokens.count - 1)
+            $0.window = Int32(clamping: window)
+          }
           var entries: [Zoo_V1_TokenLogprobs] = []
           func text(_ id: Int32) -> String {
             prepared.tokenizer.map { String(decoding: $0.bytes(of: id), as: UTF8.self) } ?? ""

@@ -81,25 +81,24 @@ public enum ServingMetrics {
     }
   }
 
-  /// Passes a worker's messages on to the client, counting the finished generation's
-  /// tokens and latencies on the way (zood --isolate: the worker's own metrics are not
-  /// served).
-  struct CountingWriter: RPCWriterProtocol {
-    let client: RPCWriter<Zoo_V1_GenerateResponse>
-    let model: String
+  /// Passes a worker's messages on to the client, counting each on the way as `count`
+  /// says (zood --isolate: the worker's own metrics are not served).
+  struct CountingWriter<Message: Sendable>: RPCWriterProtocol {
+    let client: RPCWriter<Message>
+    let count: @Sendable (Message) -> Void
 
-    func write(_ message: Zoo_V1_GenerateResponse) async throws {
-      if message.done { ServingMetrics.generated(model: model, stats: message.stats) }
+    func write(_ message: Message) async throws {
+      count(message)
       try await client.write(message)
     }
 
-    func write(contentsOf messages: some Sequence<Zoo_V1_GenerateResponse>) async throws {
+    func write(contentsOf messages: some Sequence<Message>) async throws {
       for m in messages { try await write(m) }
     }
   }
 
-  /// Tokens an embedding request read.
-  static func embedded(model: String, tokens: Int) {
+  /// Tokens a request read without generating (Embed, Score).
+  static func readPrompt(model: String, tokens: Int) {
     Counter(label: "zoo_prompt_tokens_total", dimensions: [("model", model)]).increment(by: tokens)
   }
 

@@ -70,10 +70,21 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
     request: Zoo_V1_GenerateRequest, response: RPCWriter<Zoo_V1_GenerateResponse>,
     received: ContinuousClock.Instant, deadline: ContinuousClock.Instant?
   ) async throws {
-    let labels = ServingMetrics.RequestLabels(rpc: "Generate")
-    do {
+    try await counted("Generate", since: received) { labels in
       try await generate(request: request, response: response, received: received, deadline: deadline, labels: labels)
+    }
+  }
+
+  /// Runs one request, counted in the metrics by its outcome.
+  private func counted<T>(
+    _ rpc: String, since received: ContinuousClock.Instant,
+    _ body: (ServingMetrics.RequestLabels) async throws -> T
+  ) async throws -> T {
+    let labels = ServingMetrics.RequestLabels(rpc: rpc)
+    do {
+      let result = try await body(labels)
       ServingMetrics.finished(labels, error: nil, since: received)
+      return result
     } catch {
       ServingMetrics.finished(labels, error: error, since: received)
       throw error
@@ -97,7 +108,10 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
       labels.decoder = request.options.decoder
       try await isolated(worker, received: received, deadline: deadline) { timeout in
         try await worker.generate(
-          request, to: RPCWriter(wrapping: ServingMetrics.CountingWriter(client: response, model: request.model)), timeout: timeout)
+          request,
+          to: RPCWriter(wrapping: ServingMetrics.CountingWriter(client: response) {
+            if $0.done { ServingMetrics.generated(model: request.model, stats: $0.stats) }
+          }), timeout: timeout)
       }
       return
     }
@@ -231,13 +245,8 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
     request: Zoo_V1_ScoreRequest, response: RPCWriter<Zoo_V1_ScoreResponse>,
     received: ContinuousClock.Instant, deadline: ContinuousClock.Instant?
   ) async throws {
-    let labels = ServingMetrics.RequestLabels(rpc: "Score")
-    do {
+    try await counted("Score", since: received) { labels in
       try await score(request: request, response: response, received: received, deadline: deadline, labels: labels)
-      ServingMetrics.finished(labels, error: nil, since: received)
-    } catch {
-      ServingMetrics.finished(labels, error: error, since: received)
-      throw error
     }
   }
 
@@ -250,7 +259,11 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
     if let worker = try await mappedAsync({ try await runtime.worker(for: request.model) }) {
       labels.model = request.model
       try await isolated(worker, received: received, deadline: deadline) { timeout in
-        try await worker.score(request, to: response, timeout: timeout)
+        try await worker.score(
+          request,
+          to: RPCWriter(wrapping: ServingMetrics.CountingWriter(client: response) {
+            if $0.done { ServingMetrics.readPrompt(model: request.model, tokens: Int($0.scoredTokens)) }
+          }), timeout: timeout)
       }
       return
     }
@@ -281,6 +294,7 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
           throw error
         }
         try await response.write(last)
+        ServingMetrics.readPrompt(model: model.folder.name, tokens: Int(last.scoredTokens))
         logger.info(
           "score \(model.folder.name) tokens=\(last.totalTokens) scored=\(last.scoredTokens) model=\(String(format: "%.3f", last.seconds))s")
       } catch let error as ZooError {
@@ -313,15 +327,10 @@ public struct ZooService: Zoo_V1_Zoo.SimpleServiceProtocol {
   func embed(
     request: Zoo_V1_EmbedRequest, received: ContinuousClock.Instant, deadline: ContinuousClock.Instant?
   ) async throws -> Zoo_V1_EmbedResponse {
-    let labels = ServingMetrics.RequestLabels(rpc: "Embed")
-    do {
+    try await counted("Embed", since: received) { labels in
       let response = try await embed(request: request, received: received, deadline: deadline, labels: labels)
-      ServingMetrics.finished(labels, error: nil, since: received)
-      ServingMetrics.embedded(model: labels.model, tokens: Int(response.totalTokens))
+      ServingMetrics.readPrompt(model: labels.model, tokens: Int(response.totalTokens))
       return response
-    } catch {
-      ServingMetrics.finished(labels, error: error, since: received)
-      throw error
     }
   }
 

@@ -829,6 +829,10 @@ public nonisolated struct Zoo_V1_ScoreResponse: Sendable {
   /// Seconds of model time so far.
   public var seconds: Double = 0
 
+  /// The window the text is read in: the one asked for, or the model's position limit
+  /// when that is smaller; 0 = one pass.
+  public var window: Int32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -2537,7 +2541,7 @@ nonisolated extension Zoo_V1_ScoreRequest: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Zoo_V1_ScoreResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ScoreResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}tokens\0\u{3}scored_tokens\0\u{3}total_tokens\0\u{3}logprob_sum\0\u{3}scored_bytes\0\u{1}done\0\u{1}seconds\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}tokens\0\u{3}scored_tokens\0\u{3}total_tokens\0\u{3}logprob_sum\0\u{3}scored_bytes\0\u{1}done\0\u{1}seconds\0\u{1}window\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2552,6 +2556,7 @@ nonisolated extension Zoo_V1_ScoreResponse: SwiftProtobuf.Message, SwiftProtobuf
       case 5: try { try decoder.decodeSingularInt64Field(value: &self.scoredBytes) }()
       case 6: try { try decoder.decodeSingularBoolField(value: &self.done) }()
       case 7: try { try decoder.decodeSingularDoubleField(value: &self.seconds) }()
+      case 8: try { try decoder.decodeSingularInt32Field(value: &self.window) }()
       default: break
       }
     }
@@ -2579,6 +2584,9 @@ nonisolated extension Zoo_V1_ScoreResponse: SwiftProtobuf.Message, SwiftProtobuf
     if self.seconds.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.seconds, fieldNumber: 7)
     }
+    if self.window != 0 {
+      try visitor.visitSingularInt32Field(value: self.window, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2590,6 +2598,7 @@ nonisolated extension Zoo_V1_ScoreResponse: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.scoredBytes != rhs.scoredBytes {return false}
     if lhs.done != rhs.done {return false}
     if lhs.seconds != rhs.seconds {return false}
+    if lhs.window != rhs.window {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

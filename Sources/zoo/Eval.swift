@@ -61,7 +61,7 @@ extension Zoo {
       }
       let bits = -last.logprobSum / log(2)
       let result = EvalResult(
-        model: model, file: file, window: Int(window), bytes: data.count, scoredTokens: Int(last.scoredTokens),
+        model: model, file: file, window: Int(last.window), bytes: data.count, scoredTokens: Int(last.scoredTokens),
         scoredBytes: Int(last.scoredBytes),
         bitsPerByte: last.scoredBytes > 0 ? bits / Double(last.scoredBytes) : nil,
         bitsPerToken: last.scoredTokens > 0 ? bits / Double(last.scoredTokens) : nil,
@@ -77,6 +77,7 @@ extension Zoo {
       func figure(_ v: Double?) -> String { v.map { String(format: "%.4f", $0) } ?? "-" }
       print("model           \(model)")
       print("text            \(file): \(data.count) bytes, \(last.scoredTokens) tokens scored (\(last.scoredBytes) bytes)")
+      if last.window > 0 { print("windows         of \(last.window) tokens, each from a fresh state") }
       print("bits per byte   \(figure(result.bitsPerByte))")
       print("bits per token  \(figure(result.bitsPerToken))")
       print("perplexity      \(figure(result.perplexity)) (per token)")

@@ -140,7 +140,9 @@ typedef struct zoo_host_api {
   /* Non-zero once the client cancelled, disconnected or hit its deadline. Decoders
    * poll this between steps and then return ZOO_ERR_CANCELLED promptly. */
   int32_t (*is_cancelled)(void *host_context, const zoo_request *request);
-  /* Reports progress of a long step (0..1) with a short label; may be ignored. */
+  /* Reports progress of a long step (0..1) with a short label. Called with request
+   * NULL from a model's `load` (on the loading thread), it reaches the clients waiting
+   * on that load (LoadModelWithProgress, `zoo load`); otherwise zood logs it at debug. */
   void (*progress)(void *host_context, const zoo_request *request, double fraction, const char *what);
 
   /* Since 1.2: text and embedding services, for middleware and decoders. The three

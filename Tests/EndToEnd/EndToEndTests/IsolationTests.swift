@@ -117,3 +117,43 @@ final class IsolationTests: XCTestCase {
     }
   }
 }
+
+extension IsolationTests {
+  /// Under isolation the worker loads and scores: LoadModelWithProgress passes its
+  /// progress through and names the worker, and Score streams as in process (the same
+  /// logprobs as an in-process zood's).
+  func testLoadProgressAndScoreComeThroughTheWorker() async throws {
+    let isolated = try isolatedZood()
+    let updates = try await isolated.withClient { zoo, _ in
+      try await zoo.loadModelWithProgress(.with { $0.model = "m" }) { response in
+        var all: [Zoo_V1_LoadModelProgress] = []
+        for try await m in response.messages { all.append(m) }
+        return all
+      }
+    }
+    XCTAssertTrue(updates.contains { $0.stage == "reading weights" && $0.fraction == 1 }, "\(updates)")
+    XCTAssertGreaterThan(updates.last?.model.workerPid ?? 0, 0, "\(updates)")
+
+    let request = Zoo_V1_ScoreRequest.with {
+      $0.model = "m"
+      $0.tokenIds = Array(1...40)
+      $0.logprobs = 1
+    }
+    func score(_ z: ZoodInstance) async throws -> [Zoo_V1_TokenLogprobs] {
+      try await z.withClient { zoo, _ in
+        try await zoo.score(request) { response in
+          var all: [Zoo_V1_TokenLogprobs] = []
+          for try await m in response.messages { all += m.tokens }
+          return all
+        }
+      }
+    }
+    let inProcess = try ZoodInstance()
+    try inProcess.addModel(from: FixtureLocation.folder("mamba-hf"), as: "m", zooJSON: ZoodInstance.noEOS)
+    try inProcess.start()
+    let viaWorker = try await score(isolated)
+    let inZood = try await score(inProcess)
+    XCTAssertEqual(viaWorker.count, 40)
+    XCTAssertEqual(viaWorker, inZood)
+  }
+}

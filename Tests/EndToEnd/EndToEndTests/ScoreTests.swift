@@ -69,6 +69,7 @@ final class ScoreTests: XCTestCase {
       XCTAssertEqual(last.totalTokens, Int64(expected.logprobs.count), name)
       XCTAssertEqual(last.scoredTokens, Int64(expected.logprobs.count), name)
       XCTAssertEqual(last.scoredBytes, Int64(expected.logprobs.count), "\(name): byte-level, one byte per token")
+      XCTAssertEqual(Int(last.window), expected.window, "\(name): the position limit's windows")
       let entries = messages.flatMap(\.tokens)
       XCTAssertEqual(entries.count, expected.logprobs.count + 1, name)
       XCTAssertFalse(entries[0].chosen.hasLogprob, "\(name): the first token has no context")

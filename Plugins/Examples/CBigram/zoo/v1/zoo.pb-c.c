@@ -3945,7 +3945,7 @@ const ProtobufCMessageDescriptor zoo__v1__score_request__descriptor =
   (ProtobufCMessageInit) zoo__v1__score_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor zoo__v1__score_response__field_descriptors[7] =
+static const ProtobufCFieldDescriptor zoo__v1__score_response__field_descriptors[8] =
 {
   {
     "tokens",
@@ -4031,6 +4031,18 @@ static const ProtobufCFieldDescriptor zoo__v1__score_response__field_descriptors
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "window",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__ScoreResponse, window),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned zoo__v1__score_response__field_indices_by_name[] = {
   5,   /* field[5] = done */
@@ -4040,11 +4052,12 @@ static const unsigned zoo__v1__score_response__field_indices_by_name[] = {
   6,   /* field[6] = seconds */
   0,   /* field[0] = tokens */
   2,   /* field[2] = total_tokens */
+  7,   /* field[7] = window */
 };
 static const ProtobufCIntRange zoo__v1__score_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor zoo__v1__score_response__descriptor =
 {
@@ -4054,7 +4067,7 @@ const ProtobufCMessageDescriptor zoo__v1__score_response__descriptor =
   "Zoo__V1__ScoreResponse",
   "zoo.v1",
   sizeof(Zoo__V1__ScoreResponse),
-  7,
+  8,
   zoo__v1__score_response__field_descriptors,
   zoo__v1__score_response__field_indices_by_name,
   1,  zoo__v1__score_response__number_ranges,

@@ -726,10 +726,15 @@ struct  Zoo__V1__ScoreResponse
    * Seconds of model time so far.
    */
   double seconds;
+  /*
+   * The window the text is read in: the one asked for, or the model's position limit
+   * when that is smaller; 0 = one pass.
+   */
+  int32_t window;
 };
 #define ZOO__V1__SCORE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__score_response__descriptor) \
-    , 0,NULL, 0, 0, 0, 0, 0, 0 }
+    , 0,NULL, 0, 0, 0, 0, 0, 0, 0 }
 
 
 struct  Zoo__V1__LoadModelRequest
