@@ -52,18 +52,19 @@ def generate_stubs(into):
     sys.path.insert(0, into)
 
 
-def release_zood(work, plugins, models=os.path.join(ROOT, "models"), env=None):
-    """A release zood on a private socket in `work`, serving `models` with the named
-    plugins (libZoo<name>.so, copied into a 0700 folder as zood requires); returns the
-    build's bin folder, the socket and the process."""
+def release_zood(work, plugins, models=os.path.join(ROOT, "models"), env=None, args=(), name="zood"):
+    """A release zood on a private socket in `work` (`name`.sock), serving `models` with the
+    named plugins (libZoo<name>.so, copied into a 0700 folder as zood requires) and extra
+    `args`; returns the build's bin folder, the socket and the process."""
     bin_dir = subprocess.check_output(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, text=True).strip()
     folder = os.path.join(work, "plugins")
-    os.makedirs(folder, mode=0o700)
-    for name in plugins:
-        shutil.copy(os.path.join(bin_dir, f"libZoo{name}.so"), folder)
-    sock = os.path.join(work, "zood.sock")
+    if not os.path.isdir(folder):
+        os.makedirs(folder, mode=0o700)
+        for plugin in plugins:
+            shutil.copy(os.path.join(bin_dir, f"libZoo{plugin}.so"), folder)
+    sock = os.path.join(work, f"{name}.sock")
     zood = subprocess.Popen([os.path.join(bin_dir, "zood"), "--socket", sock, "--models", models,
-                             "--plugins", folder, "--log-level", "warning"], env=env)
+                             "--plugins", folder, "--log-level", "warning", *args], env=env)
     return bin_dir, sock, zood
 
 

@@ -73,12 +73,13 @@ final class GAMBlock: @unchecked Sendable {
     rows * (5 * width + max(slots, 4 * width))
   }
 
-  /// Runs the block over `rows` consecutive tokens of one sequence, in place on `x`
-  /// [rows, D]. `window` [k − 1, D] holds the x̂ rows before these (oldest first, zeros
-  /// at the start of a sequence) and afterwards the last k − 1 including them.
+  /// Runs the block in place on `x` [rows, D], whose rows are the sequences' of
+  /// `windows` (one sequence's consecutive tokens, or one token of each sequence in a
+  /// batched step). Each sequence's window [k − 1, D] holds the x̂ rows before its rows
+  /// (oldest first, zeros at the start of a sequence) and afterwards the last k − 1
+  /// including them.
   func forward(
-    _ x: UnsafeMutablePointer<Float>, rows: Int, window: UnsafeMutablePointer<Float>,
-    scratch: UnsafeMutablePointer<Float>
+    _ x: UnsafeMutablePointer<Float>, rows: Int, windows: LayerStates, scratch: UnsafeMutablePointer<Float>
   ) {
     let d = width
     let normed = scratch
@@ -90,10 +91,12 @@ final class GAMBlock: @unchecked Sendable {
 
     Kernels.layerNorm(x, rows: rows, width: d, weight: ln1Weight.pointer, bias: ln1Bias.pointer, epsilon: eps, into: normed)
     convWeight.withUnsafeBufferPointer { w in
-      Kernels.causalDepthwiseConv1d(
-        normed, rows: rows, channels: d, inputStride: d, history: window, kernelSize: kernelSize,
-        weight: w.baseAddress!, bias: convBias.pointer, applySiLU: false, into: local, outputStride: d,
-        historyRows: windowRows)
+      windows.forEachSequence { _, first, window in
+        Kernels.causalDepthwiseConv1d(
+          normed + first * d, rows: windows.rowsPerSequence, channels: d, inputStride: d, history: window,
+          kernelSize: kernelSize, weight: w.baseAddress!, bias: convBias.pointer, applySiLU: false,
+          into: local + first * d, outputStride: d, historyRows: windowRows)
+      }
     }
 
     // Memory retrieval: softmax over the S slots of x̂·Mᵀ, then the weighted sum of slots.

@@ -42,9 +42,10 @@ extension RecurrentModelState where Layout == GAMStateLayout {
 ///
 /// ZooPluginKit's `RecurrentLanguageModel` runs prefill `prefillChunkRows` tokens at a
 /// time through `runChunk` (GEMMs, bounded scratch); a one-token step uses GEMV and the
-/// state's scratch, so decoding does not allocate. Positions past BLOCK_SIZE − 1 have no
-/// embedding and are refused.
-final class GAMLanguageModel: RecurrentLanguageModel, @unchecked Sendable {
+/// state's scratch, so decoding does not allocate; a batched step (`runSteps`) runs one
+/// token of each of several sequences as the rows of one pass. Positions past
+/// BLOCK_SIZE − 1 have no embedding and are refused.
+final class GAMLanguageModel: BatchedRecurrentLanguageModel, @unchecked Sendable {
   let config: GAMConfig
   /// token_embedding.weight [V, D].
   let tokenEmbedding: Weight
@@ -113,23 +114,46 @@ final class GAMLanguageModel: RecurrentLanguageModel, @unchecked Sendable {
     _ input: ForwardInput, start: Int, rows: Int, state: GAMState, scratch: UnsafeMutablePointer<Float>,
     output: ForwardOutput, pollCancel: Bool
   ) throws {
-    let d = width
-    let x = scratch
-    let normed = scratch + rows * d
-    let blockScratch = normed + rows * d
-    for r in 0..<rows {
-      let token = Int(input.tokens[start + r])
-      let position = state.length + start + r
-      let row = x + r * d
-      let tokenRow = tokenEmbedding.pointer + token * d
-      let positionRow = positionEmbedding.pointer + position * d
-      for c in 0..<d { row[c] = tokenRow[c] + positionRow[c] }
+    for r in 0..<rows { embed(input.tokens[start + r], at: state.length + start + r, into: scratch + r * width) }
+    try runBlocks(rows: rows, states: CollectionOfOne(state), scratch: scratch, isCancelled: pollCancel ? input.isCancelled : nil)
+    writeOutputs(input, start: start, rows: rows, x: scratch, normed: scratch + rows * width, output: output)
+  }
+
+  /// One token of each sequence, each at its own position, as the rows of one pass.
+  func runSteps(
+    _ tokens: UnsafeBufferPointer<Int32>, states: [GAMState], scratch: UnsafeMutablePointer<Float>,
+    logits: UnsafeMutablePointer<Float>
+  ) throws {
+    let rows = tokens.count
+    for r in 0..<rows { embed(tokens[r], at: states[r].length, into: scratch + r * width) }
+    try runBlocks(rows: rows, states: states, scratch: scratch, isCancelled: nil)
+    let normed = scratch + rows * width
+    Kernels.layerNorm(
+      scratch, rows: rows, width: width, weight: finalNormWeight.pointer, bias: finalNormBias.pointer,
+      epsilon: GAMConfig.layerNormEpsilon, into: normed)
+    BLAS.linear(normed, rows: rows, inFeatures: width, weight: head.pointer, outFeatures: config.vocabSize, into: logits)
+  }
+
+  /// x = token_embedding[token] + pos_embedding[position].
+  private func embed(_ token: Int32, at position: Int, into row: UnsafeMutablePointer<Float>) {
+    let tokenRow = tokenEmbedding.pointer + Int(token) * width
+    let positionRow = positionEmbedding.pointer + position * width
+    for c in 0..<width { row[c] = tokenRow[c] + positionRow[c] }
+  }
+
+  /// Runs the embedded rows at the start of `scratch` through every block; the rows are
+  /// the states' in order, `rows / states.count` each.
+  private func runBlocks<States: RandomAccessCollection<GAMState>>(
+    rows: Int, states: States, scratch: UnsafeMutablePointer<Float>, isCancelled: (() -> Bool)?
+  ) throws where States.Index == Int {
+    let blockScratch = scratch + 2 * rows * width
+    try LayerStates.withStorage(sequences: states.count, rows: rows) { pointers, windows in
+      for layer in 0..<blocks.count {
+        if let isCancelled, isCancelled() { throw PluginError.cancelled() }
+        for i in 0..<states.count { pointers[i] = states[i].window(layer: layer) }
+        blocks[layer].forward(scratch, rows: rows, windows: windows, scratch: blockScratch)
+      }
     }
-    for layer in 0..<blocks.count {
-      if pollCancel, input.isCancelled() { throw PluginError.cancelled() }
-      blocks[layer].forward(x, rows: rows, window: state.window(layer: layer), scratch: blockScratch)
-    }
-    writeOutputs(input, start: start, rows: rows, x: x, normed: normed, output: output)
   }
 
   /// Final LayerNorm and the tied head for this chunk's rows: all rows in one GEMM when

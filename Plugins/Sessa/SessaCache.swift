@@ -113,7 +113,8 @@ public final class SessaState: ModelState {
   public func copy() throws -> any ModelState {
     let other = SessaState(layout: layout)
     other.reserve(max(length, 1))
-    for index in 0..<layout.layers {
+    // A fresh state has no rows, and no buffers to read them from.
+    for index in 0..<layout.layers where capacity > 0 {
       Self.copyRows(length, from: layer(index), to: other.layer(index), layout: layout)
     }
     other.length = length

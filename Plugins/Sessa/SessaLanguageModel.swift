@@ -11,8 +11,9 @@ import ZooPluginKit
 ///     logits = LayerNorm(h) · lm_headᵀ                  norm.weight, norm.bias; lm_head.weight, else the embedding
 ///
 /// Prefill runs `prefillChunkRows` tokens at a time through all layers (GEMMs, one
-/// `strsm` per layer and chunk); a one-token step is GEMV over the cache.
-final class SessaLanguageModel: Model, @unchecked Sendable {
+/// `strsm` per layer and chunk); a one-token step is GEMV over the cache; a batched step
+/// (`step`) runs one token of each of several sequences as the rows of one pass.
+final class SessaLanguageModel: BatchedStepModel, @unchecked Sendable {
   let config: SessaConfig
   /// [vocab, hidden].
   let embedding: Weight
@@ -164,5 +165,44 @@ final class SessaLanguageModel: Model, @unchecked Sendable {
         m: count, n: v, k: d, normed + (first - offset) * d, lda: d, head.pointer, ldb: d, logits + outputRow * v,
         ldc: v)
     }
+  }
+
+  /// One token of each sequence as the rows of one pass. Refuses, before touching any
+  /// cache, a state of another model, a token outside the vocabulary and a sequence at
+  /// the model's last position.
+  func step(_ tokens: UnsafeBufferPointer<Int32>, states anyStates: [any ModelState], logits: UnsafeMutablePointer<Float>) throws {
+    let states = try anyStates.map { anyState in
+      guard let state = anyState as? SessaState, state.layout == layout else {
+        throw PluginError.invalidArgument("a state passed to sessa forward_batch was not made by this model")
+      }
+      return state
+    }
+    for (i, state) in states.enumerated() {
+      if layout.maxPositions > 0, state.length >= layout.maxPositions {
+        throw PluginError.outOfRange(
+          "sequence \(i) holds \(state.length) tokens, the model's \(layout.maxPositions) positions (max_position_embeddings)")
+      }
+      guard tokens[i] >= 0, Int(tokens[i]) < config.vocabSize else {
+        throw PluginError.invalidArgument("token id \(tokens[i]) of sequence \(i) is outside the vocabulary of size \(config.vocabSize)")
+      }
+    }
+    for state in states { state.reserve(state.length + 1) }
+    let (n, d) = (states.count, config.hiddenSize)
+    let longest = states.reduce(0) { max($0, $1.length + 1) }
+    let scratch = UnsafeMutablePointer<Float>.allocate(
+      capacity: n * d + max(layers[0].stepScratchCount(sequences: n, keys: longest), mlps.first?.scratchCount(rows: n) ?? 0))
+    defer { scratch.deallocate() }
+    let h = scratch
+    let work = scratch + n * d
+    for r in 0..<n { (h + r * d).update(from: embedding.pointer + Int(tokens[r]) * d, count: d) }
+    for (index, layer) in layers.enumerated() {
+      layer.forwardSteps(h, sequences: states.map { ($0.length, $0.layer(index)) }, scratch: work)
+      if !mlps.isEmpty { mlps[index].forward(h, rows: n, scratch: work) }
+    }
+    Kernels.layerNorm(
+      h, rows: n, width: d, weight: finalNormWeight.pointer, bias: finalNormBias.pointer, epsilon: config.layerNormEps,
+      into: work)
+    MatMul.abT(m: n, n: config.vocabSize, k: d, work, lda: d, head.pointer, ldb: d, logits, ldc: config.vocabSize)
+    for state in states { state.length += 1 }
   }
 }

@@ -74,9 +74,21 @@ final class SessaMixer: @unchecked Sendable {
   }
 
   /// Scratch floats `forward` needs for `rows` new rows over `keys` = start + rows
-  /// positions: q, q_b, f, γ, the RoPE table and one score matrix.
+  /// positions: q, q_b, γ, then what `mix` needs.
   func scratchCount(rows: Int, keys: Int) -> Int {
-    rows * (3 * width + 1 + headDim + keys)
+    rows * (2 * width + 1) + mixScratchCount(rows: rows, keys: keys)
+  }
+
+  /// Scratch floats `forwardSteps` needs for one new row of each of `sequences`
+  /// sequences, the longest over `keys` positions: q, q_b, γ, k_f, v_f and k_b of every
+  /// row, then what `mix` needs for one row.
+  func stepScratchCount(sequences: Int, keys: Int) -> Int {
+    sequences * (3 * width + 1 + 2 * kvHeads * headDim) + mixScratchCount(rows: 1, keys: keys)
+  }
+
+  /// f, the RoPE table and one score matrix.
+  private func mixScratchCount(rows: Int, keys: Int) -> Int {
+    rows * (width + headDim + keys)
   }
 
   /// Runs rows ā (row stride `lda`) at positions start..<start+rows against the cache's
@@ -86,28 +98,76 @@ final class SessaMixer: @unchecked Sendable {
     _ barA: UnsafePointer<Float>, lda: Int, rows n: Int, start: Int, cache: SessaLayerCache,
     scratch: UnsafeMutablePointer<Float>
   ) {
-    let (d, hd, kvWidth, keys) = (width, headDim, kvHeads * headDim, start + n)
+    let (d, kvWidth) = (width, kvHeads * headDim)
     let q = scratch
     let feedbackQueries = q + n * d
-    let f = feedbackQueries + n * d
-    let gamma = f + n * d
-    let rope = gamma + n
-    let scores = rope + n * hd
-
-    let newKeys = cache.forwardKeys + start * kvWidth
-    query.apply(barA, ldx: lda, rows: n, into: q)
-    key.apply(barA, ldx: lda, rows: n, into: newKeys)
+    let gamma = feedbackQueries + n * d
+    key.apply(barA, ldx: lda, rows: n, into: cache.forwardKeys + start * kvWidth)
     value.apply(barA, ldx: lda, rows: n, into: cache.forwardValues + start * kvWidth)
-    feedbackQuery.apply(barA, ldx: lda, rows: n, into: feedbackQueries)
     feedbackKey.apply(barA, ldx: lda, rows: n, into: cache.feedbackKeys + start * d)
+    project(barA, lda: lda, rows: n, queries: q, feedbackQueries: feedbackQueries, gamma: gamma)
+    mix(
+      queries: q, feedbackQueries: feedbackQueries, gamma: gamma, rows: n, start: start, cache: cache,
+      scratch: gamma + n)
+  }
 
-    BLAS.gemv(transpose: false, m: n, n: d, barA, lda: lda, gammaContext.pointer, gamma)
+  /// One new row of each sequence (a batched decode step): row r of ā is sequence r's
+  /// next position, `sequences[r].start`, in its own cache. The projections run over all
+  /// rows at once; attention and the feedback solve per sequence, as `forward` with one
+  /// row.
+  func forwardSteps(
+    _ barA: UnsafePointer<Float>, lda: Int, sequences: [(start: Int, cache: SessaLayerCache)],
+    scratch: UnsafeMutablePointer<Float>
+  ) {
+    let (n, d, kvWidth) = (sequences.count, width, kvHeads * headDim)
+    let q = scratch
+    let feedbackQueries = q + n * d
+    let gamma = feedbackQueries + n * d
+    let keys = gamma + n
+    let values = keys + n * kvWidth
+    let feedbackKeys = values + n * kvWidth
+    let mixScratch = feedbackKeys + n * d
+    key.apply(barA, ldx: lda, rows: n, into: keys)
+    value.apply(barA, ldx: lda, rows: n, into: values)
+    feedbackKey.apply(barA, ldx: lda, rows: n, into: feedbackKeys)
+    project(barA, lda: lda, rows: n, queries: q, feedbackQueries: feedbackQueries, gamma: gamma)
+    for (r, (start, cache)) in sequences.enumerated() {
+      (cache.forwardKeys + start * kvWidth).update(from: keys + r * kvWidth, count: kvWidth)
+      (cache.forwardValues + start * kvWidth).update(from: values + r * kvWidth, count: kvWidth)
+      (cache.feedbackKeys + start * d).update(from: feedbackKeys + r * d, count: d)
+      mix(
+        queries: q + r * d, feedbackQueries: feedbackQueries + r * d, gamma: gamma + r, rows: 1, start: start,
+        cache: cache, scratch: mixScratch)
+    }
+  }
+
+  /// q, q_b and γ of the rows (their keys and values go straight to a cache).
+  private func project(
+    _ barA: UnsafePointer<Float>, lda: Int, rows n: Int, queries q: UnsafeMutablePointer<Float>,
+    feedbackQueries: UnsafeMutablePointer<Float>, gamma: UnsafeMutablePointer<Float>
+  ) {
+    query.apply(barA, ldx: lda, rows: n, into: q)
+    feedbackQuery.apply(barA, ldx: lda, rows: n, into: feedbackQueries)
+    BLAS.gemv(transpose: false, m: n, n: width, barA, lda: lda, gammaContext.pointer, gamma)
     for i in 0..<n { gamma[i] = gammaMax * tanhf(gammaBias + gamma[i]) }
+  }
+
+  /// Everything after the projections for rows of one sequence at positions
+  /// start..<start+rows, whose keys, values and k_b are in the cache already: RoPE,
+  /// the forward branch, and the feedback solve into `cache.outputs`.
+  private func mix(
+    queries q: UnsafeMutablePointer<Float>, feedbackQueries: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
+    rows n: Int, start: Int, cache: SessaLayerCache, scratch: UnsafeMutablePointer<Float>
+  ) {
+    let (d, hd, kvWidth, keys) = (width, headDim, kvHeads * headDim, start + n)
+    let f = scratch
+    let rope = f + n * d
+    let scores = rope + n * hd
 
     if let inverseFrequencies {
       fillRotationTable(inverseFrequencies, start: start, rows: n, into: rope)
       rotate(q, rows: n, heads: heads, stride: d, table: rope)
-      rotate(newKeys, rows: n, heads: kvHeads, stride: kvWidth, table: rope)
+      rotate(cache.forwardKeys + start * kvWidth, rows: n, heads: kvHeads, stride: kvWidth, table: rope)
     }
 
     // Forward branch: causal softmax attention per query head over its KV head's keys.

@@ -115,8 +115,7 @@ final class Mamba2Mixer: RecurrentMixer, @unchecked Sendable {
   }
 
   func forward(
-    _ normed: UnsafePointer<Float>, rows: Int, convState: UnsafeMutablePointer<Float>,
-    ssmState: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+    _ normed: UnsafePointer<Float>, rows: Int, states: MixerStates, scratch: UnsafeMutablePointer<Float>,
     addingInto residual: UnsafeMutablePointer<Float>
   ) {
     let inner = innerSize
@@ -130,10 +129,13 @@ final class Mamba2Mixer: RecurrentMixer, @unchecked Sendable {
     BLAS.linear(normed, rows: rows, inFeatures: hiddenSize, weight: inProjData, outFeatures: width, into: projected)
     if let inProjBias { addBias(inProjBias.pointer, to: projected, rows: rows, width: width, stride: width) }
 
-    Kernels.causalDepthwiseConv1d(
-      projected + inner, rows: rows, channels: convDim, inputStride: width, history: convState,
-      kernelSize: kernelSize, weight: convWeight.pointer, bias: convBias?.pointer, applySiLU: true, into: xbc,
-      outputStride: convDim)
+    let perSequence = states.conv.rowsPerSequence
+    states.conv.forEachSequence { _, first, history in
+      Kernels.causalDepthwiseConv1d(
+        projected + first * width + inner, rows: perSequence, channels: convDim, inputStride: width,
+        history: history, kernelSize: kernelSize, weight: convWeight.pointer, bias: convBias?.pointer,
+        applySiLU: true, into: xbc + first * convDim, outputStride: convDim)
+    }
 
     for t in 0..<rows {
       let raw = projected + t * width + inner + convDim
@@ -145,11 +147,14 @@ final class Mamba2Mixer: RecurrentMixer, @unchecked Sendable {
     }
 
     let groupWidth = groups * stateSize
-    Mamba2Scan(
-      rows: rows, heads: heads, headDim: headDim, stateSize: stateSize, groups: groups, x: xbc, xStride: convDim,
-      b: xbc + inner, c: xbc + inner + groupWidth, bcStride: convDim, dt: dt, decay: decay, skip: skip.pointer,
-      state: ssmState, y: y
-    ).run()
+    states.ssm.forEachSequence { _, first, ssmState in
+      let x = xbc + first * convDim
+      Mamba2Scan(
+        rows: perSequence, heads: heads, headDim: headDim, stateSize: stateSize, groups: groups, x: x,
+        xStride: convDim, b: x + inner, c: x + inner + groupWidth, bcStride: convDim, dt: dt + first * heads,
+        decay: decay + first * heads, skip: skip.pointer, state: ssmState, y: y + first * inner
+      ).run()
+    }
 
     gatedNorm(y, gate: projected, gateStride: width, rows: rows)
 

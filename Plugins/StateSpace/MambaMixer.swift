@@ -111,8 +111,7 @@ final class MambaMixer: RecurrentMixer, @unchecked Sendable {
   }
 
   func forward(
-    _ normed: UnsafePointer<Float>, rows: Int, convState: UnsafeMutablePointer<Float>,
-    ssmState: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+    _ normed: UnsafePointer<Float>, rows: Int, states: MixerStates, scratch: UnsafeMutablePointer<Float>,
     addingInto residual: UnsafeMutablePointer<Float>
   ) {
     let inner = innerSize
@@ -125,9 +124,13 @@ final class MambaMixer: RecurrentMixer, @unchecked Sendable {
     BLAS.linear(normed, rows: rows, inFeatures: hiddenSize, weight: inProjData, outFeatures: 2 * inner, into: xz)
     if let inProjBias { addBias(inProjBias.pointer, to: xz, rows: rows, width: 2 * inner, stride: 2 * inner) }
 
-    Kernels.causalDepthwiseConv1d(
-      xz, rows: rows, channels: inner, inputStride: 2 * inner, history: convState, kernelSize: kernelSize,
-      weight: convWeight.pointer, bias: convBias?.pointer, applySiLU: true, into: xConv, outputStride: inner)
+    let perSequence = states.conv.rowsPerSequence
+    states.conv.forEachSequence { _, first, history in
+      Kernels.causalDepthwiseConv1d(
+        xz + first * 2 * inner, rows: perSequence, channels: inner, inputStride: 2 * inner, history: history,
+        kernelSize: kernelSize, weight: convWeight.pointer, bias: convBias?.pointer, applySiLU: true,
+        into: xConv + first * inner, outputStride: inner)
+    }
 
     BLAS.linear(xConv, rows: rows, inFeatures: inner, weight: xProjData, outFeatures: projectedWidth, into: dbc)
     // Δ before bias = δ · dt_projᵀ, reading δ as the first R columns of δBC.
@@ -139,11 +142,14 @@ final class MambaMixer: RecurrentMixer, @unchecked Sendable {
         ldb: dtRank, dt, ldc: inner)
     }
 
-    Mamba1Scan(
-      rows: rows, channels: inner, stateSize: stateSize, x: xConv, dtRaw: dt, dtBias: dtProjBias.pointer,
-      bc: dbc + dtRank, bcStride: projectedWidth, z: xz + inner, zStride: 2 * inner, negALog2e: negALog2e.pointer,
-      skip: skip.pointer, state: ssmState, y: y
-    ).run()
+    states.ssm.forEachSequence { _, first, ssmState in
+      Mamba1Scan(
+        rows: perSequence, channels: inner, stateSize: stateSize, x: xConv + first * inner,
+        dtRaw: dt + first * inner, dtBias: dtProjBias.pointer, bc: dbc + first * projectedWidth + dtRank,
+        bcStride: projectedWidth, z: xz + first * 2 * inner + inner, zStride: 2 * inner,
+        negALog2e: negALog2e.pointer, skip: skip.pointer, state: ssmState, y: y + first * inner
+      ).run()
+    }
 
     BLAS.linear(
       y, rows: rows, inFeatures: inner, weight: outProjData, outFeatures: hiddenSize, into: residual,

@@ -18,13 +18,19 @@ protocol RecurrentMixer: AnyObject, Sendable {
   var weightBytes: Int { get }
   /// Scratch floats `forward` needs for `rows` rows.
   func scratchCount(rows: Int) -> Int
-  /// Runs the mixer over `rows` consecutive tokens of one sequence: reads the normalised
-  /// rows `normed` [rows, hidden], advances the layer's state, and adds the mixer's
-  /// output into `residual` [rows, hidden].
+  /// Runs the mixer over `rows` rows: reads the normalised rows `normed` [rows, hidden],
+  /// advances each sequence's state over its rows (see `MixerStates`), and adds the
+  /// mixer's output into `residual` [rows, hidden].
   func forward(
-    _ normed: UnsafePointer<Float>, rows: Int, convState: UnsafeMutablePointer<Float>,
-    ssmState: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+    _ normed: UnsafePointer<Float>, rows: Int, states: MixerStates, scratch: UnsafeMutablePointer<Float>,
     addingInto residual: UnsafeMutablePointer<Float>)
+}
+
+/// One layer's conv and SSM states of each sequence of a mixer call (see ZooPluginKit's
+/// `LayerStates`).
+struct MixerStates {
+  let conv: LayerStates
+  let ssm: LayerStates
 }
 
 /// Sizes of one model's per-sequence state: per layer, the conv state [K, channels]
@@ -63,8 +69,9 @@ extension RecurrentModelState where Layout == MambaStateLayout {
 /// ZooPluginKit's `RecurrentLanguageModel` runs prefill `prefillChunkRows` tokens at a
 /// time through `runChunk`, so matrix products are GEMMs while scratch memory stays
 /// bounded; a one-token step uses GEMV and the state's preallocated scratch, so decoding
-/// does not allocate.
-final class StateSpaceLanguageModel: RecurrentLanguageModel, @unchecked Sendable {
+/// does not allocate. A batched step (`runSteps`) runs one token of each of several
+/// sequences as the rows of one pass.
+final class StateSpaceLanguageModel: BatchedRecurrentLanguageModel, @unchecked Sendable {
   let modelType: String
   let vocabularySize: Int
   let hiddenSize: Int
@@ -159,23 +166,56 @@ final class StateSpaceLanguageModel: RecurrentLanguageModel, @unchecked Sendable
     output: ForwardOutput, pollCancel: Bool
   ) throws {
     let d = hiddenSize
+    for r in 0..<rows {
+      let token = Int(input.tokens[start + r])
+      (scratch + r * d).update(from: embeddingData + token * d, count: d)
+    }
+    try runLayers(
+      rows: rows, states: CollectionOfOne(state), scratch: scratch,
+      isCancelled: pollCancel ? input.isCancelled : nil)
+    writeOutputs(input, start: start, rows: rows, residual: scratch, normed: scratch + rows * d, output: output)
+  }
+
+  /// One token of each sequence, as the rows of one pass; logits for every row.
+  func runSteps(
+    _ tokens: UnsafeBufferPointer<Int32>, states: [RecurrentState], scratch: UnsafeMutablePointer<Float>,
+    logits: UnsafeMutablePointer<Float>
+  ) throws {
+    let d = hiddenSize
+    let rows = tokens.count
+    for r in 0..<rows { (scratch + r * d).update(from: embeddingData + Int(tokens[r]) * d, count: d) }
+    try runLayers(rows: rows, states: states, scratch: scratch, isCancelled: nil)
+    let normed = scratch + rows * d
+    Kernels.rmsNorm(scratch, rows: rows, width: d, weight: finalNorm.pointer, epsilon: epsilon, into: normed)
+    BLAS.linear(normed, rows: rows, inFeatures: d, weight: lmHeadData, outFeatures: vocabularySize, into: logits)
+  }
+
+  /// Runs the embedded rows at the start of `scratch` (the residual stream [rows, hidden])
+  /// through every block; the rows are the states' in order, `rows / states.count` each
+  /// (`MixerStates`). Throws between layers once `isCancelled` says so.
+  private func runLayers<States: RandomAccessCollection<RecurrentState>>(
+    rows: Int, states: States, scratch: UnsafeMutablePointer<Float>, isCancelled: (() -> Bool)?
+  ) throws where States.Index == Int {
+    let d = hiddenSize
     let residual = scratch
     let normed = scratch + rows * d
     let mixerScratch = normed + rows * d
-    for r in 0..<rows {
-      let token = Int(input.tokens[start + r])
-      (residual + r * d).update(from: embeddingData + token * d, count: d)
+    let n = states.count
+    try LayerStates.withStorage(sequences: n, rows: rows) { convPointers, conv in
+      try LayerStates.withStorage(sequences: n, rows: rows) { ssmPointers, ssm in
+        for layer in 0..<mixers.count {
+          if let isCancelled, isCancelled() { throw PluginError.cancelled() }
+          for i in 0..<n {
+            convPointers[i] = states[i].convState(layer: layer)
+            ssmPointers[i] = states[i].ssmState(layer: layer)
+          }
+          Kernels.rmsNorm(
+            residual, rows: rows, width: d, weight: blockNorms[layer].pointer, epsilon: epsilon, into: normed)
+          mixers[layer].forward(
+            normed, rows: rows, states: MixerStates(conv: conv, ssm: ssm), scratch: mixerScratch, addingInto: residual)
+        }
+      }
     }
-    for layer in 0..<mixers.count {
-      if pollCancel, input.isCancelled() { throw PluginError.cancelled() }
-      let mixer = mixers[layer]
-      Kernels.rmsNorm(
-        residual, rows: rows, width: d, weight: blockNorms[layer].pointer, epsilon: epsilon, into: normed)
-      mixer.forward(
-        normed, rows: rows, convState: state.convState(layer: layer), ssmState: state.ssmState(layer: layer),
-        scratch: mixerScratch, addingInto: residual)
-    }
-    writeOutputs(input, start: start, rows: rows, residual: residual, normed: normed, output: output)
   }
 
   /// Final norm and LM head for the rows of this chunk that the caller asked for. Only

@@ -183,6 +183,62 @@ final class DecoderTransformer: CachedTransformer, @unchecked Sendable {
   }
 }
 
+extension DecoderTransformer: BatchedStepModel {
+  /// Causal models only: a bidirectional (diffusion) model has no decode step.
+  var batchesSteps: Bool { info.maskKinds.contains(.causal) && !shiftsLogits }
+
+  /// One token of each sequence as the rows of one pass: the projections and the MLP
+  /// over all rows at once, RoPE, the cache writes and attention per sequence. Refuses,
+  /// before touching any cache, a state of another model, a token outside the
+  /// vocabulary and a sequence at the model's last position.
+  func step(_ tokens: UnsafeBufferPointer<Int32>, states anyStates: [any ModelState], logits: UnsafeMutablePointer<Float>) throws {
+    guard batchesSteps else { throw PluginError.failedPrecondition("\(modelType) has no causal decode step to batch") }
+    let states = try anyStates.map { anyState in
+      guard let state = anyState as? KVCacheState, state.layout == cacheLayout else {
+        throw PluginError.invalidArgument("a state passed to \(modelType) forward_batch was not made by this model")
+      }
+      return state
+    }
+    let n = tokens.count
+    var plans: [CachePlan] = []
+    for (i, state) in states.enumerated() {
+      guard tokens[i] >= 0, Int(tokens[i]) < vocabularySize else {
+        throw PluginError.invalidArgument("token id \(tokens[i]) of sequence \(i) is outside the vocabulary of size \(vocabularySize)")
+      }
+      plans.append(
+        try CachePlan(
+          ForwardInput(tokens: UnsafeBufferPointer(rebasing: tokens[i..<(i + 1)])), length: state.length,
+          maxPositions: cacheLayout.maxPositions))
+    }
+    for (state, plan) in zip(states, plans) { state.reserve(plan.newLength) }
+    let d = hiddenSize
+    let longest = plans.reduce(0) { max($0, $1.newLength) }
+    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: n * d + layerScratchCount(rows: n, keys: longest, gatheredKeys: 0))
+    defer { scratch.deallocate() }
+    let x = scratch
+    let layerScratch = scratch + n * d
+    embedTokens(tokens, positions: [], into: x)
+    let table = layerScratch
+    let normed = table + n * rope.tableWidth
+    let rest = normed + n * d
+    rope.fillTable(positions: plans.map { $0.positions[0] }, into: table)
+    for index in layers.indices {
+      let layer = layers[index]
+      let sequences = plans.indices.map { i in
+        AttendedSequence(plan: plans[i], keys: states[i].keys(index), values: states[i].values(index), firstRow: i)
+      }
+      Kernels.rmsNorm(x, rows: n, width: d, weight: layer.inputNorm.pointer, epsilon: epsilon, into: normed)
+      layer.attention.forward(
+        normed, rows: n, sequences: sequences, rope: rope, ropeTable: table, scratch: rest, addingInto: x)
+      Kernels.rmsNorm(x, rows: n, width: d, weight: layer.postAttentionNorm.pointer, epsilon: epsilon, into: normed)
+      layer.mlp.forward(normed, rows: n, scratch: rest, addingInto: x)
+    }
+    for (state, plan) in zip(states, plans) { state.length = plan.newLength }
+    finalNorm(x, rows: n)
+    self.logits(x, rows: n, scratch: normed, into: logits)
+  }
+}
+
 extension Zoo_V1_ModelType {
   /// The manifest entry of a decoder-stack family.
   static func decoderStack(

@@ -45,6 +45,14 @@ struct AttentionWeightNames: Sendable {
   var queryNorm = "q_norm", keyNorm = "k_norm"
 }
 
+/// One sequence's part of an attention call: its rows (from `firstRow`, one per
+/// position of its plan) and its layer's cached keys and values.
+struct AttendedSequence {
+  let plan: CachePlan
+  let keys, values: UnsafeMutablePointer<Float>
+  let firstRow: Int
+}
+
 /// Grouped-query self-attention of the Llama family with Qwen3's options: Hugging Face
 /// `LlamaAttention`, `Qwen2Attention`, `Qwen3Attention` (and LLaDA's, which is Llama's
 /// under other names), and with the output gate qiuzh20/gated_attention
@@ -96,12 +104,26 @@ final class GatedAttention: @unchecked Sendable {
       + heads.scratchCount(rows: rows, keys: keys)
   }
 
-  /// Runs the block on the normalised rows `x` [rows, D]: writes the tokens' keys and
-  /// values into the cache at their positions, attends, and adds the output to `residual`.
+  /// Runs the block on the normalised rows `x` [rows, D] of one sequence: writes the
+  /// tokens' keys and values into the cache at their positions, attends, and adds the
+  /// output to `residual`.
   func forward(
     _ x: UnsafePointer<Float>, rows n: Int, plan: CachePlan, keys cachedKeys: UnsafeMutablePointer<Float>,
     values cachedValues: UnsafeMutablePointer<Float>, rope: RotaryEmbedding, ropeTable: UnsafePointer<Float>,
     scratch: UnsafeMutablePointer<Float>, addingInto residual: UnsafeMutablePointer<Float>
+  ) {
+    forward(
+      x, rows: n, sequences: CollectionOfOne(AttendedSequence(plan: plan, keys: cachedKeys, values: cachedValues, firstRow: 0)),
+      rope: rope, ropeTable: ropeTable, scratch: scratch, addingInto: residual)
+  }
+
+  /// Runs the block on rows of several sequences (a batched decode step): the
+  /// projections over all rows at once, RoPE, the cache writes and attention per
+  /// sequence against its own cache. `ropeTable` has one row per row of `x`.
+  func forward<Sequences: Collection<AttendedSequence>>(
+    _ x: UnsafePointer<Float>, rows n: Int, sequences: Sequences, rope: RotaryEmbedding,
+    ropeTable: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+    addingInto residual: UnsafeMutablePointer<Float>
   ) {
     let hd = heads.headDim
     let groups = heads.kvHeads
@@ -116,7 +138,8 @@ final class GatedAttention: @unchecked Sendable {
     let q = v + n * kvw  // [n, qw]
     let attended = q + n * qw  // [n, qw]
     let gathered = attended + n * qw  // named key slots' keys then values, [2, keys, kvw]
-    let attentionScratch = gathered + 2 * (plan.keySlots?.count ?? 0) * kvw
+    let gatheredCount = sequences.reduce(0) { max($0, $1.plan.keySlots?.count ?? 0) }
+    let attentionScratch = gathered + 2 * gatheredCount * kvw
     query.apply(x, rows: n, into: projected)
     key.apply(x, rows: n, into: k)
     value.apply(x, rows: n, into: v)
@@ -131,36 +154,42 @@ final class GatedAttention: @unchecked Sendable {
     if let queryNorm {
       Kernels.rmsNorm(q, rows: n * heads.heads, width: hd, weight: queryNorm.pointer, epsilon: epsilon, into: q)
     }
-    for t in 0..<n {
-      let slot = plan.positions[t] * kvw
-      let table = ropeTable + t * rope.tableWidth
-      rope.rotate(q + t * qw, heads: heads.heads, table: table)
-      // Keys and values go straight into the token's cache slot.
-      let keySlot = cachedKeys + slot
-      if let keyNorm {
-        Kernels.rmsNorm(k + t * kvw, rows: groups, width: hd, weight: keyNorm.pointer, epsilon: epsilon, into: keySlot)
-      } else {
-        keySlot.update(from: k + t * kvw, count: kvw)
+    for sequence in sequences {
+      let plan = sequence.plan
+      let rows = plan.positions.count
+      let first = sequence.firstRow
+      for t in first..<(first + rows) {
+        let slot = plan.positions[t - first] * kvw
+        let table = ropeTable + t * rope.tableWidth
+        rope.rotate(q + t * qw, heads: heads.heads, table: table)
+        // Keys and values go straight into the token's cache slot.
+        let keySlot = sequence.keys + slot
+        if let keyNorm {
+          Kernels.rmsNorm(k + t * kvw, rows: groups, width: hd, weight: keyNorm.pointer, epsilon: epsilon, into: keySlot)
+        } else {
+          keySlot.update(from: k + t * kvw, count: kvw)
+        }
+        rope.rotate(keySlot, heads: groups, table: table)
+        (sequence.values + slot).update(from: v + t * kvw, count: kvw)
       }
-      rope.rotate(keySlot, heads: groups, table: table)
-      (cachedValues + slot).update(from: v + t * kvw, count: kvw)
-    }
 
-    if let slots = plan.keySlots {
-      // Named key positions: gather their slots so attention runs over them as one block.
-      let keys = gathered
-      let values = gathered + slots.count * kvw
-      for (j, slot) in slots.enumerated() {
-        (keys + j * kvw).update(from: cachedKeys + slot * kvw, count: kvw)
-        (values + j * kvw).update(from: cachedValues + slot * kvw, count: kvw)
+      if let slots = plan.keySlots {
+        // Named key positions: gather their slots so attention runs over them as one block.
+        let keys = gathered
+        let values = gathered + slots.count * kvw
+        for (j, slot) in slots.enumerated() {
+          (keys + j * kvw).update(from: sequence.keys + slot * kvw, count: kvw)
+          (values + j * kvw).update(from: sequence.values + slot * kvw, count: kvw)
+        }
+        heads.attend(
+          queries: q + first * qw, queryStride: qw, rows: rows, keys: keys, values: values, kvStride: kvw,
+          keyCount: { _ in slots.count }, scratch: attentionScratch, into: attended + first * qw, outStride: qw)
+      } else {
+        heads.attend(
+          queries: q + first * qw, queryStride: qw, rows: rows, keys: sequence.keys, values: sequence.values,
+          kvStride: kvw, keyCount: { plan.keyCounts[$0] }, scratch: attentionScratch, into: attended + first * qw,
+          outStride: qw)
       }
-      heads.attend(
-        queries: q, queryStride: qw, rows: n, keys: keys, values: values, kvStride: kvw,
-        keyCount: { _ in slots.count }, scratch: attentionScratch, into: attended, outStride: qw)
-    } else {
-      heads.attend(
-        queries: q, queryStride: qw, rows: n, keys: cachedKeys, values: cachedValues, kvStride: kvw,
-        keyCount: { plan.keyCounts[$0] }, scratch: attentionScratch, into: attended, outStride: qw)
     }
 
     if gate != .none {

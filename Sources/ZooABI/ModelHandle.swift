@@ -80,6 +80,10 @@ public final class ModelHandle: @unchecked Sendable {
     deinit { handle.api.pointee.state_free(handle.model, pointer) }
   }
 
+  /// True when zood may advance several of this model's sequences in one
+  /// `forward_batch` call: the model says so and its table has the slot (ABI 1.6).
+  public var batchesSteps: Bool { info.batchesSteps && zoo_model_api_has_forward_batch(api) != 0 }
+
   /// A fresh, empty per-sequence state.
   public func makeState() throws -> State {
     var out: OpaquePointer?
@@ -120,6 +124,30 @@ public final class ModelHandle: @unchecked Sendable {
     }
     var err = zoo_error.empty
     try check(api.pointee.forward(model, state.pointer, &args, &err), err)
+  }
+}
+
+extension ModelHandle {
+  /// Advances each state of `states` (zoo_state pointers of this model, distinct) by
+  /// its token of `tokens` in one pass (forward_batch, ABI 1.6) and writes their
+  /// next-token logits to `logits`, one row of the vocabulary per state.
+  public func forwardBatch(
+    _ tokens: UnsafeBufferPointer<Int32>, states: [OpaquePointer], logits: UnsafeMutablePointer<Float>
+  ) throws {
+    guard batchesSteps, let forwardBatch = api.pointee.forward_batch else {
+      throw PluginError.failedPrecondition("this model does not advance sequences in batches")
+    }
+    guard states.count == tokens.count else {
+      throw PluginError.invalidArgument("forward_batch needs one token per state (\(tokens.count) for \(states.count))")
+    }
+    var err = zoo_error.empty
+    let rc = states.map(Optional.init).withUnsafeBufferPointer { states in
+      var args = zoo_batch_step_args(
+        size: UInt32(MemoryLayout<zoo_batch_step_args>.size), n_sequences: Int64(tokens.count),
+        states: states.baseAddress, tokens: tokens.baseAddress, logits: logits)
+      return forwardBatch(model, &args, &err)
+    }
+    try check(rc, err)
   }
 }
 

@@ -83,12 +83,16 @@ public struct ModelInfo: Sendable {
   public var heads: [OutputHead]
   /// True when `forward` honours explicit key positions (ABI 1.3).
   public var acceptsKeyPositions: Bool
+  /// True when the model advances several sequences by one token each in one pass
+  /// (zoo_model_api.forward_batch, ABI 1.6).
+  public var batchesSteps: Bool
 
   /// A model's description; the optional parts default to none.
   public init(
     vocabularySize: Int, hiddenSize: Int, maxPositions: Int = 0, maskKinds: Set<MaskKind> = [.causal],
     stateIsFixed: Bool, stateBytes: Int, weightBytes: Int, embeddingSize: Int = 0,
-    specialTokens: SpecialTokens = SpecialTokens(), heads: [OutputHead] = [], acceptsKeyPositions: Bool = false
+    specialTokens: SpecialTokens = SpecialTokens(), heads: [OutputHead] = [], acceptsKeyPositions: Bool = false,
+    batchesSteps: Bool = false
   ) {
     self.embeddingSize = embeddingSize
     self.vocabularySize = vocabularySize
@@ -101,6 +105,7 @@ public struct ModelInfo: Sendable {
     self.specialTokens = specialTokens
     self.heads = heads
     self.acceptsKeyPositions = acceptsKeyPositions
+    self.batchesSteps = batchesSteps
   }
 
   /// The index of the head called `name`, if the model has one.
@@ -130,11 +135,12 @@ extension ModelInfo {
     }
     let embeddingSize = withUnsafePointer(to: &raw) { zoo_model_info_has_embedding_size($0) != 0 ? Int($0.pointee.embedding_size) : 0 }
     let keyPositions = withUnsafePointer(to: &raw) { zoo_model_info_has_key_positions($0) != 0 && $0.pointee.accepts_key_positions != 0 }
+    let batchesSteps = withUnsafePointer(to: &raw) { zoo_model_info_has_batches_steps($0) != 0 && $0.pointee.batches_steps != 0 }
     self.init(
       vocabularySize: Int(raw.vocab_size), hiddenSize: Int(raw.hidden_size), maxPositions: Int(raw.max_positions),
       maskKinds: kinds, stateIsFixed: raw.state_is_fixed != 0, stateBytes: Int(raw.state_bytes),
       weightBytes: Int(raw.weight_bytes), embeddingSize: embeddingSize, specialTokens: tokens, heads: heads,
-      acceptsKeyPositions: keyPositions)
+      acceptsKeyPositions: keyPositions, batchesSteps: batchesSteps)
   }
 }
 

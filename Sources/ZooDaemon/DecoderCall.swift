@@ -93,13 +93,21 @@ enum DecoderCall {
 }
 
 /// The model table decoders get: zood's own, in front of the plugin's, so zood counts
-/// every forward call (GenerateStats.forward_passes) and refuses NaN logits for every
-/// decoder alike. One per request; `opaque` is the zoo_model pointer decoders pass back.
+/// every forward call (GenerateStats.forward_passes), refuses NaN logits for every
+/// decoder alike, and hands decode steps to the model's `StepBatcher` when it has one.
+/// One per request; `opaque` is the zoo_model pointer decoders pass back.
 final class CountingModel: @unchecked Sendable {
   let target: ModelHandle
+  let batcher: StepBatcher?
   let forwardPasses = Atomic<Int>(0)
 
-  init(_ target: ModelHandle) { self.target = target }
+  init(_ target: ModelHandle, batcher: StepBatcher? = nil) {
+    self.target = target
+    self.batcher = batcher
+  }
+
+  /// The decoder has returned: batches no longer wait for this request.
+  func decoderReturned() { batcher?.leave(ObjectIdentifier(self)) }
 
   /// Valid while `self` is alive (the run holds it until the decoder returns).
   var opaque: OpaquePointer { OpaquePointer(Unmanaged.passUnretained(self).toOpaque()) }
@@ -151,7 +159,17 @@ final class CountingModel: @unchecked Sendable {
         let counting = of(m)
         let t = counting.target
         counting.forwardPasses.add(1, ordering: .relaxed)
-        let rc = t.api.pointee.forward(t.model, s, args, err)
+        let rc: Int32
+        if let batcher = counting.batcher, let s, let args {
+          if StepBatcher.isDecodeStep(args) {
+            rc = batcher.step(ObjectIdentifier(counting), state: s, args: args, error: err)
+          } else {
+            batcher.leave(ObjectIdentifier(counting))
+            rc = t.api.pointee.forward(t.model, s, args, err)
+          }
+        } else {
+          rc = t.api.pointee.forward(t.model, s, args, err)
+        }
         // A NaN logit is never a prediction: it comes from NaN (or overflowing) weights,
         // and sampling would turn it into a constant token stream that looks like output.
         if rc == 0, let args, let logits = args.pointee.logits,
@@ -169,6 +187,16 @@ final class CountingModel: @unchecked Sendable {
           return refuse(err, "this model does not produce embeddings")
         }
         return embed(t.model, args, err)
+      },
+      forward_batch: { m, args, err in
+        // A decoder may batch its own sequences (beams, say): one forward pass.
+        let counting = of(m)
+        let t = counting.target
+        guard t.batchesSteps, let forwardBatch = t.api.pointee.forward_batch else {
+          return refuse(err, "this model does not advance sequences in batches")
+        }
+        counting.forwardPasses.add(1, ordering: .relaxed)
+        return forwardBatch(t.model, args, err)
       }))
     return t
   }()

@@ -83,7 +83,7 @@ final class GenerationRun: @unchecked Sendable {
     sequence = GeneratedSequence(
       options: prepared.options, eos: prepared.eosTokens, tokenizer: prepared.tokenizer,
       template: prepared.gaps == nil ? [] : prepared.prompt)
-    counting = CountingModel(model.handle)
+    counting = CountingModel(model.handle, batcher: model.batcher)
     self.queueSeconds = queueSeconds
     self.stallTimeout = stallTimeout
     self.onStall = onStall
@@ -146,6 +146,7 @@ final class GenerationRun: @unchecked Sendable {
       })
     }
     let result = DecoderCall.run(prepared, model: counting, request: request) { emit($0) }
+    counting.decoderReturned()
     var tail = Zoo_V1_GenerateResponse()
     // A decoder that returned ZOO_OK has committed everything it placed.
     if result.status == 0 && violation == nil && !stalled && sequence.ending == nil && !request.isCancelled {

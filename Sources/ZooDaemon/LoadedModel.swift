@@ -20,6 +20,9 @@ public final class LoadedModel: @unchecked Sendable {
 
   /// Slots, queue and keep-alive of this model.
   let scheduler: Scheduler
+  /// Runs the decode steps of this model's concurrent requests together; nil when the
+  /// model cannot batch them or only one request runs at a time.
+  let batcher: StepBatcher?
 
   /// Reads the folder's weights and asks the plugin to build the model, reporting both
   /// steps to `progress`.
@@ -99,6 +102,7 @@ public final class LoadedModel: @unchecked Sendable {
       Self.free(names, namePointers, views)
       throw ZooError.internalError("model '\(folder.name)' loaded but cannot describe itself: \(error)")
     }
+    batcher = handle.batchesSteps && parallel > 1 ? StepBatcher(handle: handle, modelName: folder.name, limit: parallel) : nil
   }
 
   deinit {

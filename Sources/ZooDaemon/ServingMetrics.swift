@@ -65,6 +65,13 @@ public enum ServingMetrics {
       .record(duration: ContinuousClock.now - received)
   }
 
+  /// One batched decode step (`StepBatcher`): `zoo_batched_steps_total` and the
+  /// sequences it advanced, `zoo_batched_sequences_total`; their ratio is the mean batch.
+  static func batchedStep(model: String, sequences: Int) {
+    Counter(label: "zoo_batched_steps_total", dimensions: [("model", model)]).increment()
+    Counter(label: "zoo_batched_sequences_total", dimensions: [("model", model)]).increment(by: sequences)
+  }
+
   /// Token counts and latencies of a completed generation. Time to first token counts
   /// the queue, as the client sees it; inter-token latency is the request's mean.
   static func generated(model: String, stats: Zoo_V1_GenerateStats) {

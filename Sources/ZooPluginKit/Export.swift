@@ -125,7 +125,8 @@ public func exportPlugin(
     modelAPI.initialize(to: zoo_model_api(
       size: UInt32(MemoryLayout<zoo_model_api>.size), load: modelLoad, unload: modelUnload,
       describe: modelDescribe, state_new: stateNew, state_free: stateFree, state_length: stateLength,
-      state_copy: stateCopy, state_truncate: stateTruncate, forward: modelForward, embed: modelEmbed))
+      state_copy: stateCopy, state_truncate: stateTruncate, forward: modelForward, embed: modelEmbed,
+      forward_batch: modelForwardBatch))
     let decoderAPI = UnsafeMutablePointer<zoo_decoder_api>.allocate(capacity: 1)
     decoderAPI.initialize(to: zoo_decoder_api(size: UInt32(MemoryLayout<zoo_decoder_api>.size), run: decoderRun))
     let middlewareAPI = UnsafeMutablePointer<zoo_middleware_api>.allocate(capacity: 1)
@@ -268,6 +269,7 @@ private let modelDescribe: @convention(c) (OpaquePointer?, UnsafeMutablePointer<
   out.n_heads = Int32(i.heads.count)
   out.heads = UnsafePointer(b.heads.baseAddress)
   out.accepts_key_positions = i.acceptsKeyPositions ? 1 : 0
+  out.batches_steps = (b.model as? any BatchedStepModel)?.batchesSteps == true ? 1 : 0
   // Write no more than the caller's struct holds (it may be an older minor).
   withUnsafeBytes(of: &out) { src in
     UnsafeMutableRawPointer(info).copyMemory(
@@ -356,6 +358,26 @@ private let modelForward: @convention(c) (
     }
     try b.model.forward(
       input, state: stateBox(state).state, output: ForwardOutput(logits: a.logits, hidden: a.hidden, head: head?.output))
+  }
+}
+
+private let modelForwardBatch: @convention(c) (
+  OpaquePointer?, UnsafePointer<zoo_batch_step_args>?, UnsafeMutablePointer<zoo_error>?
+) -> Int32 = { model, args, err in
+  catchingPluginErrors(err) {
+    guard let model = box(model).model as? any BatchedStepModel, model.batchesSteps else {
+      throw PluginError.failedPrecondition("this model does not advance sequences in batches")
+    }
+    guard let args, args.pointee.n_sequences > 0, let states = args.pointee.states, let tokens = args.pointee.tokens,
+      let logits = args.pointee.logits
+    else { throw PluginError.invalidArgument("forward_batch needs at least one sequence, its tokens and a logits buffer") }
+    let n = Int(args.pointee.n_sequences)
+    guard (0..<n).allSatisfy({ states[$0] != nil }) else { throw PluginError.invalidArgument("forward_batch was given a NULL state") }
+    let boxes = (0..<n).map { stateBox(states[$0]) }
+    guard Set(boxes.map(ObjectIdentifier.init)).count == n else {
+      throw PluginError.invalidArgument("forward_batch was given the same state twice")
+    }
+    try model.step(UnsafeBufferPointer(start: tokens, count: n), states: boxes.map(\.state), logits: logits)
   }
 }
 

@@ -93,6 +93,27 @@ public protocol Model: AnyObject, Sendable {
   func forward(_ input: ForwardInput, state: any ModelState, output: ForwardOutput) throws
 }
 
+/// A model that advances several sequences by one token each in one pass
+/// (zoo_model_api.forward_batch, ABI 1.6): the decode step of concurrent requests, so
+/// each weight matrix is read once for all of them. The SDK sets `batches_steps` in the
+/// model's info for every model of this kind.
+public protocol BatchedStepModel: Model {
+  /// Appends `tokens[i]` to `states[i]` for every i and writes that sequence's
+  /// next-token logits to row i of `logits` (tokens.count × vocabularySize): what
+  /// `forward` would give each state alone with one token, the causal mask and its
+  /// logits, up to the rounding of the matrix kernels. The states are distinct. Check
+  /// everything that can be refused before touching any state.
+  func step(_ tokens: UnsafeBufferPointer<Int32>, states: [any ModelState], logits: UnsafeMutablePointer<Float>) throws
+  /// False for a model of a batching type that has no decode step to batch (one
+  /// trained only for a bidirectional mask); true by default.
+  var batchesSteps: Bool { get }
+}
+
+extension BatchedStepModel {
+  /// Every model of a batching type batches its steps.
+  public var batchesSteps: Bool { true }
+}
+
 /// A batch of independent sequences to embed, packed one after another.
 public struct EmbeddingBatch {
   /// Every sequence's ids, concatenated.

@@ -198,6 +198,83 @@ extension RecurrentLanguageModel {
   }
 }
 
+/// A `RecurrentLanguageModel` that also advances several sequences by one token each in
+/// one pass (a batched decode step): the model computes the rows (`runSteps`), the
+/// shared `step` checks the batch first, as `forward` checks a call.
+public protocol BatchedRecurrentLanguageModel: RecurrentLanguageModel, BatchedStepModel {
+  /// Runs `tokens[i]` through every layer for `states[i]`, advancing each state's
+  /// storage (not its length), and writes row i's logits. `scratch` holds
+  /// `scratchCount(rows: tokens.count)` floats.
+  func runSteps(
+    _ tokens: UnsafeBufferPointer<Int32>, states: [RecurrentModelState<Layout>], scratch: UnsafeMutablePointer<Float>,
+    logits: UnsafeMutablePointer<Float>) throws
+}
+
+extension BatchedRecurrentLanguageModel {
+  /// Refuses, before touching any state, a state of another model, a token outside the
+  /// vocabulary and a sequence at its last position; then runs the batch.
+  public func step(
+    _ tokens: UnsafeBufferPointer<Int32>, states anyStates: [any ModelState], logits: UnsafeMutablePointer<Float>
+  ) throws {
+    let states = try anyStates.map { anyState in
+      guard let state = anyState as? RecurrentModelState<Layout>, state.layout == stateLayout else {
+        throw PluginError.invalidArgument("a state passed to \(modelType) forward_batch was not made by this model")
+      }
+      return state
+    }
+    let vocabulary = info.vocabularySize
+    for (i, state) in states.enumerated() {
+      try checkLength(state.length, adding: 1)
+      guard tokens[i] >= 0, Int(tokens[i]) < vocabulary else {
+        throw PluginError.invalidArgument(
+          "token id \(tokens[i]) of sequence \(i) is outside the vocabulary of size \(vocabulary)")
+      }
+    }
+    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(scratchCount(rows: states.count), 1))
+    defer { scratch.deallocate() }
+    try runSteps(tokens, states: states, scratch: scratch, logits: logits)
+    for state in states { state.length += 1 }
+  }
+}
+
+/// One layer's part of each sequence's state, for a layer call whose rows belong to
+/// several sequences: `rowsPerSequence` consecutive rows each, in order. One sequence's
+/// chunk (a prefill or a step) has one pointer; a batched step has one row per sequence.
+/// Matrix products run over all rows at once, and what reads the past (a convolution,
+/// a scan) runs per sequence on its own state.
+public struct LayerStates {
+  /// One pointer per sequence, in row order.
+  public let pointers: UnsafeBufferPointer<UnsafeMutablePointer<Float>>
+  /// Rows of each sequence.
+  public let rowsPerSequence: Int
+
+  /// The states `pointers` of sequences of `rowsPerSequence` rows each.
+  @inlinable
+  public init(pointers: UnsafeBufferPointer<UnsafeMutablePointer<Float>>, rowsPerSequence: Int) {
+    self.pointers = pointers
+    self.rowsPerSequence = rowsPerSequence
+  }
+
+  /// Calls `body(sequence, firstRow, state)` for each sequence.
+  @inlinable
+  public func forEachSequence(_ body: (_ sequence: Int, _ firstRow: Int, _ state: UnsafeMutablePointer<Float>) -> Void) {
+    for s in pointers.indices { body(s, s * rowsPerSequence, pointers[s]) }
+  }
+
+  /// Runs `body` with `count` pointers on the stack (a decode step must not allocate)
+  /// and the `LayerStates` that reads them over `rows` rows: `body` sets the pointers
+  /// for each layer before the layer runs.
+  @inlinable
+  public static func withStorage<R>(
+    sequences count: Int, rows: Int,
+    _ body: (UnsafeMutableBufferPointer<UnsafeMutablePointer<Float>>, LayerStates) throws -> R
+  ) rethrows -> R {
+    try withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: count) { pointers in
+      try body(pointers, LayerStates(pointers: UnsafeBufferPointer(pointers), rowsPerSequence: rows / count))
+    }
+  }
+}
+
 extension ForwardInput {
   /// The requested logit rows that fall in tokens `chunk`, as runs of consecutive token
   /// rows: `body(first, outputRow, count)` for tokens `first..<first + count`, whose

@@ -92,7 +92,9 @@ struct ZooBench: AsyncParsableCommand {
   }
 }
 
-/// A checkpoint of a real model's shape with random weights, in the HF layout.
+/// A checkpoint of a real model's shape with random weights, in the HF layout, with a
+/// config.json as complete as the real model's (`architectures` included), so other
+/// tools read it too: llama.cpp's convert_hf_to_gguf.py (scripts/bench_vs_llamacpp.sh).
 enum RandomCheckpoint {
   static func write(geometry: String, to folder: URL) throws {
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -103,7 +105,10 @@ enum RandomCheckpoint {
     var config: [String: Any] = [
       "hidden_size": d, "num_hidden_layers": layers, "state_size": n, "expand": 2, "conv_kernel": conv,
       "vocab_size": vocab, "layer_norm_epsilon": 1e-5, "use_bias": false, "use_conv_bias": true,
-      "tie_word_embeddings": true, "eos_token_id": 0,
+      "tie_word_embeddings": true, "bos_token_id": 0, "eos_token_id": 0, "pad_token_id": 0,
+      "hidden_act": "silu", "initializer_range": 0.1, "residual_in_fp32": true, "rescale_prenorm_residual": false,
+      "time_step_min": 0.001, "time_step_max": 0.1, "time_step_floor": 1e-4, "time_step_scale": 1.0,
+      "time_step_init_scheme": "random", "use_cache": true,
     ]
     try w.add("backbone.embeddings.weight", shape: [vocab, d], values: uniform(vocab * d, 0.02))
     try w.add("backbone.norm_f.weight", shape: [d], values: [Float](repeating: 1, count: d))
@@ -111,6 +116,7 @@ enum RandomCheckpoint {
     case "mamba-130m":
       let rank = 48
       config["model_type"] = "mamba"
+      config["architectures"] = ["MambaForCausalLM"]
       config["intermediate_size"] = inner
       config["time_step_rank"] = rank
       for i in 0..<layers {
@@ -129,6 +135,7 @@ enum RandomCheckpoint {
     case "mamba2-130m":
       let heads = 24, headDim = 64, channels = inner + 2 * 128
       config["model_type"] = "mamba2"
+      config["architectures"] = ["Mamba2ForCausalLM"]
       config["state_size"] = 128
       config["num_heads"] = heads
       config["head_dim"] = headDim

@@ -35,8 +35,12 @@ struct Zood: AsyncParsableCommand {
   @Option(help: "Log lines as text, or json: one object per line (time, level, label, message, metadata).")
   var logFormat: String = "text"
 
-  @Option(help: "Requests each model runs at once.")
-  var parallel: Int = 1
+  @Option(
+    help: """
+      Requests each model runs at once; their decode steps run as one batch when the model \
+      can batch them (continuous batching).
+      """)
+  var parallel: Int = 4
 
   @Option(help: "Requests that may wait per model; more are refused with RESOURCE_EXHAUSTED.")
   var maxQueue: Int = 16

@@ -47,7 +47,7 @@ extern "C" {
 #endif
 
 #define ZOO_ABI_MAJOR 1
-#define ZOO_ABI_MINOR 5
+#define ZOO_ABI_MINOR 6
 
 /* The exported entry symbol's name, for dlsym. */
 #define ZOO_PLUGIN_ENTRY_SYMBOL "zoo_plugin_init"
@@ -236,6 +236,8 @@ typedef struct zoo_model_info {
   const struct zoo_head_info *heads; /* owned by the model, valid until unload */
   /* Since 1.3. 1 when forward honours zoo_forward_args.key_positions. */
   int32_t accepts_key_positions;
+  /* Since 1.6. 1 when forward_batch serves this model (zoo_model_api.forward_batch). */
+  int32_t batches_steps;
 } zoo_model_info;
 
 /* One forward call over `n_tokens` tokens of one sequence.
@@ -298,6 +300,16 @@ typedef struct zoo_embed_args {
   const zoo_request *request; /* for is_cancelled during long batches; may be NULL */
 } zoo_embed_args;
 
+/* Since 1.6: one decode step of several sequences at once (see forward_batch). */
+typedef struct zoo_batch_step_args {
+  uint32_t size;
+  int64_t n_sequences;
+  zoo_state *const *states;   /* n_sequences distinct states of this model */
+  const int32_t *tokens;      /* one token per sequence, continuing it at state_length */
+  float *logits;              /* caller-owned, n_sequences * vocab_size floats; row i is
+                                 the next-token logits of sequence i */
+} zoo_batch_step_args;
+
 typedef struct zoo_model_api {
   uint32_t size;
   /* Builds a model from its folder. On success sets *out (released with unload). */
@@ -327,6 +339,18 @@ typedef struct zoo_model_api {
    * floats to the caller-owned `embeddings`. Models that describe embedding_size 0
    * return ZOO_ERR_FAILED_PRECONDITION. */
   int32_t (*embed)(const zoo_model *model, const zoo_embed_args *args, zoo_error *err);
+  /* Since 1.6; optional (may be NULL, or absent when size says so), and used only for
+   * models whose info sets batches_steps. Advances every state of the batch by its one
+   * token in one pass, so each weight matrix is read once for all of them (a decode
+   * step of concurrent requests, as llama.cpp's server and vLLM batch them). Each row's
+   * result is what forward would give for that state alone with one token, the causal
+   * mask, positions NULL and logits for the row, up to the rounding of the matrix
+   * kernels. Refusals (a state of another model, a token outside the vocabulary, a
+   * state at the model's last position: ZOO_ERR_INVALID_ARGUMENT, ZOO_ERR_OUT_OF_RANGE
+   * or ZOO_ERR_FAILED_PRECONDITION) leave every state unchanged, so the caller can run
+   * the sequences one by one to find which was refused. After any other failure every
+   * state of the batch may only be freed. Never polls for cancellation: a step is short. */
+  int32_t (*forward_batch)(const zoo_model *model, const zoo_batch_step_args *args, zoo_error *err);
 } zoo_model_api;
 
 /* ---------------------------------------------------------------------------------
@@ -503,6 +527,10 @@ static inline int zoo_model_info_has_heads(const zoo_model_info *info) { return 
 static inline int zoo_forward_args_has_head(const zoo_forward_args *args) { return ZOO_HAS_FIELD(args, head_output); }
 static inline int zoo_forward_args_has_key_positions(const zoo_forward_args *args) { return ZOO_HAS_FIELD(args, n_key_positions); }
 static inline int zoo_model_info_has_key_positions(const zoo_model_info *info) { return ZOO_HAS_FIELD(info, accepts_key_positions); }
+static inline int zoo_model_info_has_batches_steps(const zoo_model_info *info) { return ZOO_HAS_FIELD(info, batches_steps); }
+static inline int zoo_model_api_has_forward_batch(const zoo_model_api *api) {
+  return ZOO_HAS_FIELD(api, forward_batch) && api->forward_batch != NULL;
+}
 static inline int zoo_decode_args_has_gaps(const zoo_decode_args *args) { return ZOO_HAS_FIELD(args, gaps); }
 static inline int zoo_token_event_has_placement(const zoo_token_event *event) { return ZOO_HAS_FIELD(event, committed); }
 static inline int zoo_host_api_has_text_services(const zoo_host_api *host) { return ZOO_HAS_FIELD(host, embed); }

@@ -14,7 +14,8 @@ final class DiffusionTests: XCTestCase {
 
   override class func setUp() {
     super.setUp()
-    shared.start { z in
+    // One request per model at a time: a cancel test then proves its slot came back.
+    shared.start(arguments: ["--parallel", "1"]) { z in
       try z.addModel(from: FixtureLocation.folder("llada-tiny"), as: "llada-tiny")
       try z.addModel(from: FixtureLocation.folder("tiny-llama"), as: "llama-tiny")
     }

@@ -12,7 +12,8 @@ final class GenerateTests: XCTestCase {
 
   override class func setUp() {
     super.setUp()
-    shared.start { z in
+    // One request per model at a time: a cancel test then proves its slot came back.
+    shared.start(arguments: ["--parallel", "1"]) { z in
       try z.addModel(
         from: FixtureLocation.folder("mamba-hf"), as: "mamba-fixture", zooJSON: ZoodInstance.noEOS)
       try z.addModel(from: FixtureLocation.folder("mamba2-hf"), as: "mamba2-fixture")

@@ -248,10 +248,10 @@ final class SharedZood: @unchecked Sendable {
   private var instance: ZoodInstance?
   private var failure = "see the setUp failure above"
 
-  /// Starts zood once `prepare` has added its models and plugins.
-  func start(_ prepare: (ZoodInstance) throws -> Void) {
+  /// Starts zood with `arguments` once `prepare` has added its models and plugins.
+  func start(arguments: [String] = [], _ prepare: (ZoodInstance) throws -> Void) {
     do {
-      let z = try ZoodInstance()
+      let z = try ZoodInstance(extraArguments: arguments)
       try prepare(z)
       try z.start()
       instance = z

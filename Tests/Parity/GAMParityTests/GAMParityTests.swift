@@ -52,6 +52,14 @@ final class GAMParityTests: XCTestCase {
     }
   }
 
+  /// A batched decode step against stepping each sequence alone; a fresh sequence and
+  /// one whose window is still partly zero sit in the batch beside a longer one.
+  func testBatchedStepEqualsSteppingEachAlone() throws {
+    let fixture = try GAMFixture.named("gam")
+    try assertBatchedStepsMatchSteppingAlone(
+      try GAMBuilder.load(fixture.context(), prefillChunkRows: 256), tokens: fixture.tokens, lengths: [0, 2, 9], "gam")
+  }
+
   func testLogitRowsAndHiddenStates() throws {
     let fixture = try GAMFixture.named("gam")
     let model = try GAMBuilder.load(fixture.context(), prefillChunkRows: 16)
@@ -92,6 +100,17 @@ final class GAMParityTests: XCTestCase {
 
   // MARK: One block
 
+  /// The block over rows of one sequence whose window is `window`.
+  private func forward(
+    _ block: GAMBlock, _ x: UnsafeMutablePointer<Float>, rows: Int, window: UnsafeMutablePointer<Float>,
+    scratch: UnsafeMutablePointer<Float>
+  ) {
+    LayerStates.withStorage(sequences: 1, rows: rows) { pointers, windows in
+      pointers[0] = window
+      block.forward(x, rows: rows, windows: windows, scratch: scratch)
+    }
+  }
+
   func testBlockMatchesFixture() throws {
     let fixture = try GAMFixture.named("gam-block")
     let block = try GAMBlock(prefix: "", config: fixture.config, weights: Weights(fixture.weightsFile))
@@ -103,7 +122,7 @@ final class GAMParityTests: XCTestCase {
     y.withUnsafeMutableBufferPointer { yp in
       window.withUnsafeMutableBufferPointer { wp in
         scratch.withUnsafeMutableBufferPointer { sp in
-          block.forward(yp.baseAddress!, rows: rows, window: wp.baseAddress!, scratch: sp.baseAddress!)
+          forward(block, yp.baseAddress!, rows: rows, window: wp.baseAddress!, scratch: sp.baseAddress!)
         }
       }
     }
@@ -133,7 +152,7 @@ final class GAMParityTests: XCTestCase {
       y.withUnsafeMutableBufferPointer { yp in
         window.withUnsafeMutableBufferPointer { wp in
           scratch.withUnsafeMutableBufferPointer { sp in
-            block.forward(yp.baseAddress! + start * d, rows: rows, window: wp.baseAddress!, scratch: sp.baseAddress!)
+            forward(block, yp.baseAddress! + start * d, rows: rows, window: wp.baseAddress!, scratch: sp.baseAddress!)
           }
         }
       }

@@ -90,7 +90,7 @@ struct RandomSessaModel {
 }
 
 /// The `sessa` language model: prefill + decode against the full forward, chunked
-/// prefill, state copy and truncate against fresh runs, replaced positions, refusals,
+/// prefill, batched decode steps, state copy and truncate against fresh runs, replaced positions, refusals,
 /// loading errors, and the manifest.
 final class SessaLanguageModelTests: XCTestCase {
   /// GQA with MLP blocks and a separate head; one head (no out_proj), no RoPE, no MLP,
@@ -142,6 +142,16 @@ final class SessaLanguageModelTests: XCTestCase {
       assertClose(inChunks.logits, full.logits, .reordered, "\(name): prefill in chunks of 6 vs one chunk")
       assertClose(inChunks.hidden, full.hidden, .reordered, "\(name): hidden states in chunks of 6 vs one chunk")
       withExtendedLifetime((checkpoint, chunkedCheckpoint)) {}
+    }
+  }
+
+  /// A batched decode step (forward_batch) against stepping each sequence alone, for
+  /// every variant: a fresh sequence (its row 0 has no feedback) beside longer ones.
+  func testBatchedStepEqualsSteppingEachAlone() throws {
+    for (name, random) in variants {
+      let (model, checkpoint) = try random.load()
+      try assertBatchedStepsMatchSteppingAlone(model, tokens: tokens, lengths: [0, 3, 17], steps: 3, name)
+      withExtendedLifetime(checkpoint) {}
     }
   }
 
