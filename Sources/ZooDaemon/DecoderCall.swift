@@ -188,16 +188,8 @@ final class CountingModel: @unchecked Sendable {
         }
         return embed(t.model, args, err)
       },
-      forward_batch: { m, args, err in
-        // A decoder may batch its own sequences (beams, say): one forward pass.
-        let counting = of(m)
-        let t = counting.target
-        guard t.batchesSteps, let forwardBatch = t.api.pointee.forward_batch else {
-          return refuse(err, "this model does not advance sequences in batches")
-        }
-        counting.forwardPasses.add(1, ordering: .relaxed)
-        return forwardBatch(t.model, args, err)
-      }))
+      // Decoders step each sequence through `forward`; zood batches the steps.
+      forward_batch: nil))
     return t
   }()
 }

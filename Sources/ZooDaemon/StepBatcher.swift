@@ -77,8 +77,12 @@ final class StepBatcher: @unchecked Sendable {
     between.remove(member)
     waiting.append(mine)
     condition.broadcast()  // a leader may be waiting for this member
-    while mine.status == nil && running { condition.wait() }
-    if mine.status == nil {
+    while mine.status == nil {
+      if running {
+        condition.wait()
+        continue
+      }
+      // Lead: gather the last batch's members, then run what waits.
       running = true
       let deadline = Date(timeIntervalSinceNow: gatherWait)
       while !between.isEmpty && waiting.count < limit {
