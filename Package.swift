@@ -57,6 +57,8 @@ let package = Package(
     .target(name: "CZooPlugin"),
     .systemLibrary(name: "COpenBLAS"),
     .systemLibrary(name: "CFFTW"),
+    // Products over 16-bit and 8-bit weights (no available library has them).
+    .target(name: "CZooKernels"),
 
     // Generated from proto/ by scripts/gen-proto (committed). Messages only, so plugins
     // can build manifests without linking gRPC.
@@ -66,7 +68,7 @@ let package = Package(
     // Generated gRPC service code for zoo.v1.Zoo and grpc.health.v1.Health.
     .target(name: "ZooRPC", dependencies: ["ZooProto"] + grpc),
 
-    .target(name: "ZooCore", dependencies: ["COpenBLAS"]),
+    .target(name: "ZooCore", dependencies: ["COpenBLAS", "CZooKernels"]),
     // Where zood listens, for zood and its clients.
     .target(name: "ZooSocket"),
     // Both sides of the C ABI in Swift: the model handle, model info, tensor views and

@@ -34,7 +34,7 @@ public final class SessaLayer: @unchecked Sendable {
   }
 
   var weightBytes: Int {
-    (2 * config.width + inProjection.floatCount + outProjection.floatCount) * MemoryLayout<Float>.size
+    2 * config.width * MemoryLayout<Float>.size + inProjection.parameterBytes + outProjection.parameterBytes
       + mixer.weightBytes
   }
 

@@ -19,7 +19,7 @@ struct SessaMLP: @unchecked Sendable {
     self.epsilon = epsilon
   }
 
-  var weightBytes: Int { (2 * up.inFeatures + up.floatCount + down.floatCount) * MemoryLayout<Float>.size }
+  var weightBytes: Int { 2 * up.inFeatures * MemoryLayout<Float>.size + up.parameterBytes + down.parameterBytes }
 
   func scratchCount(rows: Int) -> Int { rows * (up.inFeatures + up.outFeatures) }
 

@@ -53,13 +53,14 @@ final class SessaMixer: @unchecked Sendable {
     feedbackKey = feedback.outputs(d..<2 * d)
     output = heads > 1 ? try Linear(weights, prefix + "out_proj", in: d, out: d, bias: false) : nil
     gammaContext = try weights.tensor(prefix + "gamma_ctx.weight", shape: [1, d])
-    gammaBias = try weights.tensor(prefix + "gamma_bias", shape: []).pointer[0]
+    // `values`, not `pointer`: a converted (16-bit) weight frees its floats with the temporary.
+    gammaBias = try weights.tensor(prefix + "gamma_bias", shape: []).values[0]
     gammaMax = config.gammaMax
     if !config.useForwardRoPE {
       inverseFrequencies = nil
     } else if weights.contains(prefix + "rope_inv_freq") {
       // The persistent buffer the official forward reads.
-      inverseFrequencies = Array(try weights.tensor(prefix + "rope_inv_freq", shape: [headDim / 2]).buffer)
+      inverseFrequencies = try weights.tensor(prefix + "rope_inv_freq", shape: [headDim / 2]).values
     } else {
       // The buffer's definition: 10000^(−2i/d).
       let hd = Double(config.headDim)
@@ -69,8 +70,8 @@ final class SessaMixer: @unchecked Sendable {
 
   var weightBytes: Int {
     let linears = [query, key, value, feedbackQuery, feedbackKey] + (output.map { [$0] } ?? [])
-    let floats = linears.reduce(0) { $0 + $1.floatCount } + width + 1 + (inverseFrequencies?.count ?? 0)
-    return floats * MemoryLayout<Float>.size
+    let linearBytes = linears.reduce(0) { $0 + $1.parameterBytes }
+    return linearBytes + (width + 1 + (inverseFrequencies?.count ?? 0)) * MemoryLayout<Float>.size
   }
 
   /// Scratch floats `forward` needs for `rows` new rows over `keys` = start + rows

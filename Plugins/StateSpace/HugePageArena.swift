@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import ZooCore
 import ZooPluginKit
 
 /// Copies of the large weight matrices in anonymous memory backed by transparent huge
@@ -40,10 +41,22 @@ final class HugePageArena: @unchecked Sendable {
     for region in regions { munmap(region.mapping, region.mappedBytes) }
   }
 
-  /// The weight's floats copied into huge-page memory, or the weight's own pointer when
-  /// no memory could be mapped. Valid while the arena lives.
-  func place(_ weight: Weight) -> UnsafePointer<Float> {
-    let bytes = weight.count * MemoryLayout<Float>.stride
+  /// The matrix copied into huge-page memory (values and block scales), kept alive by
+  /// this arena; the matrix itself when no memory could be mapped.
+  func place(_ matrix: WeightMatrix) -> WeightMatrix {
+    let valueBytes = matrix.rows * matrix.columns * matrix.format.elementBytes
+    guard let data = copy(matrix.data, bytes: valueBytes) else { return matrix }
+    var scales: UnsafePointer<Float>?
+    if let s = matrix.scales {
+      guard let copied = copy(s, bytes: matrix.byteCount - valueBytes) else { return matrix }
+      scales = copied.assumingMemoryBound(to: Float.self)
+    }
+    return WeightMatrix(
+      format: matrix.format, rows: matrix.rows, columns: matrix.columns, data: data, scales: scales, owners: [self])
+  }
+
+  /// `bytes` from `source` copied into huge-page memory, or nil when none could be mapped.
+  private func copy(_ source: UnsafeRawPointer, bytes: Int) -> UnsafeRawPointer? {
     // 64-byte alignment keeps rows on cache-line boundaries for the GEMV kernels.
     let aligned = (bytes + 63) & ~63
     if regions.isEmpty || used + aligned > regions[regions.count - 1].bytes {
@@ -52,16 +65,16 @@ final class HugePageArena: @unchecked Sendable {
       let mappedBytes = size + Self.hugePage
       guard let mapping = mmap(nil, mappedBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
         mapping != MAP_FAILED
-      else { return weight.pointer }
+      else { return nil }
       let offset = (Self.hugePage - Int(bitPattern: mapping) % Self.hugePage) % Self.hugePage
       let base = mapping + offset
       _ = madvise(base, size, Int32(MADV_HUGEPAGE))
       regions.append(Region(mapping: mapping, mappedBytes: mappedBytes, base: base, bytes: size))
       used = 0
     }
-    let destination = (regions[regions.count - 1].base + used).assumingMemoryBound(to: Float.self)
-    destination.update(from: weight.pointer, count: weight.count)
+    let destination = regions[regions.count - 1].base + used
+    destination.copyMemory(from: source, byteCount: bytes)
     used += aligned
-    return UnsafePointer(destination)
+    return UnsafeRawPointer(destination)
   }
 }

@@ -30,8 +30,7 @@ final class Mamba2Mixer: RecurrentMixer, @unchecked Sendable {
   let timeStepMax: Float
 
   /// [d_inner + convDim + H, D]; output split [z | xBC | δ].
-  let inProj: Weight
-  let inProjBias: Weight?
+  let inProj: Linear
   /// conv1d.weight [convDim, 1, K] transposed to [K, convDim].
   let convWeight: OwnedFloats
   let convBias: Weight?
@@ -44,11 +43,7 @@ final class Mamba2Mixer: RecurrentMixer, @unchecked Sendable {
   /// Gated RMSNorm weight [d_inner].
   let norm: Weight
   /// [D, d_inner].
-  let outProj: Weight
-  let outProjBias: Weight?
-  /// Where the kernels read in_proj and out_proj: the mapped weights, or their copies in
-  /// huge-page memory (`HugePageArena`).
-  let inProjData, outProjData: UnsafePointer<Float>
+  let outProj: Linear
 
   /// Reads layer `layer`'s mixer weights (`backbone.layers.{layer}.mixer.*`), checking
   /// every shape against the config; in_proj and out_proj are copied into `arena` when
@@ -70,8 +65,9 @@ final class Mamba2Mixer: RecurrentMixer, @unchecked Sendable {
     epsilon = config.layerNormEpsilon
     (timeStepMin, timeStepMax) = config.timeStepBounds
 
-    inProj = try weights.tensor(prefix + "in_proj.weight", shape: [config.inProjSize, d])
-    inProjBias = try weights.optionalTensor(prefix + "in_proj.bias", shape: [config.inProjSize], present: config.useBias)
+    // The projection matrices are read in place or copied into huge-page memory.
+    let keep = arena.map { arena in { (matrix: WeightMatrix) in arena.place(matrix) } }
+    inProj = try Linear(weights, prefix + "in_proj", in: d, out: config.inProjSize, bias: config.useBias, keep: keep)
     let conv = try weights.tensor(prefix + "conv1d.weight", shape: [convDim, 1, k])
     convWeight = OwnedFloats(count: k * convDim) { dst in
       for c in 0..<convDim {
@@ -86,10 +82,7 @@ final class Mamba2Mixer: RecurrentMixer, @unchecked Sendable {
     }
     skip = try weights.tensor(prefix + "D", shape: [h])
     norm = try weights.tensor(prefix + "norm.weight", shape: [inner])
-    outProj = try weights.tensor(prefix + "out_proj.weight", shape: [d, inner])
-    outProjBias = try weights.optionalTensor(prefix + "out_proj.bias", shape: [d], present: config.useBias)
-    inProjData = arena?.place(inProj) ?? inProj.pointer
-    outProjData = arena?.place(outProj) ?? outProj.pointer
+    outProj = try Linear(weights, prefix + "out_proj", in: inner, out: d, bias: config.useBias, keep: keep)
   }
 
   /// Channels of the convolution: x, B and C.
@@ -101,11 +94,8 @@ final class Mamba2Mixer: RecurrentMixer, @unchecked Sendable {
   var ssmStateCount: Int { heads * headDim * stateSize }
 
   var weightBytes: Int {
-    let counts = [
-      inProj.count, inProjBias?.count ?? 0, convWeight.count, convBias?.count ?? 0, dtBias.count, negA.count,
-      skip.count, norm.count, outProj.count, outProjBias?.count ?? 0,
-    ]
-    return counts.reduce(0, +) * MemoryLayout<Float>.size
+    let floats = [convWeight.count, convBias?.count ?? 0, dtBias.count, negA.count, skip.count, norm.count]
+    return inProj.parameterBytes + outProj.parameterBytes + floats.reduce(0, +) * MemoryLayout<Float>.size
   }
 
   // Scratch layout per chunk: projected [L, d_inner + convDim + H] | xBC' [L, convDim] |
@@ -126,8 +116,7 @@ final class Mamba2Mixer: RecurrentMixer, @unchecked Sendable {
     let decay = dt + rows * heads
     let y = decay + rows * heads
 
-    BLAS.linear(normed, rows: rows, inFeatures: hiddenSize, weight: inProjData, outFeatures: width, into: projected)
-    if let inProjBias { addBias(inProjBias.pointer, to: projected, rows: rows, width: width, stride: width) }
+    inProj.apply(normed, rows: rows, into: projected)
 
     let perSequence = states.conv.rowsPerSequence
     states.conv.forEachSequence { _, first, history in
@@ -158,10 +147,7 @@ final class Mamba2Mixer: RecurrentMixer, @unchecked Sendable {
 
     gatedNorm(y, gate: projected, gateStride: width, rows: rows)
 
-    BLAS.linear(
-      y, rows: rows, inFeatures: inner, weight: outProjData, outFeatures: hiddenSize, into: residual,
-      accumulate: true)
-    if let outProjBias { addBias(outProjBias.pointer, to: residual, rows: rows, width: hiddenSize, stride: hiddenSize) }
+    outProj.apply(y, rows: rows, into: residual, accumulate: true)
   }
 
   /// `MambaRMSNormGated` with norm_before_gate=False, in place on y [rows, d_inner]:

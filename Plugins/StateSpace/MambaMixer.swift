@@ -24,15 +24,14 @@ final class MambaMixer: RecurrentMixer, @unchecked Sendable {
   let kernelSize: Int
 
   /// [2·d_inner, D]; output split [x | z].
-  let inProj: Weight
-  let inProjBias: Weight?
+  let inProj: Linear
   /// conv1d.weight [d_inner, 1, K] transposed to [K, d_inner].
   let convWeight: OwnedFloats
   let convBias: Weight?
   /// [R + 2N, d_inner]; output split [δ | B | C].
-  let xProj: Weight
-  /// [d_inner, R].
-  let dtProj: Weight
+  let xProj: Linear
+  /// [d_inner, R]; its bias is added inside the scan, after the product.
+  let dtProj: Linear
   /// [d_inner].
   let dtProjBias: Weight
   /// A·log2(e) with A = −exp(A_log); A_log [d_inner, N] transposed to [N, d_inner]. The
@@ -41,11 +40,7 @@ final class MambaMixer: RecurrentMixer, @unchecked Sendable {
   /// D [d_inner].
   let skip: Weight
   /// [D, d_inner].
-  let outProj: Weight
-  let outProjBias: Weight?
-  /// Where the kernels read the four projection matrices: the mapped weights, or their
-  /// copies in huge-page memory (`HugePageArena`).
-  let inProjData, xProjData, dtProjData, outProjData: UnsafePointer<Float>
+  let outProj: Linear
 
   /// Reads layer `layer`'s mixer weights (`backbone.layers.{layer}.mixer.*`), checking
   /// every shape against the config; the projection matrices are copied into `arena`
@@ -63,8 +58,9 @@ final class MambaMixer: RecurrentMixer, @unchecked Sendable {
     dtRank = r
     kernelSize = k
 
-    inProj = try weights.tensor(prefix + "in_proj.weight", shape: [2 * inner, d])
-    inProjBias = try weights.optionalTensor(prefix + "in_proj.bias", shape: [2 * inner], present: config.useBias)
+    // The projection matrices are read in place or copied into huge-page memory.
+    let keep = arena.map { arena in { (matrix: WeightMatrix) in arena.place(matrix) } }
+    inProj = try Linear(weights, prefix + "in_proj", in: d, out: 2 * inner, bias: config.useBias, keep: keep)
     let conv = try weights.tensor(prefix + "conv1d.weight", shape: [inner, 1, k])
     convWeight = OwnedFloats(count: k * inner) { dst in
       for c in 0..<inner {
@@ -72,8 +68,8 @@ final class MambaMixer: RecurrentMixer, @unchecked Sendable {
       }
     }
     convBias = try weights.optionalTensor(prefix + "conv1d.bias", shape: [inner], present: config.useConvBias)
-    xProj = try weights.tensor(prefix + "x_proj.weight", shape: [r + 2 * n, inner])
-    dtProj = try weights.tensor(prefix + "dt_proj.weight", shape: [inner, r])
+    xProj = try Linear(weights, prefix + "x_proj", in: inner, out: r + 2 * n, bias: false, keep: keep)
+    dtProj = try Linear(weights, prefix + "dt_proj", in: r, out: inner, bias: false, keep: keep)
     dtProjBias = try weights.tensor(prefix + "dt_proj.bias", shape: [inner])
     let aLog = try weights.tensor(prefix + "A_log", shape: [inner, n])
     negALog2e = OwnedFloats(count: n * inner) { dst in
@@ -82,23 +78,16 @@ final class MambaMixer: RecurrentMixer, @unchecked Sendable {
       }
     }
     skip = try weights.tensor(prefix + "D", shape: [inner])
-    outProj = try weights.tensor(prefix + "out_proj.weight", shape: [d, inner])
-    outProjBias = try weights.optionalTensor(prefix + "out_proj.bias", shape: [d], present: config.useBias)
-    inProjData = arena?.place(inProj) ?? inProj.pointer
-    xProjData = arena?.place(xProj) ?? xProj.pointer
-    dtProjData = arena?.place(dtProj) ?? dtProj.pointer
-    outProjData = arena?.place(outProj) ?? outProj.pointer
+    outProj = try Linear(weights, prefix + "out_proj", in: inner, out: d, bias: config.useBias, keep: keep)
   }
 
   var convStateCount: Int { kernelSize * innerSize }
   var ssmStateCount: Int { stateSize * innerSize }
 
   var weightBytes: Int {
-    let counts = [
-      inProj.count, inProjBias?.count ?? 0, convWeight.count, convBias?.count ?? 0, xProj.count, dtProj.count,
-      dtProjBias.count, negALog2e.count, skip.count, outProj.count, outProjBias?.count ?? 0,
-    ]
-    return counts.reduce(0, +) * MemoryLayout<Float>.size
+    let floats = [convWeight.count, convBias?.count ?? 0, dtProjBias.count, negALog2e.count, skip.count]
+    return [inProj, xProj, dtProj, outProj].reduce(0) { $0 + $1.parameterBytes }
+      + floats.reduce(0, +) * MemoryLayout<Float>.size
   }
 
   /// Width of x_proj's output, [δ | B | C].
@@ -121,8 +110,7 @@ final class MambaMixer: RecurrentMixer, @unchecked Sendable {
     let dt = dbc + rows * projectedWidth
     let y = dt + rows * inner
 
-    BLAS.linear(normed, rows: rows, inFeatures: hiddenSize, weight: inProjData, outFeatures: 2 * inner, into: xz)
-    if let inProjBias { addBias(inProjBias.pointer, to: xz, rows: rows, width: 2 * inner, stride: 2 * inner) }
+    inProj.apply(normed, rows: rows, into: xz)
 
     let perSequence = states.conv.rowsPerSequence
     states.conv.forEachSequence { _, first, history in
@@ -132,15 +120,9 @@ final class MambaMixer: RecurrentMixer, @unchecked Sendable {
         into: xConv + first * inner, outputStride: inner)
     }
 
-    BLAS.linear(xConv, rows: rows, inFeatures: inner, weight: xProjData, outFeatures: projectedWidth, into: dbc)
+    xProj.apply(xConv, rows: rows, into: dbc)
     // Δ before bias = δ · dt_projᵀ, reading δ as the first R columns of δBC.
-    if rows == 1 {
-      BLAS.linear(dbc, rows: 1, inFeatures: dtRank, weight: dtProjData, outFeatures: inner, into: dt)
-    } else {
-      BLAS.gemm(
-        transA: false, transB: true, m: rows, n: inner, k: dtRank, dbc, lda: projectedWidth, dtProjData,
-        ldb: dtRank, dt, ldc: inner)
-    }
+    dtProj.apply(dbc, ldx: projectedWidth, rows: rows, into: dt)
 
     states.ssm.forEachSequence { _, first, ssmState in
       Mamba1Scan(
@@ -151,9 +133,6 @@ final class MambaMixer: RecurrentMixer, @unchecked Sendable {
       ).run()
     }
 
-    BLAS.linear(
-      y, rows: rows, inFeatures: inner, weight: outProjData, outFeatures: hiddenSize, into: residual,
-      accumulate: true)
-    if let outProjBias { addBias(outProjBias.pointer, to: residual, rows: rows, width: hiddenSize, stride: hiddenSize) }
+    outProj.apply(y, rows: rows, into: residual, accumulate: true)
   }
 }

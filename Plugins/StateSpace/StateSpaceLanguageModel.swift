@@ -77,26 +77,22 @@ final class StateSpaceLanguageModel: BatchedRecurrentLanguageModel, @unchecked S
   let hiddenSize: Int
   let epsilon: Float
   /// [vocab, hidden].
-  let embeddings: Weight
+  let embeddings: WeightMatrix
   /// Per layer, the block's RMSNorm weight [hidden].
   let blockNorms: [Weight]
   let mixers: [any RecurrentMixer]
   /// [hidden].
   let finalNorm: Weight
   /// [vocab, hidden]; the embedding itself when the checkpoint has no lm_head.weight.
-  let lmHead: Weight
-  /// Huge-page copies of the large matrices, or nil when they are read in place.
-  let arena: HugePageArena?
-  /// Where the kernels read the embedding and the head (the same buffer when tied).
-  let embeddingData, lmHeadData: UnsafePointer<Float>
+  let lmHead: WeightMatrix
   let prefillChunkRows: Int
   let stateLayout: MambaStateLayout
   let info: ModelInfo
 
   init(
-    modelType: String, vocabularySize: Int, hiddenSize: Int, epsilon: Float, embeddings: Weight,
-    blockNorms: [Weight], mixers: [any RecurrentMixer], finalNorm: Weight, lmHead: Weight,
-    arena: HugePageArena?, prefillChunkRows: Int = 512
+    modelType: String, vocabularySize: Int, hiddenSize: Int, epsilon: Float, embeddings: WeightMatrix,
+    blockNorms: [Weight], mixers: [any RecurrentMixer], finalNorm: Weight, lmHead: WeightMatrix,
+    prefillChunkRows: Int = 512
   ) {
     precondition(!mixers.isEmpty && mixers.count == blockNorms.count && prefillChunkRows > 0)
     self.modelType = modelType
@@ -108,16 +104,13 @@ final class StateSpaceLanguageModel: BatchedRecurrentLanguageModel, @unchecked S
     self.mixers = mixers
     self.finalNorm = finalNorm
     self.lmHead = lmHead
-    self.arena = arena
-    embeddingData = arena?.place(embeddings) ?? embeddings.pointer
-    lmHeadData = lmHead === embeddings ? embeddingData : arena?.place(lmHead) ?? lmHead.pointer
     self.prefillChunkRows = prefillChunkRows
     stateLayout = MambaStateLayout(
       layers: mixers.count, convCount: mixers[0].convStateCount, ssmCount: mixers[0].ssmStateCount)
     let floatBytes = MemoryLayout<Float>.size
-    let headBytes = lmHead === embeddings ? 0 : lmHead.count * floatBytes
+    let headBytes = lmHead.data == embeddings.data ? 0 : lmHead.byteCount
     let weightBytes =
-      (embeddings.count + finalNorm.count + blockNorms.reduce(0) { $0 + $1.count }) * floatBytes + headBytes
+      embeddings.byteCount + headBytes + (finalNorm.count + blockNorms.reduce(0) { $0 + $1.count }) * floatBytes
       + mixers.reduce(0) { $0 + $1.weightBytes }
     info = ModelInfo(
       vocabularySize: vocabularySize, hiddenSize: hiddenSize, maxPositions: 0, maskKinds: [.causal],
@@ -131,8 +124,11 @@ final class StateSpaceLanguageModel: BatchedRecurrentLanguageModel, @unchecked S
     modelType: String, weights: Weights, vocabularySize v: Int, hiddenSize d: Int, layers: Int, epsilon: Float,
     prefillChunkRows: Int, copyToHugePages: Bool, mixer: (Int, HugePageArena?) throws -> any RecurrentMixer
   ) throws {
-    let embeddings = try BackboneWeights.embeddings(weights, vocab: v, hidden: d)
     let arena = copyToHugePages ? HugePageArena() : nil
+    let stored = try BackboneWeights.embeddings(weights, vocab: v, hidden: d)
+    let embeddings = arena?.place(stored) ?? stored
+    let head = try weights.head(tiedTo: stored)
+    let lmHead = head.data == stored.data ? embeddings : arena?.place(head) ?? head
     var norms: [Weight] = []
     var mixers: [any RecurrentMixer] = []
     for layer in 0..<layers {
@@ -142,7 +138,7 @@ final class StateSpaceLanguageModel: BatchedRecurrentLanguageModel, @unchecked S
     self.init(
       modelType: modelType, vocabularySize: v, hiddenSize: d, epsilon: epsilon, embeddings: embeddings,
       blockNorms: norms, mixers: mixers, finalNorm: try weights.tensor("backbone.norm_f.weight", shape: [d]),
-      lmHead: try weights.head(tiedTo: embeddings), arena: arena, prefillChunkRows: prefillChunkRows)
+      lmHead: lmHead, prefillChunkRows: prefillChunkRows)
   }
 
   /// The manifest's weight names of a model whose blocks' mixers read `mixer` (names
@@ -166,10 +162,7 @@ final class StateSpaceLanguageModel: BatchedRecurrentLanguageModel, @unchecked S
     output: ForwardOutput, pollCancel: Bool
   ) throws {
     let d = hiddenSize
-    for r in 0..<rows {
-      let token = Int(input.tokens[start + r])
-      (scratch + r * d).update(from: embeddingData + token * d, count: d)
-    }
+    for r in 0..<rows { embeddings.widenRow(Int(input.tokens[start + r]), into: scratch + r * d) }
     try runLayers(
       rows: rows, states: CollectionOfOne(state), scratch: scratch,
       isCancelled: pollCancel ? input.isCancelled : nil)
@@ -183,11 +176,11 @@ final class StateSpaceLanguageModel: BatchedRecurrentLanguageModel, @unchecked S
   ) throws {
     let d = hiddenSize
     let rows = tokens.count
-    for r in 0..<rows { (scratch + r * d).update(from: embeddingData + Int(tokens[r]) * d, count: d) }
+    for r in 0..<rows { embeddings.widenRow(Int(tokens[r]), into: scratch + r * d) }
     try runLayers(rows: rows, states: states, scratch: scratch, isCancelled: nil)
     let normed = scratch + rows * d
     Kernels.rmsNorm(scratch, rows: rows, width: d, weight: finalNorm.pointer, epsilon: epsilon, into: normed)
-    BLAS.linear(normed, rows: rows, inFeatures: d, weight: lmHeadData, outFeatures: vocabularySize, into: logits)
+    lmHead.multiply(normed, ldx: d, count: rows, into: logits, ldy: vocabularySize)
   }
 
   /// Runs the embedded rows at the start of `scratch` (the residual stream [rows, hidden])
@@ -240,9 +233,7 @@ final class StateSpaceLanguageModel: BatchedRecurrentLanguageModel, @unchecked S
           into: normed)
         source = UnsafePointer(normed)
       }
-      BLAS.linear(
-        source, rows: count, inFeatures: d, weight: lmHeadData, outFeatures: vocabularySize,
-        into: logits + outputRow * vocabularySize)
+      lmHead.multiply(source, ldx: d, count: count, into: logits + outputRow * vocabularySize, ldy: vocabularySize)
     }
   }
 }
@@ -251,19 +242,11 @@ final class StateSpaceLanguageModel: BatchedRecurrentLanguageModel, @unchecked S
 enum BackboneWeights {
   /// `backbone.embeddings.weight`, accepting the original `backbone.embedding.weight`
   /// spelling as transformers' load hook does.
-  static func embeddings(_ weights: Weights, vocab: Int, hidden: Int) throws -> Weight {
+  static func embeddings(_ weights: Weights, vocab: Int, hidden: Int) throws -> WeightMatrix {
     let name = "backbone.embeddings.weight"
     if !weights.contains(name), weights.contains("backbone.embedding.weight") {
-      return try weights.tensor("backbone.embedding.weight", shape: [vocab, hidden])
+      return try weights.matrix("backbone.embedding.weight", shape: [vocab, hidden])
     }
-    return try weights.tensor(name, shape: [vocab, hidden])
-  }
-}
-
-/// Adds `bias` [width] to each of `rows` rows of `x` (row stride `stride`).
-func addBias(_ bias: UnsafePointer<Float>, to x: UnsafeMutablePointer<Float>, rows: Int, width: Int, stride: Int) {
-  for r in 0..<rows {
-    let row = x + r * stride
-    for c in 0..<width { row[c] += bias[c] }
+    return try weights.matrix(name, shape: [vocab, hidden])
   }
 }

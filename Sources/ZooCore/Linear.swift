@@ -1,76 +1,62 @@
 /// A dense layer `y = x · Wᵀ + b` with `W` in PyTorch `nn.Linear` layout `[out, in]`.
 ///
 /// Usually a view of a checkpoint's weights (no copy; `ZooPluginKit` reads one from
-/// `Weights`). Projections that read the same input (q/k/v, SwiGLU's gate and up) can be
-/// fused at load into one owned matrix, so a call makes one GEMM with M = all tokens
-/// instead of two or three smaller ones; `outputs(_:)` goes the other way, a view of a
-/// block of output rows (one half of a fused projection in the checkpoint).
+/// `Weights`), kept in the checkpoint's float format or quantised at load
+/// (`WeightMatrix`). Projections that read the same input (q/k/v, SwiGLU's gate and up)
+/// can be fused at load into one owned matrix, so a call makes one product with M = all
+/// tokens instead of two or three smaller ones; `outputs(_:)` goes the other way, a view
+/// of a block of output rows (one half of a fused projection in the checkpoint).
 public struct Linear: @unchecked Sendable {
-  public let inFeatures: Int
-  public let outFeatures: Int
-  /// `[out, in]`, row-major.
-  public let weight: UnsafePointer<Float>
-  /// `[out]`, or nil for a layer without bias.
+  public var inFeatures: Int { matrix.columns }
+  public var outFeatures: Int { matrix.rows }
+  /// W `[out, in]`.
+  public let matrix: WeightMatrix
+  /// `[out]`, float32, or nil for a layer without bias.
   public let bias: UnsafePointer<Float>?
-  /// What keeps `weight` and `bias` alive: the checkpoint tensors they borrow from, or
-  /// an owned copy.
-  private let owners: [AnyObject]
+  /// What keeps `bias` alive.
+  private let biasOwner: AnyObject?
 
-  /// A layer over memory that `owners` keep alive for as long as the layer lives.
-  public init(
-    weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, inFeatures: Int, outFeatures: Int, owners: [AnyObject]
-  ) {
-    self.weight = weight
+  /// A layer over `matrix` and a bias that `biasOwner` keeps alive.
+  public init(matrix: WeightMatrix, bias: UnsafePointer<Float>?, biasOwner: AnyObject?) {
+    self.matrix = matrix
     self.bias = bias
-    self.inFeatures = inFeatures
-    self.outFeatures = outFeatures
-    self.owners = owners
+    self.biasOwner = biasOwner
   }
 
   /// The parts stacked along the output dimension: the output row is
   /// `[parts[0] | parts[1] | ...]`, in one owned matrix (and one bias when any part has one).
   public init(fusing parts: [Linear]) {
-    precondition(!parts.isEmpty && parts.allSatisfy { $0.inFeatures == parts[0].inFeatures })
-    let inFeatures = parts[0].inFeatures
-    let outFeatures = parts.reduce(0) { $0 + $1.outFeatures }
-    let hasBias = parts.contains { $0.bias != nil }
-    let owned = OwnedFloats(count: outFeatures * inFeatures + (hasBias ? outFeatures : 0)) { p in
+    let matrix = WeightMatrix(stacking: parts.map(\.matrix))
+    guard parts.contains(where: { $0.bias != nil }) else {
+      self.init(matrix: matrix, bias: nil, biasOwner: nil)
+      return
+    }
+    let bias = OwnedFloats(count: matrix.rows) { p in
       var row = 0
       for part in parts {
-        (p + row * inFeatures).update(from: part.weight, count: part.outFeatures * inFeatures)
-        if let b = part.bias { (p + outFeatures * inFeatures + row).update(from: b, count: part.outFeatures) }
+        if let b = part.bias { (p + row).update(from: b, count: part.outFeatures) }
         row += part.outFeatures
       }
     }
-    self.init(
-      weight: UnsafePointer(owned.pointer), bias: hasBias ? UnsafePointer(owned.pointer + outFeatures * inFeatures) : nil,
-      inFeatures: inFeatures, outFeatures: outFeatures, owners: [owned])
+    self.init(matrix: matrix, bias: UnsafePointer(bias.pointer), biasOwner: bias)
   }
 
-  /// Floats read per application: the weight and the bias.
-  public var floatCount: Int { outFeatures * inFeatures + (bias == nil ? 0 : outFeatures) }
-
-  /// Bytes of the weight and the bias.
-  public var parameterBytes: Int { floatCount * MemoryLayout<Float>.size }
+  /// Bytes of the weight (as kept) and the bias.
+  public var parameterBytes: Int { matrix.byteCount + (bias == nil ? 0 : outFeatures * MemoryLayout<Float>.size) }
 
   /// Output rows `range` only: the layer computing that slice of the outputs.
   public func outputs(_ range: Range<Int>) -> Linear {
-    Linear(
-      weight: weight + range.lowerBound * inFeatures, bias: bias.map { $0 + range.lowerBound },
-      inFeatures: inFeatures, outFeatures: range.count, owners: owners)
+    Linear(matrix: matrix.rows(range), bias: bias.map { $0 + range.lowerBound }, biasOwner: biasOwner)
   }
 
   /// `y[rows, out] = x[rows, in] · Wᵀ + b` (added to y when `accumulate`), with row
-  /// strides `ldx` and `ldy` (default: packed rows). The bias is added after the product,
-  /// so one row takes GEMV and several one GEMM, as `MatMul.abT` picks.
+  /// strides `ldx` and `ldy` (default: packed rows). The bias is added after the product.
   public func apply(
     _ x: UnsafePointer<Float>, ldx: Int? = nil, rows: Int, into y: UnsafeMutablePointer<Float>, ldy: Int? = nil,
     accumulate: Bool = false
   ) {
     let ldy = ldy ?? outFeatures
-    MatMul.abT(
-      m: rows, n: outFeatures, k: inFeatures, x, lda: ldx ?? inFeatures, weight, ldb: inFeatures,
-      beta: accumulate ? 1 : 0, y, ldc: ldy)
+    matrix.multiply(x, ldx: ldx ?? inFeatures, count: rows, into: y, ldy: ldy, accumulate: accumulate)
     if let bias { Kernels.addBias(bias, to: y, rows: rows, width: outFeatures, stride: ldy) }
   }
 }

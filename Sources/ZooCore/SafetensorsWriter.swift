@@ -1,6 +1,6 @@
 import Foundation
 
-/// Writes float32 tensors to a safetensors file that `SafetensorsFile` (and the
+/// Writes float tensors (stored as F32, F16 or BF16) to a safetensors file that `SafetensorsFile` (and the
 /// Hugging Face `safetensors` library) can read: an 8-byte little-endian header length,
 /// a JSON header mapping each name to `{"dtype": "F32", "shape": [...],
 /// "data_offsets": [begin, end]}`, padded with spaces to a multiple of 8 bytes, then the
@@ -24,6 +24,11 @@ public struct SafetensorsWriter {
   public private(set) var entries: [Entry] = []
   /// Optional string metadata, written under the header's `__metadata__` key.
   public var metadata: [String: String] = [:]
+  /// How every tensor is stored: F32 (default), F16 or BF16 (rounded to nearest even,
+  /// as PyTorch's `.to(torch.bfloat16)`).
+  public var dtype: DType = .f32 {
+    willSet { precondition([.f32, .f16, .bf16].contains(newValue), "the writer stores F32, F16 or BF16") }
+  }
 
   public init() {}
 
@@ -52,10 +57,10 @@ public struct SafetensorsWriter {
     }
     var offset = 0
     for e in entries {
-      let bytes = e.values.count * MemoryLayout<Float>.size
+      let bytes = e.values.count * dtype.byteSize
       let shape = e.shape.map(String.init).joined(separator: ",")
       fields.append(
-        "\(JSONText.quoted(e.name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + bytes)]}")
+        "\(JSONText.quoted(e.name)):{\"dtype\":\"\(dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + bytes)]}")
       offset += bytes
     }
     var json = Array("{\(fields.joined(separator: ","))}".utf8)
@@ -78,12 +83,27 @@ public struct SafetensorsWriter {
     defer { try? handle.close() }
     try handle.write(contentsOf: headerBytes())
     for e in entries {
-      // Float32 is stored little-endian; every platform Swift targets here is.
-      try e.values.withUnsafeBytes { raw in
-        guard let base = raw.baseAddress, raw.count > 0 else { return }
-        let view = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: raw.count, deallocator: .none)
-        try handle.write(contentsOf: view)
+      // Stored little-endian; every platform Swift targets here is.
+      switch dtype {
+      case .f16: try write(e.values.map { Float16($0).bitPattern }, to: handle)
+      case .bf16: try write(e.values.map(Self.bfloat16), to: handle)
+      default: try write(e.values, to: handle)
       }
     }
+  }
+
+  private func write<T>(_ values: [T], to handle: FileHandle) throws {
+    try values.withUnsafeBytes { raw in
+      guard let base = raw.baseAddress, raw.count > 0 else { return }
+      let view = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: raw.count, deallocator: .none)
+      try handle.write(contentsOf: view)
+    }
+  }
+
+  /// bfloat16 bits of `x`, rounded to nearest even (NaN kept a NaN).
+  static func bfloat16(_ x: Float) -> UInt16 {
+    if x.isNaN { return 0x7fc0 }
+    let bits = x.bitPattern
+    return UInt16((bits &+ 0x7fff &+ ((bits >> 16) & 1)) >> 16)
   }
 }

@@ -81,11 +81,13 @@ public final class LoadedModel: @unchecked Sendable {
     let rc = folder.modelType.withCString { type in
       folder.configJSON.withCString { config in
         folder.path.withCString { path in
-          withUnsafePointer(to: &weights) { w in
-            var args = zoo_model_load_args(
-              size: UInt32(MemoryLayout<zoo_model_load_args>.size), model_type: type, config_json: config,
-              folder: path, weights: w, host: UnsafePointer(plugin.host.table))
-            return api.pointee.load(&args, &model, &err)
+          (folder.settings.weights ?? "").withCString { format in
+            withUnsafePointer(to: &weights) { w in
+              var args = zoo_model_load_args(
+                size: UInt32(MemoryLayout<zoo_model_load_args>.size), model_type: type, config_json: config,
+                folder: path, weights: w, host: UnsafePointer(plugin.host.table), weights_format: format)
+              return api.pointee.load(&args, &model, &err)
+            }
           }
         }
       }

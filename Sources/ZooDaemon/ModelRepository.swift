@@ -17,9 +17,12 @@ struct ZooSettings: Codable, Sendable {
   var license: String?
   /// Overrides config.json's eos_token_id.
   var eosTokenIds: [Int32]?
+  /// "q8": quantise the weight matrices to 8 bits at load. Without it they are kept as
+  /// the checkpoint stores them (F32, F16 or BF16).
+  var weights: String?
 
   enum CodingKeys: String, CodingKey {
-    case description, tokenizer, license
+    case description, tokenizer, license, weights
     case defaultDecoder = "default_decoder"
     case eosTokenIds = "eos_token_ids"
   }
@@ -136,6 +139,9 @@ public struct ModelFolder: Sendable {
     }
     if let t = settings.tokenizer, t != "bytes" {
       note("zoo.json names tokenizer '\(t.clipped())'; the only built-in one is \"bytes\"")
+    }
+    if let w = settings.weights, w != "q8" {
+      note("zoo.json asks for weights '\(w.clipped())'; the only format it can ask for is \"q8\" (leave it out to keep the checkpoint's)")
     }
     var files: [String] = []
     do {

@@ -231,8 +231,15 @@ private let modelLoad: @convention(c) (
       throw PluginError.notFound("plugin '\(e.definition.name)' does not build model_type '\(type)'")
     }
     let config = Data(bytes: a.config_json, count: strlen(a.config_json))
+    var weights = Weights(a.weights)
+    switch String(cString: zoo_model_load_args_weights_format(args)) {
+    case "": break
+    case "q8": weights.quantization = .q8
+    case let other:
+      throw PluginError.invalidArgument("weights format '\(other)' is unknown; zoo.json \"weights\" takes \"q8\" or nothing")
+    }
     let context = ModelLoadContext(
-      modelType: type, configJSON: config, folder: String(cString: a.folder), weights: Weights(a.weights))
+      modelType: type, configJSON: config, folder: String(cString: a.folder), weights: weights)
     let model = try builder.load(context)
     let box = ModelBox(model, configTokens: specialTokens(inConfig: config))
     out.pointee = OpaquePointer(Unmanaged.passRetained(box).toOpaque())

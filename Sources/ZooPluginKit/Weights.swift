@@ -17,8 +17,11 @@ public final class Weight: @unchecked Sendable {
 
   /// Elements in all.
   public var count: Int { shape.reduce(1, *) }
-  /// All elements.
+  /// All elements, valid while this object lives (a converted weight owns them: read
+  /// `values` from a temporary instead).
   public var buffer: UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: pointer, count: count) }
+  /// A copy of all elements, made while this object is alive.
+  public var values: [Float] { Array(buffer) }
 
   init(name: String, shape: [Int], borrowing pointer: UnsafePointer<Float>, keeper: AnyObject?) {
     self.name = name
@@ -51,6 +54,9 @@ public struct Weights: @unchecked Sendable {
   /// The names a load asked for, shared by the copies of this value (a builder passes
   /// `Weights` around by value).
   private let lookups = WeightLookups()
+  /// The format `matrix` quantises weight matrices to (`.q8`, as zoo.json's
+  /// `"weights": "q8"` asks), or nil to keep them as the checkpoint stores them.
+  public var quantization: WeightMatrix.Format?
 
   init(_ weights: UnsafePointer<zoo_weights>) {
     var entries: [String: zoo_tensor_view] = [:]
@@ -106,22 +112,19 @@ public struct Weights: @unchecked Sendable {
     return try tensor(name, shape: embedding.shape)
   }
 
+  /// `head(_:tiedTo:tied:)` for a head kept as a `WeightMatrix`: `name` as a matrix of
+  /// the embedding's shape, or the embedding itself.
+  public func head(_ name: String = "lm_head.weight", tiedTo embedding: WeightMatrix, tied: Bool = false) throws
+    -> WeightMatrix
+  {
+    lookups.ask(name)
+    guard !tied, contains(name) else { return embedding }
+    return try matrix(name, shape: [embedding.rows, embedding.columns])
+  }
+
   /// The named tensor as float32, checked against `shape` when given.
   public func tensor(_ name: String, shape expected: [Int]? = nil) throws -> Weight {
-    lookups.ask(name)
-    guard let view = entries[name] else {
-      throw PluginError.notFound("weight '\(name)' is missing from the model's safetensors files")
-    }
-    let shape = withUnsafeBytes(of: view.shape) { raw in
-      Array(raw.bindMemory(to: Int64.self).prefix(Int(view.rank))).map(Int.init)
-    }
-    if let expected, expected != shape {
-      throw PluginError.invalidArgument(
-        "weight '\(name)' has shape \(shape) but config.json implies \(expected); the checkpoint does not match its config")
-    }
-    let read = lookups.markRead(name)
-    // zood's weights belong to a load it shows progress of: one step per tensor.
-    if file == nil { PluginHost.progress(Double(read) / Double(max(entries.count, 1)), "building the model") }
+    let (view, shape) = try checkedView(name, shape: expected)
     let n = shape.reduce(1, *)
     switch zoo_dtype(rawValue: UInt32(view.dtype)) {
     case ZOO_DTYPE_F32:
@@ -139,6 +142,50 @@ public struct Weights: @unchecked Sendable {
       throw PluginError.invalidArgument(
         "weight '\(name)' has an integer or boolean dtype (\(view.dtype)); a float tensor is needed")
     }
+  }
+
+  /// The named matrix `[rows, columns]`, checked against `shape`, for products: F32, F16
+  /// and BF16 kept as the checkpoint stores them (a view, no copy; the kernels widen them),
+  /// F64 as a float32 copy; quantised to Q8 when `quantization` asks and its rows are whole
+  /// blocks of 32 (otherwise kept as stored).
+  public func matrix(_ name: String, shape expected: [Int]) throws -> WeightMatrix {
+    precondition(expected.count == 2, "a weight matrix has two dimensions")
+    let (view, _) = try checkedView(name, shape: expected)
+    let owners: [AnyObject] = file.map { [$0] } ?? []
+    let stored: WeightMatrix
+    switch zoo_dtype(rawValue: UInt32(view.dtype)) {
+    case ZOO_DTYPE_F32:
+      stored = WeightMatrix(format: .f32, rows: expected[0], columns: expected[1], data: view.data, owners: owners)
+    case ZOO_DTYPE_F16:
+      stored = WeightMatrix(format: .f16, rows: expected[0], columns: expected[1], data: view.data, owners: owners)
+    case ZOO_DTYPE_BF16:
+      stored = WeightMatrix(format: .bf16, rows: expected[0], columns: expected[1], data: view.data, owners: owners)
+    default:
+      let widened = try tensor(name, shape: expected)
+      stored = WeightMatrix(widened.pointer, rows: expected[0], columns: expected[1], owners: [widened])
+    }
+    guard quantization == .q8 else { return stored }
+    return stored.quantizedQ8() ?? stored
+  }
+
+  /// The named tensor's view and shape, checked against `shape` when given; counts it as
+  /// read (a step of the load's progress).
+  private func checkedView(_ name: String, shape expected: [Int]?) throws -> (zoo_tensor_view, [Int]) {
+    lookups.ask(name)
+    guard let view = entries[name] else {
+      throw PluginError.notFound("weight '\(name)' is missing from the model's safetensors files")
+    }
+    let shape = withUnsafeBytes(of: view.shape) { raw in
+      Array(raw.bindMemory(to: Int64.self).prefix(Int(view.rank))).map(Int.init)
+    }
+    if let expected, expected != shape {
+      throw PluginError.invalidArgument(
+        "weight '\(name)' has shape \(shape) but config.json implies \(expected); the checkpoint does not match its config")
+    }
+    let read = lookups.markRead(name)
+    // zood's weights belong to a load it shows progress of: one step per tensor.
+    if file == nil { PluginHost.progress(Double(read) / Double(max(entries.count, 1)), "building the model") }
+    return (view, shape)
   }
 }
 

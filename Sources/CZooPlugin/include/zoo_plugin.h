@@ -47,7 +47,7 @@ extern "C" {
 #endif
 
 #define ZOO_ABI_MAJOR 1
-#define ZOO_ABI_MINOR 6
+#define ZOO_ABI_MINOR 7
 
 /* The exported entry symbol's name, for dlsym. */
 #define ZOO_PLUGIN_ENTRY_SYMBOL "zoo_plugin_init"
@@ -201,6 +201,10 @@ typedef struct zoo_model_load_args {
   const char *folder;         /* absolute path of the model folder, for extra files */
   const zoo_weights *weights;
   const zoo_host_api *host;
+  /* Since 1.7. How the model keeps its weight matrices, from zoo.json "weights": "" as
+   * the checkpoint stores them (F32, F16, BF16), "q8" quantised at load to int8 blocks
+   * of 32 with a float scale each. A plugin that cannot honour it keeps its own. */
+  const char *weights_format;
 } zoo_model_load_args;
 
 /* Since 1.2: an output head. Passed in arrays, so its layout is frozen for major 1. */
@@ -530,6 +534,9 @@ static inline int zoo_model_info_has_key_positions(const zoo_model_info *info) {
 static inline int zoo_model_info_has_batches_steps(const zoo_model_info *info) { return ZOO_HAS_FIELD(info, batches_steps); }
 static inline int zoo_model_api_has_forward_batch(const zoo_model_api *api) {
   return ZOO_HAS_FIELD(api, forward_batch) && api->forward_batch != NULL;
+}
+static inline const char *zoo_model_load_args_weights_format(const zoo_model_load_args *args) {
+  return ZOO_HAS_FIELD(args, weights_format) && args->weights_format ? args->weights_format : "";
 }
 static inline int zoo_decode_args_has_gaps(const zoo_decode_args *args) { return ZOO_HAS_FIELD(args, gaps); }
 static inline int zoo_token_event_has_placement(const zoo_token_event *event) { return ZOO_HAS_FIELD(event, committed); }

@@ -1,4 +1,5 @@
 import XCTest
+import ZooCore
 import ZooPluginKit
 
 /// float32's unit roundoff u = 2⁻²⁴ ≈ 6.0e-8: the largest relative error of one
@@ -158,5 +159,24 @@ public func assertPluginError(
     }
   } catch {
     XCTFail("\(what): expected a PluginError, got \(error)", file: file, line: line)
+  }
+}
+
+extension Tolerance {
+  /// Weights kept in `format` against the official float32 outputs. The weights
+  /// themselves are rounded (relative step 2⁻¹¹ for F16, 2⁻⁸ for BF16, up to 1/254 of a
+  /// block's largest value for Q8), so the outputs move by far more than float32's
+  /// rounding: on the Mamba and Mamba-2 fixtures the largest seen are 21,168 u·scale
+  /// (F16), 184,397 (BF16) and 384,287 (Q8), 1.3e-3, 1.1e-2 and 2.3e-2 of the largest
+  /// logit. The bounds leave 5-6× over those. They catch a format read wrongly (a wrong
+  /// scale, byte order or block, which moves outputs by the order of the scale); the
+  /// model's own math is held to `official` in float32.
+  public static func weights(_ format: WeightMatrix.Format) -> Tolerance {
+    switch format {
+    case .f32: .official
+    case .f16: Tolerance(roundoffs: 131_072, kind: "F16 weights")
+    case .bf16: Tolerance(roundoffs: 1_048_576, kind: "BF16 weights")
+    case .q8: Tolerance(roundoffs: 2_097_152, kind: "Q8 weights")
+    }
   }
 }
