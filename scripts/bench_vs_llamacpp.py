@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """zoo side by side with llama.cpp on one machine, in one run: prefill and decode of the
-mamba-130m geometry (random weights) by zoo-bench (F32) and by llama.cpp's llama-bench
-(F32, F16 and Q8_0), alternated round by round (zoo, then llama.cpp, then zoo again...)
+mamba-130m geometry (random weights) by zoo-bench (F32, F16, BF16 and Q8 weights) and by
+llama.cpp's llama-bench (F32, F16 and Q8_0), alternated round by round (zoo, then
+llama.cpp, then zoo again...)
 so machine drift hits both alike. Prints every round, the ratios, and each decode rate
 as a fraction of the memory-bandwidth roofline (weight bytes read per token ÷ the read
 bandwidth measured here, on the same machine, with the same threads).
@@ -31,6 +32,10 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TYPES = ["f32", "f16", "q8_0"]
+# zoo's weight formats: the checkpoint's dtype, or F32 quantised at load (zoo.json).
+ZOO_FORMATS = ["f32", "f16", "bf16", "q8"]
+# The llama.cpp type each zoo format is compared with.
+COUNTERPART = {"f32": "f32", "f16": "f16", "bf16": "f16", "q8": "q8_0"}
 
 # Streaming read bandwidth with `threads` threads: each sums its half of a 1 GiB buffer,
 # best of 5. Written here because nothing installed measures just that.
@@ -113,9 +118,27 @@ def convert(tree, checkpoint, out_dir):
     return paths
 
 
-def zoo_bench(binary, checkpoint, threads, prefill, decode):
-    out = run([binary, "--checkpoint", checkpoint, "--runs", "1", "--threads", str(threads), "--prefill", str(prefill),
-               "--decode", str(decode)], capture_output=True, text=True).stdout
+def zoo_checkpoints(binary, base, threads):
+    """A checkpoint folder per zoo format: F32 (also converted for llama.cpp), F16 and BF16
+    written by zoo-bench with the same geometry, and the F32 file with zoo.json asking for Q8."""
+    folders = {}
+    for kind in ZOO_FORMATS:
+        folder = base if kind == "f32" else f"{base}-zoo-{kind}"
+        if kind == "q8" and not os.path.exists(os.path.join(folder, "model.safetensors")):
+            os.makedirs(folder, exist_ok=True)
+            for name in ("config.json", "model.safetensors"):
+                os.link(os.path.join(base, name), os.path.join(folder, name))
+            with open(os.path.join(folder, "zoo.json"), "w") as f:
+                f.write('{"weights": "q8"}\n')
+        dtype = kind.upper() if kind in ("f16", "bf16") else "F32"
+        zoo_bench(binary, folder, threads, 8, 1, dtype)  # writes the checkpoint when missing
+        folders[kind] = folder
+    return folders
+
+
+def zoo_bench(binary, checkpoint, threads, prefill, decode, dtype="F32"):
+    out = run([binary, "--checkpoint", checkpoint, "--dtype", dtype, "--runs", "1", "--threads", str(threads),
+               "--prefill", str(prefill), "--decode", str(decode)], capture_output=True, text=True).stdout
     m = re.search(r"run 1: prefill ([0-9.]+) tok/s, decode ([0-9.]+) tok/s", out)
     return float(m.group(1)), float(m.group(2))
 
@@ -146,7 +169,7 @@ def main():
     bin_dir = subprocess.check_output(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, text=True).strip()
     zoo = os.path.join(bin_dir, "zoo-bench")
     checkpoint = os.path.join(a.cache, "mamba-130m")
-    zoo_bench(zoo, checkpoint, a.threads, 8, 1)  # writes the checkpoint when missing
+    folders = zoo_checkpoints(zoo, checkpoint, a.threads)
     ggufs = convert(tree, checkpoint, a.cache)
 
     source = os.path.join(a.cache, "bandwidth.c")
@@ -159,29 +182,40 @@ def main():
     with open(os.path.join(checkpoint, "model.safetensors"), "rb") as f:
         header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
     parameters = sum(math.prod(t["shape"]) for k, t in header.items() if k != "__metadata__")
-    bytes_per_weight = {"zoo f32": 4, "f32": 4, "f16": 2, "q8_0": 34 / 32}
+    # llama.cpp's Q8_0 keeps a 16-bit scale per 32 weights, zoo's Q8 a 32-bit one.
+    bytes_per_weight = {"zoo f32": 4, "zoo f16": 2, "zoo bf16": 2, "zoo q8": 36 / 32, "f32": 4, "f16": 2,
+                        "q8_0": 34 / 32}
     roofline = {k: bandwidth * 1e9 / (parameters * b) for k, b in bytes_per_weight.items()}
 
     hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if a.hog else None
     try:
         print(f"mamba-130m geometry ({parameters / 1e6:.1f} M parameters), {a.threads} threads, prefill {a.prefill}, "
               f"decode {a.decode}; read bandwidth {bandwidth:.1f} GB/s" + ("; a CPU hog beside both" if a.hog else ""))
-        print("| round | zoo F32 pp / tg | llama.cpp F32 pp / tg | llama.cpp F16 pp / tg | llama.cpp Q8_0 pp / tg "
-              "| zoo/llama F32 pp | zoo/llama F32 tg |")
-        print("|---|---|---|---|---|---|---|")
-        decode_ratios = []
+        print("| round | " + " | ".join(f"zoo {k.upper()} pp / tg" for k in ZOO_FORMATS) + " | "
+              + " | ".join(f"llama.cpp {k.upper()} pp / tg" for k in TYPES) + " |")
+        print("|---" * (1 + len(ZOO_FORMATS) + len(TYPES)) + "|")
+        ratios = {k: [] for k in ZOO_FORMATS}
         for round_ in range(1, a.rounds + 1):
-            zpp, ztg = zoo_bench(zoo, checkpoint, a.threads, a.prefill, a.decode)
+            zoo_rates = {k: zoo_bench(zoo, folders[k], a.threads, a.prefill, a.decode,
+                                      k.upper() if k in ("f16", "bf16") else "F32") for k in ZOO_FORMATS}
             ref = {kind: llama_bench(llama, ggufs[kind], a.threads, a.prefill, a.decode) for kind in TYPES}
-            decode_ratios.append(ztg / ref["f32"][1])
-            cells = " | ".join(f"{pp:.1f} / {tg:.1f}" for pp, tg in (ref[k] for k in TYPES))
-            print(f"| {round_} | {zpp:.1f} / {ztg:.1f} | {cells} | {zpp / ref['f32'][0]:.2f} | {ztg / ref['f32'][1]:.2f} |",
-                  flush=True)
+            cells = [f"{pp:.1f} / {tg:.1f}" for pp, tg in list(zoo_rates.values()) + [ref[k] for k in TYPES]]
+            print(f"| {round_} | " + " | ".join(cells) + " |", flush=True)
+            for k in ZOO_FORMATS:
+                other = ref[COUNTERPART[k]]
+                ratios[k].append((zoo_rates[k][0] / other[0], zoo_rates[k][1] / other[1]))
+            print("  zoo/llama.cpp pp, tg: " + ", ".join(
+                f"{k.upper()}/{COUNTERPART[k].upper()} {ratios[k][-1][0]:.2f}, {ratios[k][-1][1]:.2f}"
+                for k in ZOO_FORMATS), flush=True)
             print("  roofline fractions (tg ÷ bandwidth/bytes per token): "
-                  + ", ".join([f"zoo F32 {ztg / roofline['zoo f32']:.0%}"]
+                  + ", ".join([f"zoo {k.upper()} {zoo_rates[k][1] / roofline['zoo ' + k]:.0%}" for k in ZOO_FORMATS]
                               + [f"llama.cpp {k.upper()} {ref[k][1] / roofline[k]:.0%}" for k in TYPES]), flush=True)
-        print("zoo/llama.cpp F32 decode, per round: " + ", ".join(f"{r:.2f}" for r in decode_ratios)
-              + f" (min {min(decode_ratios):.2f})")
+        for k in ZOO_FORMATS:
+            tg = [r[1] for r in ratios[k]]
+            pp = [r[0] for r in ratios[k]]
+            print(f"zoo {k.upper()} / llama.cpp {COUNTERPART[k].upper()}: decode per round "
+                  + ", ".join(f"{r:.2f}" for r in tg) + f" (min {min(tg):.2f}); prefill per round "
+                  + ", ".join(f"{r:.2f}" for r in pp) + f" (min {min(pp):.2f})")
     finally:
         if hog:
             hog.kill()

@@ -83,11 +83,12 @@ struct DecoderLayer {
 /// positions still finds its left neighbour's).
 final class DecoderTransformer: CachedTransformer, @unchecked Sendable {
   let architecture: DecoderArchitecture
-  let embeddings: Weight
+  /// [vocab, hidden], kept as the checkpoint stores it (or quantised), like the head.
+  let embeddings: WeightMatrix
   let layers: [DecoderLayer]
   let norm: Weight
   /// The embedding itself when tied or when the head is absent.
-  let lmHead: Weight
+  let lmHead: WeightMatrix
   let rope: RotaryEmbedding
   let cacheLayout: KVCacheLayout
   let info: ModelInfo
@@ -106,7 +107,7 @@ final class DecoderTransformer: CachedTransformer, @unchecked Sendable {
     let names = a.names
     self.architecture = a
     epsilon = a.attention.epsilon
-    embeddings = try weights.tensor(names.embedding, shape: [v, d])
+    embeddings = try weights.matrix(names.embedding, shape: [v, d])
     layers = try (0..<a.layers).map { i in
       let p = names.layer(i)
       return DecoderLayer(
@@ -125,7 +126,7 @@ final class DecoderTransformer: CachedTransformer, @unchecked Sendable {
       hiddenWidth: a.shiftsLogits ? d : 0)
     let float = MemoryLayout<Float>.size
     let weightBytes =
-      (embeddings.count + norm.count + (lmHead === embeddings ? 0 : lmHead.count)) * float
+      embeddings.byteCount + (lmHead.data == embeddings.data ? 0 : lmHead.byteCount) + norm.count * float
       + layers.reduce(0) {
         $0 + $1.attention.parameterBytes + $1.mlp.parameterBytes + ($1.inputNorm.count + $1.postAttentionNorm.count) * float
       }
@@ -145,7 +146,7 @@ final class DecoderTransformer: CachedTransformer, @unchecked Sendable {
 
   func embedTokens(_ tokens: UnsafeBufferPointer<Int32>, positions: [Int], into x: UnsafeMutablePointer<Float>) {
     let d = hiddenSize
-    for (r, token) in tokens.enumerated() { (x + r * d).update(from: embeddings.pointer + Int(token) * d, count: d) }
+    for (r, token) in tokens.enumerated() { embeddings.widenRow(Int(token), into: x + r * d) }
   }
 
   func prepare(_ plan: CachePlan, scratch: UnsafeMutablePointer<Float>) {
@@ -178,8 +179,7 @@ final class DecoderTransformer: CachedTransformer, @unchecked Sendable {
     _ hidden: UnsafePointer<Float>, rows: Int, scratch: UnsafeMutablePointer<Float>,
     into logits: UnsafeMutablePointer<Float>
   ) {
-    BLAS.linear(
-      hidden, rows: rows, inFeatures: hiddenSize, weight: lmHead.pointer, outFeatures: vocabularySize, into: logits)
+    lmHead.multiply(hidden, ldx: hiddenSize, count: rows, into: logits, ldy: vocabularySize)
   }
 }
 

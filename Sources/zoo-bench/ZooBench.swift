@@ -15,7 +15,8 @@ struct ZooBench: AsyncParsableCommand {
     discussion: """
       With --geometry mamba-130m (the default) it writes a random-weight checkpoint of \
       mamba-130m's shape (d_model 768, 24 layers, d_state 16, expand 2, vocab 50280, \
-      float32) to --checkpoint first, unless it is already there.
+      stored as --dtype) to --checkpoint first, unless it is already there. A zoo.json \
+      there with "weights": "q8" benchmarks Q8 weights.
       """)
 
   @Option(help: "Model folder to benchmark; written with random weights if missing.")
@@ -23,6 +24,9 @@ struct ZooBench: AsyncParsableCommand {
 
   @Option(help: "Geometry of the random checkpoint: mamba-130m or mamba2-130m.")
   var geometry: String = "mamba-130m"
+
+  @Option(help: "How the random checkpoint stores its tensors: F32, F16 or BF16.")
+  var dtype: String = "F32"
 
   @Option(help: "Folder holding the plugin libraries (default: next to this binary).")
   var plugins: String?
@@ -38,7 +42,10 @@ struct ZooBench: AsyncParsableCommand {
     let folder = URL(fileURLWithPath: checkpoint)
     if !FileManager.default.fileExists(atPath: folder.appendingPathComponent("model.safetensors").path) {
       print("writing a random \(geometry) checkpoint to \(checkpoint) ...")
-      try RandomCheckpoint.write(geometry: geometry, to: folder)
+      guard let stored = DType(rawValue: dtype.uppercased()), [.f32, .f16, .bf16].contains(stored) else {
+        throw ValidationError("unknown --dtype '\(dtype)'; use F32, F16 or BF16")
+      }
+      try RandomCheckpoint.write(geometry: geometry, dtype: stored, to: folder)
     }
     let pluginFolder = plugins ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
       .deletingLastPathComponent().path
@@ -96,11 +103,12 @@ struct ZooBench: AsyncParsableCommand {
 /// config.json as complete as the real model's (`architectures` included), so other
 /// tools read it too: llama.cpp's convert_hf_to_gguf.py (scripts/bench_vs_llamacpp.sh).
 enum RandomCheckpoint {
-  static func write(geometry: String, to folder: URL) throws {
+  static func write(geometry: String, dtype: DType, to folder: URL) throws {
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     var rng = Xoshiro256(seed: 42)
     func uniform(_ n: Int, _ scale: Float) -> [Float] { (0..<n).map { _ in (rng.nextUnitFloat() * 2 - 1) * scale } }
     var w = SafetensorsWriter()
+    w.dtype = dtype
     let d = 768, layers = 24, n = 16, vocab = 50280, inner = 1536, conv = 4
     var config: [String: Any] = [
       "hidden_size": d, "num_hidden_layers": layers, "state_size": n, "expand": 2, "conv_kernel": conv,
