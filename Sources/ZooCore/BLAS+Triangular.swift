@@ -11,6 +11,7 @@ extension BLAS {
     m: Int, n: Int, _ a: UnsafePointer<Float>, lda: Int, unitDiagonal: Bool,
     _ b: UnsafeMutablePointer<Float>, ldb: Int
   ) {
+    useThreads(multiplyAdds: m * m * n / 2)
     cblas_strsm(
       CblasRowMajor, CblasLeft, CblasLower, CblasNoTrans, unitDiagonal ? CblasUnit : CblasNonUnit,
       Int32(m), Int32(n), 1, a, Int32(lda), b, Int32(ldb))

@@ -234,6 +234,7 @@ extension BLAS {
     transpose: Bool, m: Int, n: Int, alpha: Float = 1, _ a: UnsafePointer<Float>, lda: Int,
     _ x: UnsafePointer<Float>, beta: Float = 0, _ y: UnsafeMutablePointer<Float>
   ) {
+    useThreads(multiplyAdds: m * n)
     cblas_sgemv(
       CblasRowMajor, transpose ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), alpha, a, Int32(lda), x, 1, beta, y, 1)
   }

@@ -5,10 +5,10 @@ import Foundation
 /// format it is kept in: float32, the checkpoint's own 16-bit floats, or 8-bit blocks.
 ///
 /// Products widen 16- and 8-bit weights to float32 inside the kernel and accumulate in
-/// float32, so a decode step reads half or about a quarter of float32's bytes. Float32
-/// goes through OpenBLAS; the other formats through `CZooKernels` for a few rows and
-/// through OpenBLAS over widened blocks of weight rows for many (a prefill, where the
-/// product, not the reading, is the cost).
+/// float32, so a decode step reads half or about a quarter of float32's bytes. A few x
+/// rows (decode steps, batched or not) go through `CZooKernels` in every format; many
+/// (a prefill, where the product, not the reading, is the cost) through OpenBLAS, over
+/// widened blocks of weight rows when the weights are not float32.
 public struct WeightMatrix: @unchecked Sendable {
   /// How the elements are stored.
   public enum Format: String, Sendable, CaseIterable {
@@ -105,62 +105,75 @@ public struct WeightMatrix: @unchecked Sendable {
     _ x: UnsafePointer<Float>, ldx: Int, count: Int, into y: UnsafeMutablePointer<Float>, ldy: Int,
     accumulate: Bool = false
   ) {
-    if let f = float32 {
-      MatMul.abT(
-        m: count, n: rows, k: columns, x, lda: ldx, f, ldb: columns, beta: accumulate ? 1 : 0, y, ldc: ldy)
-    } else if count <= Self.fewRows {
+    if count <= Self.fewRows {
       multiplyFewRows(x, ldx: ldx, count: count, into: y, ldy: ldy, accumulate: accumulate)
     } else {
-      multiplyWidened(x, ldx: ldx, count: count, into: y, ldy: ldy, accumulate: accumulate)
+      multiplyManyRows(x, ldx: ldx, count: count, into: y, ldy: ldy, accumulate: accumulate)
     }
   }
 
   /// Up to this many x rows, products read the weights in place; beyond, OpenBLAS
-  /// multiplies widened blocks (at 16 rows the widening costs a sixteenth of the product).
+  /// multiplies them (widened blocks of them when they are not float32: at 16 rows the
+  /// widening costs a sixteenth of the product).
   static let fewRows = 16
-  /// Weight rows widened at a time for OpenBLAS: 256 rows of 4096 columns is 4 MiB.
-  static let widenedBlockRows = 256
+  /// The most weight rows OpenBLAS multiplies at a time: 256 rows of 4096 columns
+  /// widened to float32 is 4 MiB.
+  static let blockRows = 256
 
+  /// A few x rows (decode steps): the kernels read the weights in place, on the pool
+  /// (see `chunking`), allocating nothing.
   private func multiplyFewRows(
     _ x: UnsafePointer<Float>, ldx: Int, count: Int, into y: UnsafeMutablePointer<Float>, ldy: Int,
     accumulate: Bool
   ) {
-    // Split the weight rows over BLAS.threads workers when each gets enough to read
-    // (a small matrix is faster on one thread than with a hand-off).
-    let workers = min(BLAS.threads, max(1, rows * columns * format.elementBytes / (256 << 10)))
+    let (threads, chunkRows) = chunking(count: count)
     withKernelView { view in
-      if workers == 1 {
-        zoo_weight_multiply(view, x, Int64(ldx), Int64(count), 0, Int64(rows), y, Int64(ldy), accumulate ? 1 : 0)
-        return
-      }
-      let view = SendableView(view: view)
-      let x = SendablePointer(pointer: UnsafeMutablePointer(mutating: x))
-      let y = SendablePointer(pointer: y)
-      DispatchQueue.concurrentPerform(iterations: workers) { worker in
-        // Whole cache lines of y per worker (16 floats), so no two write one line.
-        let share = ((rows + workers - 1) / workers + 15) / 16 * 16
-        let first = min(rows, worker * share)
-        let end = min(rows, first + share)
-        zoo_weight_multiply(
-          view.view, x.pointer, Int64(ldx), Int64(count), Int64(first), Int64(end), y.pointer, Int64(ldy),
-          accumulate ? 1 : 0)
-      }
+      zoo_weight_multiply_parallel(
+        view, x, Int64(ldx), Int64(count), y, Int64(ldy), accumulate ? 1 : 0, Int64(chunkRows), Int32(threads))
     }
   }
 
-  private func multiplyWidened(
+  /// How a product over `count` x rows is split: over `BLAS.threads` threads (the pool of
+  /// `zoo_pool.h`) when each gets enough to do, since a small matrix is faster on one
+  /// thread than with a hand-off, in four chunks per thread (whole cache lines of y, so no
+  /// two threads write one line) that threads claim as they come free. On a busy machine a
+  /// thread that starts late takes fewer instead of holding up the step, where OpenBLAS
+  /// splits a product in fixed parts and waits for the slowest.
+  private func chunking(count: Int, largestChunk: Int = .max) -> (threads: Int, chunkRows: Int) {
+    let work = rows * columns * max(format.elementBytes, count)
+    let threads = min(BLAS.threads, max(1, work / (256 << 10)))
+    guard threads > 1 else { return (1, rows) }
+    return (threads, min(largestChunk, ((rows + 4 * threads - 1) / (4 * threads) + 15) / 16 * 16))
+  }
+
+  /// Many x rows (a prefill): OpenBLAS on one thread for each block of weight rows
+  /// (widened to float32 first when they are not), the blocks split over the pool as the
+  /// few-rows products are. OpenBLAS's own threads would split each product in fixed
+  /// parts, so one of them put behind another process would hold up the whole product.
+  private func multiplyManyRows(
     _ x: UnsafePointer<Float>, ldx: Int, count: Int, into y: UnsafeMutablePointer<Float>, ldy: Int,
     accumulate: Bool
   ) {
-    let blockRows = min(rows, Self.widenedBlockRows)
-    let block = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * columns)
-    defer { block.deallocate() }
-    for first in stride(from: 0, to: rows, by: blockRows) {
-      let n = min(blockRows, rows - first)
-      widenRows(first..<(first + n), into: block)
-      BLAS.gemm(
-        transA: false, transB: true, m: count, n: n, k: columns, x, lda: ldx, block, ldb: columns,
-        beta: accumulate ? 1 : 0, y + first, ldc: ldy)
+    let (threads, chunkRows) = chunking(count: count, largestChunk: Self.blockRows)
+    let rows = self.rows
+    var product = { (chunk: Int) in
+      let first = chunk * chunkRows
+      let end = min(rows, first + chunkRows)
+      func multiply(_ weights: UnsafePointer<Float>) {
+        BLAS.gemm(
+          transA: false, transB: true, m: count, n: end - first, k: columns, x, lda: ldx, weights, ldb: columns,
+          beta: accumulate ? 1 : 0, y + first, ldc: ldy, onOneThread: true)
+      }
+      if let f = float32 { return multiply(f + first * columns) }
+      let block = UnsafeMutablePointer<Float>.allocate(capacity: (end - first) * columns)
+      defer { block.deallocate() }
+      widenRows(first..<end, into: block)
+      multiply(block)
+    }
+    withUnsafeMutablePointer(to: &product) { context in
+      zoo_parallel_for(Int64((rows + chunkRows - 1) / chunkRows), Int32(threads), { context, chunk in
+        context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(Int(chunk))
+      }, context)
     }
   }
 
@@ -234,6 +247,3 @@ public final class OwnedBytes: @unchecked Sendable {
   deinit { pointer.deallocate() }
 }
 
-/// Pointers handed to `concurrentPerform` workers, which write disjoint parts.
-private struct SendablePointer: @unchecked Sendable { let pointer: UnsafeMutablePointer<Float> }
-private struct SendableView: @unchecked Sendable { let view: UnsafePointer<zoo_weight_matrix> }

@@ -60,9 +60,9 @@ struct Zood: AsyncParsableCommand {
 
   @Option(
     help: """
-      Threads each OpenBLAS call may use (default: OpenBLAS's own, one per core). 1 suits small \
-      models and machines shared with other work: OpenBLAS's threads wait on each other, so a \
-      busy core stalls every matrix-vector product.
+      Threads a matrix product may use (default: OpenBLAS's own, one per core). Small products \
+      use one whatever this says, and decode steps split their rows as threads come free, so a \
+      busy machine slows them without stalling them; 1 leaves every other core to other work.
       """)
   var blasThreads: Int?
 
@@ -169,7 +169,8 @@ struct Zood: AsyncParsableCommand {
       print(try status.jsonString())
       throw ExitCode(status.state == .ready ? 0 : 1)
     }
-    if let blasThreads { BLAS.threads = blasThreads }
+    // Always set, so every plugin library reads the same count (see BLAS.threads).
+    BLAS.threads = blasThreads ?? BLAS.threads
     let cwd = FileManager.default.currentDirectoryPath
     func absolute(_ p: String) -> String { p.hasPrefix("/") ? p : (cwd as NSString).appendingPathComponent(p) }
     let socketPath = absolute(socket ?? UnixSocket.defaultPath)

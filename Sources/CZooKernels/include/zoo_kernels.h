@@ -4,7 +4,10 @@
 // Written by hand because no library on these machines does it: OpenBLAS (Debian 12,
 // 0.3.21) multiplies float32 only (its sbgemm needs a BUILD_BFLOAT16 build and AVX512-BF16
 // to be fast) and has no 8-bit weight type. Decoding reads every weight once per token,
-// so reading half or a quarter of the bytes is what makes it faster.
+// so reading half or a quarter of the bytes is what makes it faster. Float32 decode steps
+// use these kernels too: OpenBLAS's sgemv and small sgemm split a product over its own
+// threads in fixed parts, so one thread put behind another process stalls the step, while
+// these run on any rows the caller gives them (chunks that zoo_pool.h's threads claim).
 #ifndef ZOO_KERNELS_H
 #define ZOO_KERNELS_H
 
@@ -41,6 +44,12 @@ typedef struct zoo_weight_matrix {
 void zoo_weight_multiply(
     const zoo_weight_matrix *w, const float *x, int64_t ldx, int64_t count, int64_t first, int64_t end,
     float *y, int64_t ldy, int accumulate);
+
+/// zoo_weight_multiply over every weight row, in chunks of `chunk_rows` rows run by up to
+/// `threads` threads (zoo_parallel_for). Allocates nothing.
+void zoo_weight_multiply_parallel(
+    const zoo_weight_matrix *w, const float *x, int64_t ldx, int64_t count, float *y, int64_t ldy, int accumulate,
+    int64_t chunk_rows, int threads);
 
 /// Weight rows first <= o < end widened to float32, packed into `out` [(end - first), columns].
 void zoo_weight_widen(const zoo_weight_matrix *w, int64_t first, int64_t end, float *out);

@@ -4,7 +4,7 @@ import XCTest
 
 /// Products over F16, BF16 and Q8 weights against a naive double-precision product of
 /// the same weights widened in Swift, on every path (few rows in place, split over
-/// threads, many rows through OpenBLAS over widened blocks).
+/// threads, in every tile of the kernel, many rows through OpenBLAS over widened blocks).
 final class WeightMatrixTests: XCTestCase {
   /// Deterministic values in (-scale, scale).
   private func values(_ count: Int, seed: UInt64, scale: Float = 1) -> [Float] {
@@ -68,7 +68,7 @@ final class WeightMatrixTests: XCTestCase {
       for format in WeightMatrix.Format.allCases where format != .q8 || columns % 32 == 0 {
         let (m, held) = matrix(weights, rows: rows, columns: columns, format: format)
         XCTAssertEqual(m.format, format)
-        for count in [1, 3, 16, 17, 40] {
+        for count in [1, 2, 3, 4, 5, 8, 16, 17, 40] {
           let x = values(count * columns, seed: UInt64(count))
           let expected = reference(x, count: count, held, rows: rows, columns: columns)
           // Strided rows, accumulating onto ones.
