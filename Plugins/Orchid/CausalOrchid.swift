@@ -40,8 +40,8 @@ struct CausalSpectra: @unchecked Sendable {
   /// cos and sin of 2πj/N, j < N.
   let cosines, sines: [Float]
   /// rfft(k, N)/N and rfft(k_res, N)/N, [F, 2, D]: per bin D real parts, then D imaginary.
-  let kernel: FloatBuffer
-  let residualKernel: FloatBuffer?
+  let kernel: OwnedFloats
+  let residualKernel: OwnedFloats?
 
   init(config: OrchidOperatorConfig, kernel k: ImplicitFilter, residualKernel kRes: ImplicitFilter?) {
     n = 2 * config.lMax
@@ -50,14 +50,14 @@ struct CausalSpectra: @unchecked Sendable {
     sines = (0..<n).map { Float(sin(2 * Double.pi * Double($0) / Double(n))) }
     let d = config.dModel
     let fft = RealFFT.plan(n: n, channels: d)
-    func spectrum(_ filter: ImplicitFilter) -> FloatBuffer {
+    func spectrum(_ filter: ImplicitFilter) -> OwnedFloats {
       let ws = FFTWorkspace(counts: [n * d, 2 * fft.bins * d])
       let time = ws.take(n * d)
       let out = ws.take(2 * fft.bins * d)
       staticTaps(filter, rows: n, into: time)
       fft.forward(time, into: out)
       // Split rows [re D | im D] per bin, as the state's DFTs.
-      let result = FloatBuffer(count: 2 * fft.bins * d)
+      let result = OwnedFloats(count: 2 * fft.bins * d) { _ in }
       for f in 0..<fft.bins {
         for c in 0..<d {
           result.pointer[2 * f * d + c] = out[2 * (f * d + c)] / Float(n)

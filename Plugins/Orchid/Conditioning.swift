@@ -19,11 +19,11 @@ struct Conditioning: @unchecked Sendable {
   let d: Int
   let taps: Int
   /// [taps, D], [D] (nil without conv bias); the time LayerNorm's weight and bias [D].
-  let timeConv: FloatBuffer
+  let timeConv: OwnedFloats
   let timeConvBias: Weight?
   let timeNorm, timeNormBias: Weight
   /// [taps, 2D], [2D]; the frequency LayerNorm's weight and bias [2D].
-  let frequencyConv: FloatBuffer
+  let frequencyConv: OwnedFloats
   let frequencyConvBias: Weight?
   let frequencyNorm, frequencyNormBias: Weight
   /// nn.LayerNorm's default; the official code does not change it.
@@ -33,7 +33,7 @@ struct Conditioning: @unchecked Sendable {
     let (d, taps, bias) = (config.dModel, config.convKernel.convFilterSize, config.convKernel.bias)
     self.d = d
     self.taps = taps
-    func conv(_ model: String, outputs: Int) throws -> (FloatBuffer, Weight?) {
+    func conv(_ model: String, outputs: Int) throws -> (OwnedFloats, Weight?) {
       let name = prefix + model + ".conv1d_ls.0."
       let w = try weights.tensor(name + "weight", shape: [outputs, 1, taps])
       return (transposedTaps(w, channels: outputs, taps: taps), bias ? try weights.tensor(name + "bias", shape: [outputs]) : nil)

@@ -7,20 +7,6 @@ import Glibc
 import Darwin
 #endif
 
-/// A float32 buffer computed at load time and owned by the model.
-final class FloatBuffer: @unchecked Sendable {
-  let pointer: UnsafeMutablePointer<Float>
-  let count: Int
-
-  init(count: Int) {
-    self.count = count
-    pointer = .allocate(capacity: max(count, 1))
-    pointer.initialize(repeating: 0, count: max(count, 1))
-  }
-
-  deinit { pointer.deallocate() }
-}
-
 /// A static long-convolution kernel of the operator (`fixed_conv`, `fixed_conv_res`): the
 /// Hyena implicit filter of the official `ConvKernel_Static.filter` (orchid_utils.py),
 /// evaluated once at load since it depends on weights only:
@@ -35,7 +21,7 @@ final class FloatBuffer: @unchecked Sendable {
 /// checkpoint that kept only one of those keys loads too.
 struct ImplicitFilter: @unchecked Sendable {
   /// [l_max, D], time-major: `kernel[τ·D + c]` is tap τ of channel c.
-  let kernel: FloatBuffer
+  let kernel: OwnedFloats
   /// The per-channel skip `bias` [D] (the `d` of y = k ⊛ x + d ⊙ x).
   let skip: Weight
 
@@ -74,7 +60,7 @@ struct ImplicitFilter: @unchecked Sendable {
       swap(&hidden, &next)
     }
     let last = try weights.tensor(prefix + "implicit_filter.\(2 * config.numInnerMlps + 2).weight", shape: [d, order])
-    let kernel = FloatBuffer(count: l * d)
+    let kernel = OwnedFloats(count: l * d) { _ in }
     BLAS.linear(hidden, rows: l, inFeatures: order, weight: last.pointer, outFeatures: d, into: kernel.pointer)
     if config.modulate {
       for r in 0..<l {

@@ -33,7 +33,7 @@ public final class OrchidOperator: @unchecked Sendable {
   /// [D, D] and [D].
   let outLinear, outLinearBias: Weight
   /// conv1d_short.weight [3D, 1, K] transposed to [K, 3D]; its bias [3D].
-  let shortConv: FloatBuffer
+  let shortConv: OwnedFloats
   let shortConvBias: Weight
   /// fixed_conv: the chain's static kernel and skip d.
   let kernel: ImplicitFilter
@@ -188,8 +188,8 @@ func staticTaps(_ filter: ImplicitFilter, rows: Int, into out: UnsafeMutablePoin
 }
 
 /// A PyTorch depthwise conv weight [channels, 1, taps] as [taps, channels].
-func transposedTaps(_ weight: Weight, channels: Int, taps: Int) -> FloatBuffer {
-  let out = FloatBuffer(count: taps * channels)
+func transposedTaps(_ weight: Weight, channels: Int, taps: Int) -> OwnedFloats {
+  let out = OwnedFloats(count: taps * channels) { _ in }
   for c in 0..<channels {
     for m in 0..<taps { out.pointer[m * channels + c] = weight.pointer[c * taps + m] }
   }

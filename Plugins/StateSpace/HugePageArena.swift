@@ -19,6 +19,8 @@ final class HugePageArena: @unchecked Sendable {
   /// straddle two.
   private var regions: [Region] = []
   private var used = 0
+  /// Bytes copied in (the part of the mappings ever touched), for `HeldMemory`.
+  private var copied = 0
 
   private struct Region {
     /// The whole mapping, for munmap.
@@ -38,6 +40,7 @@ final class HugePageArena: @unchecked Sendable {
   }
 
   deinit {
+    HeldMemory.add(-copied)
     for region in regions { munmap(region.mapping, region.mappedBytes) }
   }
 
@@ -75,6 +78,8 @@ final class HugePageArena: @unchecked Sendable {
     let destination = regions[regions.count - 1].base + used
     destination.copyMemory(from: source, byteCount: bytes)
     used += aligned
+    copied += aligned
+    HeldMemory.add(aligned)
     return UnsafeRawPointer(destination)
   }
 }

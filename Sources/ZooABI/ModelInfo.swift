@@ -86,6 +86,9 @@ public struct ModelInfo: Sendable {
   /// True when the model advances several sequences by one token each in one pass
   /// (zoo_model_api.forward_batch, ABI 1.6).
   public var batchesSteps: Bool
+  /// Bytes of memory the model built for itself at load besides zood's weights (ABI 1.8;
+  /// a Swift plugin's are measured by `HeldMemory`, so a model leaves it 0).
+  public var heldBytes: Int = 0
 
   /// A model's description; the optional parts default to none.
   public init(
@@ -136,11 +139,13 @@ extension ModelInfo {
     let embeddingSize = withUnsafePointer(to: &raw) { zoo_model_info_has_embedding_size($0) != 0 ? Int($0.pointee.embedding_size) : 0 }
     let keyPositions = withUnsafePointer(to: &raw) { zoo_model_info_has_key_positions($0) != 0 && $0.pointee.accepts_key_positions != 0 }
     let batchesSteps = withUnsafePointer(to: &raw) { zoo_model_info_has_batches_steps($0) != 0 && $0.pointee.batches_steps != 0 }
+    let heldBytes = withUnsafePointer(to: &raw) { zoo_model_info_has_held_bytes($0) != 0 ? Int(max(0, $0.pointee.held_bytes)) : 0 }
     self.init(
       vocabularySize: Int(raw.vocab_size), hiddenSize: Int(raw.hidden_size), maxPositions: Int(raw.max_positions),
       maskKinds: kinds, stateIsFixed: raw.state_is_fixed != 0, stateBytes: Int(raw.state_bytes),
       weightBytes: Int(raw.weight_bytes), embeddingSize: embeddingSize, specialTokens: tokens, heads: heads,
       acceptsKeyPositions: keyPositions, batchesSteps: batchesSteps)
+    self.heldBytes = heldBytes
   }
 }
 

@@ -104,10 +104,14 @@ public final class OwnedFloats: @unchecked Sendable {
     self.count = count
     pointer = .allocate(capacity: max(count, 1))
     pointer.initialize(repeating: 0, count: max(count, 1))
+    HeldMemory.add(max(count, 1) * MemoryLayout<Float>.size)
     fill(pointer)
   }
 
-  deinit { pointer.deallocate() }
+  deinit {
+    HeldMemory.add(-max(count, 1) * MemoryLayout<Float>.size)
+    pointer.deallocate()
+  }
 }
 
 /// Scratch floats a sequence's state keeps between forward calls: grown on demand and

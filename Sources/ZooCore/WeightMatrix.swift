@@ -242,8 +242,12 @@ public final class OwnedBytes: @unchecked Sendable {
     self.count = count
     pointer = .allocate(byteCount: max(count, 1), alignment: 64)
     pointer.initializeMemory(as: UInt8.self, repeating: 0, count: max(count, 1))
+    HeldMemory.add(max(count, 1))
   }
 
-  deinit { pointer.deallocate() }
+  deinit {
+    HeldMemory.add(-max(count, 1))
+    pointer.deallocate()
+  }
 }
 

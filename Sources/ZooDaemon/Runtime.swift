@@ -378,6 +378,7 @@ public final class Runtime: Sendable {
       $0.modelType = m.folder.modelType
       $0.plugin = m.plugin.name
       $0.weightBytes = UInt64(m.weightBytes)
+      $0.residentBytes = UInt64(m.weightBytes + info.heldBytes)
       $0.stateBytes = UInt64(m.stateBytes(a))
       $0.activeRequests = Int32(a.active)
       $0.queuedRequests = Int32(a.queued)

@@ -119,7 +119,7 @@ public enum ServingMetrics {
   static func snapshot(_ runtime: Runtime) async {
     let loaded = await runtime.loadedModels()
     Gauge(label: "zoo_loaded_models").record(loaded.count)
-    let bytes = Dictionary(loaded.map { ($0.name, $0.weightBytes) }, uniquingKeysWith: +)
+    let bytes = Dictionary(loaded.map { ($0.name, $0.residentBytes) }, uniquingKeysWith: +)
     for model in runtime.listModels() {
       Gauge(label: "zoo_loaded_model_bytes", dimensions: [("model", model.name)]).record(Int64(bytes[model.name] ?? 0))
     }

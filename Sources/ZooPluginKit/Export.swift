@@ -1,5 +1,6 @@
 import CZooPlugin
 import Foundation
+import ZooCore
 import ZooProto
 
 /// Everything a Swift plugin provides. Hand it to `exportPlugin` from the plugin's
@@ -169,10 +170,12 @@ private final class ModelBox {
   let headNames: [UnsafeMutablePointer<CChar>]
   let heads: UnsafeMutableBufferPointer<zoo_head_info>
 
-  /// `configTokens` fills the special tokens the model's own info leaves unset.
-  init(_ model: any Model, configTokens: SpecialTokens) {
+  /// `configTokens` fills the special tokens the model's own info leaves unset;
+  /// `heldBytes` is what its load built besides zood's weights (`HeldMemory`).
+  init(_ model: any Model, configTokens: SpecialTokens, heldBytes: Int) {
     self.model = model
     var info = model.info
+    info.heldBytes = heldBytes
     let own = info.specialTokens
     info.specialTokens = SpecialTokens(
       mask: own.mask ?? configTokens.mask, bos: own.bos ?? configTokens.bos, cls: own.cls ?? configTokens.cls,
@@ -240,8 +243,8 @@ private let modelLoad: @convention(c) (
     }
     let context = ModelLoadContext(
       modelType: type, configJSON: config, folder: String(cString: a.folder), weights: weights)
-    let model = try builder.load(context)
-    let box = ModelBox(model, configTokens: specialTokens(inConfig: config))
+    let (model, held) = try HeldMemory.measure { try builder.load(context) }
+    let box = ModelBox(model, configTokens: specialTokens(inConfig: config), heldBytes: held)
     out.pointee = OpaquePointer(Unmanaged.passRetained(box).toOpaque())
   }
 }
@@ -277,6 +280,7 @@ private let modelDescribe: @convention(c) (OpaquePointer?, UnsafeMutablePointer<
   out.heads = UnsafePointer(b.heads.baseAddress)
   out.accepts_key_positions = i.acceptsKeyPositions ? 1 : 0
   out.batches_steps = (b.model as? any BatchedStepModel)?.batchesSteps == true ? 1 : 0
+  out.held_bytes = Int64(i.heldBytes)
   // Write no more than the caller's struct holds (it may be an older minor).
   withUnsafeBytes(of: &out) { src in
     UnsafeMutableRawPointer(info).copyMemory(

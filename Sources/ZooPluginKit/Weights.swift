@@ -39,9 +39,15 @@ public final class Weight: @unchecked Sendable {
     self.owned = p
     self.pointer = UnsafePointer(p)
     self.keeper = nil
+    HeldMemory.add(max(values.count, 1) * MemoryLayout<Float>.size)
   }
 
-  deinit { owned?.deallocate() }
+  deinit {
+    if let owned {
+      HeldMemory.add(-max(count, 1) * MemoryLayout<Float>.size)
+      owned.deallocate()
+    }
+  }
 }
 
 /// The tensors of a model folder, by name, as zood hands them over (zoo_weights).

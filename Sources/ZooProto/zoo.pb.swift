@@ -982,7 +982,7 @@ public nonisolated struct Zoo_V1_LoadedModel: @unchecked Sendable {
     set {_uniqueStorage()._plugin = newValue}
   }
 
-  /// Bytes of mapped weights.
+  /// Bytes of zood's copy of the model's weight files.
   public var weightBytes: UInt64 {
     get {_storage._weightBytes}
     set {_uniqueStorage()._weightBytes = newValue}
@@ -1032,6 +1032,14 @@ public nonisolated struct Zoo_V1_LoadedModel: @unchecked Sendable {
   public var workerPid: Int32 {
     get {_storage._workerPid}
     set {_uniqueStorage()._workerPid = newValue}
+  }
+
+  /// Bytes of memory the model holds: weight_bytes plus what its plugin built from them
+  /// at load (float32 copies of 16-bit tensors, quantised or fused matrices, copies in
+  /// huge pages).
+  public var residentBytes: UInt64 {
+    get {_storage._residentBytes}
+    set {_uniqueStorage()._residentBytes = newValue}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -2831,7 +2839,7 @@ nonisolated extension Zoo_V1_ListLoadedResponse: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Zoo_V1_LoadedModel: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".LoadedModel"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}model_type\0\u{1}plugin\0\u{3}weight_bytes\0\u{3}state_bytes\0\u{3}active_requests\0\u{3}queued_requests\0\u{3}idle_seconds\0\u{3}expires_in_seconds\0\u{1}facts\0\u{3}worker_pid\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}model_type\0\u{1}plugin\0\u{3}weight_bytes\0\u{3}state_bytes\0\u{3}active_requests\0\u{3}queued_requests\0\u{3}idle_seconds\0\u{3}expires_in_seconds\0\u{1}facts\0\u{3}worker_pid\0\u{3}resident_bytes\0")
 
   fileprivate class _StorageClass {
     var _name: String = String()
@@ -2845,6 +2853,7 @@ nonisolated extension Zoo_V1_LoadedModel: SwiftProtobuf.Message, SwiftProtobuf._
     var _expiresInSeconds: Double = 0
     var _facts: Zoo_V1_ModelFacts? = nil
     var _workerPid: Int32 = 0
+    var _residentBytes: UInt64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2866,6 +2875,7 @@ nonisolated extension Zoo_V1_LoadedModel: SwiftProtobuf.Message, SwiftProtobuf._
       _expiresInSeconds = source._expiresInSeconds
       _facts = source._facts
       _workerPid = source._workerPid
+      _residentBytes = source._residentBytes
     }
   }
 
@@ -2895,6 +2905,7 @@ nonisolated extension Zoo_V1_LoadedModel: SwiftProtobuf.Message, SwiftProtobuf._
         case 9: try { try decoder.decodeSingularDoubleField(value: &_storage._expiresInSeconds) }()
         case 10: try { try decoder.decodeSingularMessageField(value: &_storage._facts) }()
         case 11: try { try decoder.decodeSingularInt32Field(value: &_storage._workerPid) }()
+        case 12: try { try decoder.decodeSingularUInt64Field(value: &_storage._residentBytes) }()
         default: break
         }
       }
@@ -2940,6 +2951,9 @@ nonisolated extension Zoo_V1_LoadedModel: SwiftProtobuf.Message, SwiftProtobuf._
       if _storage._workerPid != 0 {
         try visitor.visitSingularInt32Field(value: _storage._workerPid, fieldNumber: 11)
       }
+      if _storage._residentBytes != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._residentBytes, fieldNumber: 12)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2960,6 +2974,7 @@ nonisolated extension Zoo_V1_LoadedModel: SwiftProtobuf.Message, SwiftProtobuf._
         if _storage._expiresInSeconds != rhs_storage._expiresInSeconds {return false}
         if _storage._facts != rhs_storage._facts {return false}
         if _storage._workerPid != rhs_storage._workerPid {return false}
+        if _storage._residentBytes != rhs_storage._residentBytes {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -425,10 +425,11 @@ extension Zoo {
       let r = try await connection.withZoo { try await $0.listLoaded(.init()) }
       if json { return try printJSON(r) }
       printTable(
-        ["NAME", "TYPE", "WEIGHTS", "STATE", "ACTIVE", "QUEUED", "UNTIL"],
+        ["NAME", "TYPE", "WEIGHTS", "MEMORY", "STATE", "ACTIVE", "QUEUED", "UNTIL"],
         r.models.map { m in
           [
-            m.name, m.modelType, humanBytes(m.weightBytes), humanBytes(m.stateBytes), "\(m.activeRequests)",
+            m.name, m.modelType, humanBytes(m.weightBytes), humanBytes(m.residentBytes), humanBytes(m.stateBytes),
+            "\(m.activeRequests)",
             "\(m.queuedRequests)", m.expiresInSeconds > 0 ? "\(Int(m.expiresInSeconds)) s" : "forever",
           ]
         })

@@ -47,7 +47,7 @@ extern "C" {
 #endif
 
 #define ZOO_ABI_MAJOR 1
-#define ZOO_ABI_MINOR 7
+#define ZOO_ABI_MINOR 8
 
 /* The exported entry symbol's name, for dlsym. */
 #define ZOO_PLUGIN_ENTRY_SYMBOL "zoo_plugin_init"
@@ -242,6 +242,11 @@ typedef struct zoo_model_info {
   int32_t accepts_key_positions;
   /* Since 1.6. 1 when forward_batch serves this model (zoo_model_api.forward_batch). */
   int32_t batches_steps;
+  /* Since 1.8. Bytes of memory the model built for itself at load besides the weights
+   * zood handed it (float32 copies of 16-bit tensors, quantised or fused matrices,
+   * copies in huge pages); zood adds them to its own copy of the weights to show what
+   * the model holds. 0 when it built nothing or does not say. */
+  int64_t held_bytes;
 } zoo_model_info;
 
 /* One forward call over `n_tokens` tokens of one sequence.
@@ -532,6 +537,7 @@ static inline int zoo_forward_args_has_head(const zoo_forward_args *args) { retu
 static inline int zoo_forward_args_has_key_positions(const zoo_forward_args *args) { return ZOO_HAS_FIELD(args, n_key_positions); }
 static inline int zoo_model_info_has_key_positions(const zoo_model_info *info) { return ZOO_HAS_FIELD(info, accepts_key_positions); }
 static inline int zoo_model_info_has_batches_steps(const zoo_model_info *info) { return ZOO_HAS_FIELD(info, batches_steps); }
+static inline int zoo_model_info_has_held_bytes(const zoo_model_info *info) { return ZOO_HAS_FIELD(info, held_bytes); }
 static inline int zoo_model_api_has_forward_batch(const zoo_model_api *api) {
   return ZOO_HAS_FIELD(api, forward_batch) && api->forward_batch != NULL;
 }

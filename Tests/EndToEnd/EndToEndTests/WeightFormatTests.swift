@@ -60,6 +60,46 @@ final class WeightFormatTests: XCTestCase {
     }
   }
 
+  /// `zoo ps` (ListLoaded) shows under resident_bytes zood's copy of the weights plus
+  /// what the plugin built from them: Mamba copies its matrices into huge pages, as
+  /// float32 from an F32 checkpoint and as Q8 blocks (int8 and a float32 scale per 32)
+  /// when zoo.json asks for Q8. Each must hold at least its matrices' bytes at that
+  /// format, computed here from the checkpoint's shapes, and little more (the scan's
+  /// prepared vectors).
+  func testZooPsShowsTheMemoryEachFormatHolds() async throws {
+    let z = try ZoodInstance()
+    let source = Paths.packageRoot.appendingPathComponent("models/mamba-shakespeare")
+    let settings = #""tokenizer": "bytes", "eos_token_ids": []"#
+    try z.addModel(from: source, as: "mamba", zooJSON: "{\(settings)}")
+    try z.addModel(from: source, as: "mamba-q8", zooJSON: #"{\#(settings), "weights": "q8"}"#)
+    try z.start()
+    let file = try SafetensorsFile(path: source.appendingPathComponent("model.safetensors").path)
+    let matrices = file.tensors.filter { name, _ in
+      ["embeddings", "in_proj", "x_proj", "dt_proj", "out_proj"].contains { name.contains(".\($0).weight") }
+    }.values.map(\.shape)
+    let f32Bytes = matrices.reduce(0) { $0 + $1[0] * $1[1] * 4 }
+    // Rows of whole blocks of 32 are quantised; dt_proj's rows of 16 keep float32.
+    let q8Bytes = matrices.reduce(0) { $0 + ($1[1] % 32 == 0 ? $1[0] * $1[1] * 9 / 8 : $1[0] * $1[1] * 4) }
+    var held: [String: Int] = [:]
+    for name in ["mamba", "mamba-q8"] {
+      _ = try await z.generate(.with {
+        $0.model = name
+        $0.prompt = "ROMEO:\n"
+        $0.options = .with { $0.maxTokens = 1 }
+      })
+      let loaded = try await z.withClient { zoo, _ in try await zoo.listLoaded(.init()) }
+      let m = try XCTUnwrap(loaded.models.first { $0.name == name })
+      XCTAssertEqual(Int(m.weightBytes), file.byteCount, "\(name): WEIGHTS is zood's copy of the file")
+      held[name] = Int(m.residentBytes) - Int(m.weightBytes)
+    }
+    let f32 = try XCTUnwrap(held["mamba"]), q8 = try XCTUnwrap(held["mamba-q8"])
+    XCTAssertGreaterThanOrEqual(f32, f32Bytes, "float32 matrices copied into huge pages")
+    XCTAssertGreaterThanOrEqual(q8, q8Bytes, "Q8 matrices copied into huge pages")
+    // Besides the matrices, a few prepared vectors (A·log2 e, conv taps): under a tenth.
+    XCTAssertLessThan(f32, f32Bytes + file.byteCount / 10, "float32: more held than the matrices explain")
+    XCTAssertLessThan(q8, q8Bytes + file.byteCount / 10, "Q8: more held than the matrices explain")
+  }
+
   /// Writes the safetensors file at `url` again with every tensor stored as `dtype`.
   static func rewrite(_ url: URL, as dtype: DType) throws {
     let file = try SafetensorsFile(path: url.path)

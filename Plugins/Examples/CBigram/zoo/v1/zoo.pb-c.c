@@ -4365,7 +4365,7 @@ const ProtobufCMessageDescriptor zoo__v1__list_loaded_response__descriptor =
   (ProtobufCMessageInit) zoo__v1__list_loaded_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor zoo__v1__loaded_model__field_descriptors[11] =
+static const ProtobufCFieldDescriptor zoo__v1__loaded_model__field_descriptors[12] =
 {
   {
     "name",
@@ -4499,6 +4499,18 @@ static const ProtobufCFieldDescriptor zoo__v1__loaded_model__field_descriptors[1
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "resident_bytes",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Zoo__V1__LoadedModel, resident_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned zoo__v1__loaded_model__field_indices_by_name[] = {
   5,   /* field[5] = active_requests */
@@ -4509,6 +4521,7 @@ static const unsigned zoo__v1__loaded_model__field_indices_by_name[] = {
   0,   /* field[0] = name */
   2,   /* field[2] = plugin */
   6,   /* field[6] = queued_requests */
+  11,   /* field[11] = resident_bytes */
   4,   /* field[4] = state_bytes */
   3,   /* field[3] = weight_bytes */
   10,   /* field[10] = worker_pid */
@@ -4516,7 +4529,7 @@ static const unsigned zoo__v1__loaded_model__field_indices_by_name[] = {
 static const ProtobufCIntRange zoo__v1__loaded_model__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 11 }
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor zoo__v1__loaded_model__descriptor =
 {
@@ -4526,7 +4539,7 @@ const ProtobufCMessageDescriptor zoo__v1__loaded_model__descriptor =
   "Zoo__V1__LoadedModel",
   "zoo.v1",
   sizeof(Zoo__V1__LoadedModel),
-  11,
+  12,
   zoo__v1__loaded_model__field_descriptors,
   zoo__v1__loaded_model__field_indices_by_name,
   1,  zoo__v1__loaded_model__number_ranges,

@@ -835,7 +835,7 @@ struct  Zoo__V1__LoadedModel
   char *model_type;
   char *plugin;
   /*
-   * Bytes of mapped weights.
+   * Bytes of zood's copy of the model's weight files.
    */
   uint64_t weight_bytes;
   /*
@@ -864,10 +864,16 @@ struct  Zoo__V1__LoadedModel
    * inside zood.
    */
   int32_t worker_pid;
+  /*
+   * Bytes of memory the model holds: weight_bytes plus what its plugin built from them
+   * at load (float32 copies of 16-bit tensors, quantised or fused matrices, copies in
+   * huge pages).
+   */
+  uint64_t resident_bytes;
 };
 #define ZOO__V1__LOADED_MODEL__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&zoo__v1__loaded_model__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, NULL, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, NULL, 0, 0 }
 
 
 /*
