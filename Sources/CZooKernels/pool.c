@@ -54,9 +54,11 @@ static int64_t now_nanoseconds(void) {
 // cursor it last saw.
 static uint64_t run_chunks(uint64_t seen) {
   for (;;) {
-    zoo_chunk_fn run = atomic_load_explicit(&job_run, memory_order_relaxed);
-    void *context = atomic_load_explicit(&job_context, memory_order_relaxed);
-    int64_t chunks = atomic_load_explicit(&job_chunks, memory_order_relaxed);
+    // Acquire: fields already written for a later job carry the closing of this one's
+    // cursor with them, so the compare-and-swap below then fails.
+    zoo_chunk_fn run = atomic_load_explicit(&job_run, memory_order_acquire);
+    void *context = atomic_load_explicit(&job_context, memory_order_acquire);
+    int64_t chunks = atomic_load_explicit(&job_chunks, memory_order_acquire);
     uint64_t index = seen & INDEX_MASK;
     if (index == CLOSED || (int64_t)index >= chunks) return seen;
     if (!atomic_compare_exchange_weak(&cursor, &seen, seen + 1)) continue;  // `seen` reloaded
@@ -105,9 +107,9 @@ void zoo_parallel_for(int64_t chunks, int threads, zoo_chunk_fn run, void *conte
   start_workers(threads - 1);
   uint64_t generation = (atomic_load(&cursor) >> CHUNK_BITS) + 1;
   atomic_store(&cursor, generation << CHUNK_BITS | CLOSED);
-  atomic_store_explicit(&job_run, run, memory_order_relaxed);
-  atomic_store_explicit(&job_context, context, memory_order_relaxed);
-  atomic_store_explicit(&job_chunks, chunks, memory_order_relaxed);
+  atomic_store_explicit(&job_run, run, memory_order_release);
+  atomic_store_explicit(&job_context, context, memory_order_release);
+  atomic_store_explicit(&job_chunks, chunks, memory_order_release);
   atomic_store_explicit(&job_done, 0, memory_order_relaxed);
   atomic_store(&cursor, generation << CHUNK_BITS);  // opens the job, publishing the fields
   if (atomic_load(&sleepers) > 0) {
