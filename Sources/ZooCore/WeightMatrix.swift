@@ -142,7 +142,7 @@ public struct WeightMatrix: @unchecked Sendable {
   private func chunking(count: Int, largestChunk: Int = .max) -> (threads: Int, chunkRows: Int) {
     let work = rows * columns * max(format.elementBytes, count)
     let threads = min(BLAS.threads, max(1, work / (256 << 10)))
-    guard threads > 1 else { return (1, rows) }
+    guard threads > 1 else { return (1, min(largestChunk, rows)) }
     return (threads, min(largestChunk, ((rows + 4 * threads - 1) / (4 * threads) + 15) / 16 * 16))
   }
 
